@@ -1,0 +1,1 @@
+"""Capillary API: the client resource, response models, and a simulator of the API."""

@@ -1,0 +1,1 @@
+"""The Postgres warehouse: connection, tables, migrations and the bulk writer."""

