@@ -23,6 +23,7 @@ from loyalty_sync.settings import home_dir
 
 DATABASE_URL_ENV = "LOYALTY_SYNC_DATABASE_URL"
 EMBEDDED_DATABASE = "loyalty_sync"
+CREATE_DATABASE_LOCK_ID = 7_215_301_000
 
 _embedded_lock = threading.Lock()
 _embedded_servers: dict[Path, Any] = {}
@@ -85,19 +86,25 @@ def embedded_url(pgdata: Path | None = None, database: str = EMBEDDED_DATABASE) 
 
 
 def ensure_database(admin_url: str, database: str) -> None:
-    """Create `database` on the server of `admin_url` unless it exists."""
+    """Create `database` on the server of `admin_url` unless it exists.
+
+    Processes starting together on a fresh home would race to create it; a session-level
+    advisory lock makes the check-then-create atomic across them.
+    """
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
-            exists = conn.scalar(
-                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
-            )
-            if not exists:
-                try:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": CREATE_DATABASE_LOCK_ID})
+            try:
+                exists = conn.scalar(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
+                )
+                if not exists:
                     conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
-                except sa.exc.ProgrammingError as exc:  # another process won the race
-                    if "already exists" not in str(exc):
-                        raise
+            finally:
+                conn.execute(
+                    sa.text("SELECT pg_advisory_unlock(:id)"), {"id": CREATE_DATABASE_LOCK_ID}
+                )
     finally:
         engine.dispose()
 
