@@ -1,0 +1,188 @@
+"""Client-side rate limiting that holds one per-minute limit across every process at once.
+
+Capillary counts requests per API key, not per process: a backfill of several runs, a sensor
+and the CLI share one budget. The limiter is GCRA in its "virtual scheduling" form: a single
+theoretical arrival time (TAT) per key; each request takes the slot at max(TAT, now) and
+pushes TAT one interval on. With the TAT in one Postgres row, updated by one atomic
+statement on the database clock, all processes draw from the same schedule and no host's
+clock matters.
+
+Slots are spaced `60 / (limit * SAFETY_FACTOR)` seconds apart with no burst allowance, so
+jitter between reserving a slot and the request reaching Capillary (sleep overshoot,
+network) never puts limit + 1 requests in a 60-second window, while the limit stays 98 %
+used when there is work queued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+SAFETY_FACTOR = 0.98
+RATE_LIMIT_TABLE = "capillary.api_rate_limits"
+
+
+class RateLimiterError(RuntimeError):
+    """The shared limiter cannot reserve slots (database down, table missing)."""
+
+
+class RateLimiter(Protocol):
+    """Blocks until the caller may send one request; returns the seconds it waited."""
+
+    limit_per_minute: int
+
+    def acquire(self) -> float: ...
+
+
+def slot_interval(limit_per_minute: int) -> float:
+    """Seconds between two slots for `limit_per_minute`, including the safety margin."""
+    if limit_per_minute <= 0:
+        raise ValueError("rate limit must be a positive number of requests per minute")
+    return 60.0 / (limit_per_minute * SAFETY_FACTOR)
+
+
+def api_key_hash(base_url: str, principal: str) -> str:
+    """The limiter's key: one budget per API host and user name or OAuth key (never a secret)."""
+    material = f"{base_url.rstrip('/').lower()}\n{principal}"
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+class MemoryRateLimiter:
+    """GCRA in process memory: for unit tests, and when runs never overlap.
+
+    Instances from `shared()` are one per key per process, so several clients of one
+    process still share a budget.
+    """
+
+    _registry: dict[str, MemoryRateLimiter] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(
+        self,
+        limit_per_minute: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limit_per_minute = limit_per_minute
+        self._interval = slot_interval(limit_per_minute)
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tat: float | None = None
+
+    @classmethod
+    def shared(cls, key_hash: str, limit_per_minute: int) -> MemoryRateLimiter:
+        with cls._registry_lock:
+            limiter = cls._registry.get(key_hash)
+            if limiter is None or limiter.limit_per_minute != limit_per_minute:
+                limiter = cls(limit_per_minute)
+                cls._registry[key_hash] = limiter
+            return limiter
+
+    def reserve(self) -> float:
+        """Take the next slot; return how long until it starts (0 when it is now)."""
+        with self._lock:
+            now = self._clock()
+            slot = now if self._tat is None else max(self._tat, now)
+            self._tat = slot + self._interval
+            return slot - now
+
+    def acquire(self) -> float:
+        delay = self.reserve()
+        if delay > 0:
+            self._sleep(delay)
+        return max(delay, 0.0)
+
+
+# One statement reserves a slot: the row's TAT moves on by one interval from max(TAT, now),
+# and the answer is how far in the future the reserved slot (new TAT - interval) lies.
+_RESERVE_SLOT = sa.text(
+    f"""
+    INSERT INTO {RATE_LIMIT_TABLE} AS r (api_key_hash, tat)
+    VALUES (:key, clock_timestamp() + make_interval(secs => :interval))
+    ON CONFLICT (api_key_hash) DO UPDATE
+        SET tat = greatest(r.tat, clock_timestamp()) + make_interval(secs => :interval)
+    RETURNING extract(epoch FROM r.tat - clock_timestamp())::float8 - :interval AS delay
+    """
+)
+
+_CREATE_TABLE = (
+    "CREATE SCHEMA IF NOT EXISTS capillary",
+    f"""CREATE TABLE IF NOT EXISTS {RATE_LIMIT_TABLE} (
+        api_key_hash text PRIMARY KEY,
+        tat timestamptz NOT NULL
+    )""",
+)
+
+
+def ensure_rate_limit_table(engine: Engine) -> None:
+    """Create the limiter's table where the warehouse migrations have not run (benchmarks)."""
+    with engine.begin() as conn:
+        for statement in _CREATE_TABLE:
+            conn.execute(sa.text(statement))
+
+
+class PostgresRateLimiter:
+    """GCRA whose TAT lives in `capillary.api_rate_limits`, shared by every process.
+
+    The engine defaults to the warehouse's (`get_engine()`), resolved on first use so that
+    building a resource does not start a database.
+    """
+
+    def __init__(
+        self,
+        limit_per_minute: int,
+        key_hash: str,
+        engine: Engine | None = None,
+        database_url: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limit_per_minute = limit_per_minute
+        self._interval = slot_interval(limit_per_minute)
+        self._key = key_hash
+        self._engine = engine
+        self._database_url = database_url
+        self._sleep = sleep
+        self._engine_lock = threading.Lock()
+
+    def _get_engine(self) -> Engine:
+        with self._engine_lock:
+            if self._engine is None:
+                from loyalty_sync.warehouse.database import get_engine
+
+                self._engine = get_engine(self._database_url)
+            return self._engine
+
+    def reserve(self) -> float:
+        """Take the next slot in the shared schedule; return how long until it starts."""
+        try:
+            with self._get_engine().begin() as conn:
+                delay = conn.execute(
+                    _RESERVE_SLOT, {"key": self._key, "interval": self._interval}
+                ).scalar_one()
+        except sa.exc.ProgrammingError as exc:
+            if "api_rate_limits" in str(exc.orig):
+                raise RateLimiterError(
+                    f"table {RATE_LIMIT_TABLE} is missing: apply the warehouse migrations "
+                    "(or set rate_limit_backend='memory' when no two runs overlap)"
+                ) from None
+            raise
+        except sa.exc.OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+            raise RateLimiterError(
+                "cannot reach the warehouse database that holds the shared rate limit: "
+                f"{type(exc.orig).__name__} {reason}".rstrip()
+            ) from None
+        return float(delay)
+
+    def acquire(self) -> float:
+        delay = self.reserve()
+        if delay > 0:
+            self._sleep(delay)
+        return max(delay, 0.0)

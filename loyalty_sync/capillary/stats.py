@@ -1,0 +1,122 @@
+"""Counters of what the client did, for Dagster metadata and the sync summary.
+
+One `ClientStats` per client, shared by all its threads. Latencies are kept in a bounded
+reservoir so a run of millions of calls keeps constant memory while the percentiles stay
+representative.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from typing import Any
+
+_RESERVOIR_SIZE = 20_000
+
+
+def _percentile(ordered: list[float], share: float) -> float | None:
+    if not ordered:
+        return None
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class ClientStats:
+    """Thread-safe counters: calls per endpoint, retries, 429s, error and warning codes, latency."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._random = random.Random(0)
+        self.reset()
+
+    def reset(self) -> None:
+        """Start counting afresh, e.g. at the start of a run that reuses a client."""
+        with self._lock:
+            self._calls: Counter[str] = Counter()
+            self._attempts = 0
+            self._retries = 0
+            self._throttled = 0
+            self._token_refreshes = 0
+            self._errors: Counter[str] = Counter()
+            self._warnings: Counter[str] = Counter()
+            self._latencies: list[float] = []
+            self._latency_count = 0
+            self._limiter_wait = 0.0
+
+    def record_call(self, endpoint: str) -> None:
+        """One logical call (pages and retries of it counted separately)."""
+        with self._lock:
+            self._calls[endpoint] += 1
+
+    def record_attempt(self, latency_seconds: float) -> None:
+        """One HTTP request sent and answered (or failed), with its latency."""
+        with self._lock:
+            self._attempts += 1
+            self._latency_count += 1
+            if len(self._latencies) < _RESERVOIR_SIZE:
+                self._latencies.append(latency_seconds)
+            else:
+                slot = self._random.randrange(self._latency_count)
+                if slot < _RESERVOIR_SIZE:
+                    self._latencies[slot] = latency_seconds
+
+    def record_retry(self) -> None:
+        with self._lock:
+            self._retries += 1
+
+    def record_throttled(self) -> None:
+        with self._lock:
+            self._throttled += 1
+
+    def record_token_refresh(self) -> None:
+        with self._lock:
+            self._token_refreshes += 1
+
+    def record_error(self, code: int | str | None) -> None:
+        with self._lock:
+            self._errors[str(code if code is not None else "none")] += 1
+
+    def record_warnings(self, codes: list[int | None]) -> None:
+        with self._lock:
+            for code in codes:
+                self._warnings[str(code if code is not None else "none")] += 1
+
+    def record_limiter_wait(self, seconds: float) -> None:
+        with self._lock:
+            self._limiter_wait += seconds
+
+    @property
+    def total_calls(self) -> int:
+        with self._lock:
+            return sum(self._calls.values())
+
+    @property
+    def requests(self) -> int:
+        with self._lock:
+            return self._attempts
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain JSON-able values (ints, floats, dicts of ints) ready for Dagster metadata."""
+        with self._lock:
+            ordered = sorted(self._latencies)
+            latency = {
+                f"p{int(share * 100)}_ms": (
+                    round(value * 1000, 1)
+                    if (value := _percentile(ordered, share)) is not None
+                    else None
+                )
+                for share in (0.5, 0.95, 0.99)
+            }
+            return {
+                "calls": sum(self._calls.values()),
+                "calls_by_endpoint": dict(sorted(self._calls.items())),
+                "requests": self._attempts,
+                "retries": self._retries,
+                "throttled_429": self._throttled,
+                "token_refreshes": self._token_refreshes,
+                "errors_by_code": dict(sorted(self._errors.items())),
+                "warnings_by_code": dict(sorted(self._warnings.items())),
+                "latency_ms": latency,
+                "limiter_wait_seconds": round(self._limiter_wait, 3),
+            }
