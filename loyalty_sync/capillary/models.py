@@ -140,7 +140,7 @@ class LoyaltyProgramDetails(CapillaryModel):
     loyalty_id: int | None = None
     current_slab: str | None = None
     current_slab_description: str | None = None
-    slab_s_no: int | None = Field(default=None, validation_alias=AliasChoices("slabSNo", "slabSno"))
+    slab_sno: int | None = Field(default=None, validation_alias=AliasChoices("slabSNo", "slabSno"))
     slab_expiry_date: Timestamp = None
     next_slab: str | None = None
     next_slab_serial_number: int | None = None
@@ -159,6 +159,7 @@ class LoyaltyProgramDetails(CapillaryModel):
     total_returned_points: Amount = None
     program_title: str | None = None
     program_description: str | None = None
+    program_points_to_currency_ratio: Amount = None
 
     @property
     def enrolled(self) -> bool:
@@ -313,14 +314,18 @@ class PointsIssued(CapillaryModel):
     last_issued_on: Timestamp = None
 
 
+V3_CURRENCY_TYPE = "ALL"
+
+
 class CurrencyIssued(BaseModel):
-    """Normalised alternate-currency row; `currency_type` is None for v3, which has no types."""
+    """Normalised alternate-currency row; v3 has no types and reports `ALL`."""
 
     currency_name: str | None
-    currency_type: str | None
+    currency_type: str
     total_issued: Decimal | None
     number_of_times_issued: int | None
     last_issued_on: datetime | None
+    raw: dict[str, Any] = Field(default_factory=dict)
 
 
 class Incentive(CapillaryModel):
@@ -419,10 +424,11 @@ class BenefitSummaryV3(BenefitSummary):
         return [
             CurrencyIssued(
                 currency_name=c.currency_name,
-                currency_type=None,
+                currency_type=V3_CURRENCY_TYPE,
                 total_issued=c.total_currency_issued,
                 number_of_times_issued=c.number_of_times_issued,
                 last_issued_on=c.last_issued_on,
+                raw=c.raw,
             )
             for c in self.alternate_currencies
         ]
@@ -444,36 +450,31 @@ class BenefitSummaryV2(BenefitSummary):
         return [
             CurrencyIssued(
                 currency_name=c.alternate_currency_name,
-                currency_type=d.alternate_currency_type,
+                currency_type=d.alternate_currency_type or "",
                 total_issued=d.total_issued,
                 number_of_times_issued=d.number_of_times_issued,
                 last_issued_on=d.last_issued_on,
+                raw={"alternateCurrencyName": c.alternate_currency_name, **d.raw},
             )
             for c in self.alternate_currencies
             for d in c.sub_details
         ]
 
     def incentives_normalised(self) -> list[Incentive]:
-        """Rewards as REWARD and badges as BADGES, in v3's shape (no activity id in v2)."""
-        rewards = [
-            Incentive(
-                action="REWARD",
-                action_id=r.reward_series_id,
-                action_issued_count=r.number_of_times_issued,
-                last_issued_on=r.last_issued_on,
-            )
-            for r in self.rewards
-        ]
-        badges = [
-            Incentive(
-                action="BADGES",
-                action_id=b.badge_series_id,
-                action_issued_count=b.number_of_times_issued,
-                last_issued_on=b.last_issued_on,
-            )
-            for b in self.badges
-        ]
-        return rewards + badges
+        """Rewards as REWARD and badges as BADGES, in v3's shape (v2 has no activity id)."""
+        normalised: list[Incentive] = []
+        for action, items in (("REWARD", self.rewards), ("BADGES", self.badges)):
+            for item in items:
+                incentive = Incentive(
+                    action=action,
+                    action_id=getattr(item, "reward_series_id", None)
+                    or getattr(item, "badge_series_id", None),
+                    action_issued_count=item.number_of_times_issued,
+                    last_issued_on=item.last_issued_on,
+                )
+                incentive._raw = item.raw
+                normalised.append(incentive)
+        return normalised
 
 
 # --- Org-level lists ---------------------------------------------------------------------

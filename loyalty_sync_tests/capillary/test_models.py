@@ -162,7 +162,7 @@ def test_v3_summary_at_top_level() -> None:
     assert summary.incentives[0].action_id == "133423"
     [currency] = summary.currencies()
     assert currency.currency_name == "some_ac"
-    assert currency.currency_type is None
+    assert currency.currency_type == "ALL"
     assert currency.total_issued == Decimal("1234.000")
     assert summary.raw == V3_SUMMARY
 
@@ -194,6 +194,7 @@ def test_v2_rewards_and_badges_normalise_to_incentives() -> None:
         ("BADGES", "67ce697296dcfc6386c64f8a", 8),
     ]
     assert summary.points[0].total_points_issued == Decimal("600.0")
+    assert incentives[0].raw["rewardSeriesId"] == "113336.0"
 
 
 def test_v2_summary_8116_warning_is_data() -> None:
@@ -283,7 +284,7 @@ def test_loyalty_details_enrolment_and_top_tier() -> None:
         }
     )
     top, not_enrolled = details.programs
-    assert top.enrolled and top.at_top_tier and top.slab_s_no == 8
+    assert top.enrolled and top.at_top_tier and top.slab_sno == 8
     assert top.loyalty_points == Decimal("8500.0")
     assert not not_enrolled.enrolled and not not_enrolled.at_top_tier
 

@@ -1,0 +1,662 @@
+"""The Capillary HTTP client: one method per endpoint, safe to call from many threads.
+
+Every request takes a slot from the rate limiter, carries fresh auth headers (and the
+connected-org scope headers when it is for another org), and is retried with exponential
+backoff and jitter while the answer may change: 429 (after its `Retry-After`), 5xx, 461,
+521, timeouts, dropped connections and bodies that are not complete JSON. Answers that
+cannot change raise their typed error at once. Latency is hidden by running calls on a
+bounded thread pool (`map`), so throughput is set by the rate limit, not by round trips.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from loyalty_sync import __version__
+from loyalty_sync.capillary.auth import (
+    Authenticator,
+    BasicAuthenticator,
+    Credentials,
+    OAuthAuthenticator,
+    Redactor,
+)
+from loyalty_sync.capillary.errors import (
+    AuthenticationError,
+    CapillaryError,
+    MalformedResponse,
+    RateLimited,
+    RetriesExhausted,
+    TokenExpired,
+    TransientError,
+    build_error,
+)
+from loyalty_sync.capillary.models import (
+    BenefitSummaryV2,
+    BenefitSummaryV3,
+    CataloguePromotion,
+    Customer,
+    CustomerPromotion,
+    CustomerPromotions,
+    LoyaltyDetails,
+    ProgramList,
+    PromotionCatalogue,
+    PromotionDataPage,
+)
+from loyalty_sync.capillary.ratelimit import RateLimiter
+from loyalty_sync.capillary.stats import ClientStats
+
+logger = logging.getLogger("loyalty_sync.capillary")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+PROMOTION_DATA_MAX_PAGE = 100
+_MAX_RETRY_AFTER_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How the client talks to one Capillary host; credentials are passed separately."""
+
+    base_url: str
+    own_org_id: int | None = None
+    timeout_seconds: float = 10.0
+    max_attempts: int = 5
+    max_concurrency: int = 16
+    backoff_initial_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds, from either form HTTP allows (delta seconds or a date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _first_error(body: Any) -> tuple[int | None, str | None]:
+    """The first `errors` entry of a v2 or v3 body (top level or inside `data`)."""
+    if not isinstance(body, dict):
+        return None, None
+    errors = body.get("errors")
+    if not errors and isinstance(body.get("data"), dict):
+        errors = body["data"].get("errors")
+    if isinstance(errors, list) and errors:
+        first = errors[0]
+        if isinstance(first, dict):
+            code = first.get("code")
+            try:
+                code = int(code) if code is not None else None
+            except (TypeError, ValueError):
+                code = None
+            return code, str(first.get("message") or "")
+        return None, str(first)
+    return None, None
+
+
+def _warning_codes(body: Any) -> list[int | None]:
+    found: list[int | None] = []
+    for holder in (body, body.get("data") if isinstance(body, dict) else None):
+        if isinstance(holder, dict) and isinstance(holder.get("warnings"), list):
+            for warning in holder["warnings"]:
+                found.append(warning.get("code") if isinstance(warning, dict) else None)
+    return found
+
+
+class _Backoff:
+    """Retry-After when the server gave one (plus a little jitter), else exponential + jitter."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self._exponential = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
+
+    def __call__(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, TransientError) and error.retry_after is not None:
+            pause = min(error.retry_after, _MAX_RETRY_AFTER_SECONDS)
+            return pause + random.uniform(0, min(1.0, 0.1 * pause + 0.05))
+        return self._exponential(state)
+
+
+class CapillaryClient:
+    """Thread-safe Capillary client over one pooled `httpx.Client`."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        credentials: Credentials,
+        limiter: RateLimiter,
+        stats: ClientStats | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        if credentials.kind == "none":
+            raise AuthenticationError(
+                None,
+                "no Capillary credentials: set a username and password, or an OAuth key and secret",
+            )
+        self.settings = settings
+        self.limiter = limiter
+        self.stats = stats or ClientStats()
+        self._redactor = Redactor()
+        self._http = http or httpx.Client(
+            base_url=settings.base_url,
+            timeout=httpx.Timeout(settings.timeout_seconds),
+            limits=httpx.Limits(
+                max_connections=None, max_keepalive_connections=settings.max_concurrency
+            ),
+            headers={"Accept": "application/json", "User-Agent": f"loyalty_sync/{__version__}"},
+            verify=True,
+        )
+        self._auth: Authenticator
+        if credentials.has_oauth:
+            assert credentials.oauth_key and credentials.oauth_secret
+            self._auth = OAuthAuthenticator(
+                credentials.oauth_key,
+                credentials.oauth_secret,
+                self._generate_token,
+                self._redactor,
+                on_refresh=self.stats.record_token_refresh,
+            )
+        else:
+            assert credentials.username and credentials.password
+            self._auth = BasicAuthenticator(
+                credentials.username, credentials.password, self._redactor
+            )
+
+    @property
+    def auth_kind(self) -> str:
+        return self._auth.kind
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> CapillaryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"CapillaryClient(base_url={self.settings.base_url!r}, auth={self.auth_kind!r})"
+
+    # --- request machinery ---------------------------------------------------------------
+
+    def _scope_headers(self, org_id: int | None) -> dict[str, str]:
+        """Connected-org headers for any org other than the credential's own."""
+        own = self.settings.own_org_id
+        if org_id is None or own is None or int(org_id) == own:
+            return {}
+        return {"DATA-SCOPE": "OTHER", "DATA-SCOPE-ORG": str(int(org_id))}
+
+    def _send(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> Any:
+        """One HTTP exchange after a limiter slot; returns the JSON body or raises typed."""
+        self.stats.record_limiter_wait(self.limiter.acquire())
+        started = time.perf_counter()
+        try:
+            response = self._http.request(
+                method, path, params=params, headers=headers, json=json_body
+            )
+        except httpx.TimeoutException as exc:
+            self.stats.record_error("timeout")
+            raise TransientError(
+                None,
+                f"no answer within {self.settings.timeout_seconds:g} s ({type(exc).__name__})",
+                endpoint,
+            ) from None
+        except httpx.TransportError as exc:
+            self.stats.record_error("connection")
+            raise TransientError(
+                None, f"connection failed ({type(exc).__name__})", endpoint
+            ) from None
+        finally:
+            self.stats.record_attempt(time.perf_counter() - started)
+        return self._interpret(endpoint, response)
+
+    def _interpret(self, endpoint: str, response: httpx.Response) -> Any:
+        status = response.status_code
+        try:
+            body = json.loads(response.content) if response.content else None
+            parsed = True
+        except ValueError:
+            body, parsed = None, False
+        code, message = _first_error(body)
+        if 200 <= status < 300:
+            if not parsed or body is None:
+                self.stats.record_error("malformed")
+                raise MalformedResponse(None, "the body is not complete JSON", endpoint, status)
+            if code is None and message is None:
+                self.stats.record_warnings(_warning_codes(body))
+                return body
+        error = build_error(
+            code,
+            self._redactor.scrub(message or response.reason_phrase or "error"),
+            endpoint,
+            status,
+            retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
+        )
+        self.stats.record_error(code if code is not None else status)
+        if isinstance(error, RateLimited):
+            self.stats.record_throttled()
+        raise error
+
+    def _authenticated(
+        self, endpoint: str, path: str, org_id: int | None, params: dict[str, Any] | None
+    ) -> Any:
+        """One attempt; a 498 (token expired) gets one fresh token and one resend."""
+        for refreshed in (False, True):
+            auth_headers = self._auth.headers()
+            headers = {**auth_headers, **self._scope_headers(org_id)}
+            try:
+                return self._send(endpoint, "GET", path, headers, params=params)
+            except TokenExpired:
+                if refreshed or self._auth.kind != "oauth":
+                    raise
+                logger.info("Capillary token expired on %s; fetching a new one", endpoint)
+                self._auth.invalidate(auth_headers)
+        raise AssertionError("unreachable")
+
+    def _retrying(self, endpoint: str) -> Retrying:
+        def before_sleep(state: RetryCallState) -> None:
+            self.stats.record_retry()
+            error = state.outcome.exception() if state.outcome else None
+            logger.warning(
+                "Capillary %s: %s; retry %d of %d in %.2f s",
+                endpoint,
+                error,
+                state.attempt_number,
+                self.settings.max_attempts - 1,
+                state.upcoming_sleep,
+            )
+
+        return Retrying(
+            stop=stop_after_attempt(self.settings.max_attempts),
+            wait=_Backoff(self.settings.backoff_initial_seconds, self.settings.backoff_max_seconds),
+            retry=retry_if_exception_type(TransientError),
+            before_sleep=before_sleep,
+        )
+
+    def _call(self, fn: Callable[[], T], endpoint: str) -> T:
+        try:
+            return self._retrying(endpoint)(fn)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            assert isinstance(last, TransientError)
+            raise RetriesExhausted.after(exc.last_attempt.attempt_number, last) from None
+
+    def get(
+        self,
+        endpoint: str,
+        path: str,
+        org_id: int | None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """GET `path` with auth, scope headers, limiter and retries; the decoded JSON body."""
+        self.stats.record_call(endpoint)
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        return self._call(lambda: self._authenticated(endpoint, path, org_id, clean), endpoint)
+
+    def _generate_token(self, key: str, secret: str) -> tuple[str, float]:
+        """POST /v3/oauth/token/generate; called by the authenticator under its lock."""
+        endpoint = "oauth_token"
+        self.stats.record_call(endpoint)
+        body = self._send(
+            endpoint,
+            "POST",
+            "/v3/oauth/token/generate",
+            {},
+            json_body={"key": key, "secret": secret},
+        )
+        data = body.get("data") if isinstance(body, dict) else None
+        token = data.get("accessToken") if isinstance(data, dict) else None
+        if not token:
+            raise MalformedResponse(None, "token answer without data.accessToken", endpoint, 200)
+        ttl = data.get("ttlSeconds")
+        return str(token), float(ttl) if isinstance(ttl, int | float) and ttl > 0 else 3600.0
+
+    # --- endpoints -----------------------------------------------------------------------
+
+    def lookup_customer(
+        self,
+        org_id: int | None,
+        identifier_name: str,
+        identifier_value: str | int,
+        *,
+        source: str = "INSTORE",
+        account_id: str | None = None,
+        embed: Sequence[str] = ("mlp",),
+    ) -> Customer:
+        """GET /v2/customers/lookup/customerDetails (embed=mlp brings per-program details)."""
+        body = self.get(
+            "customer_lookup",
+            "/v2/customers/lookup/customerDetails",
+            org_id,
+            {
+                "source": source,
+                "identifierName": identifier_name,
+                "identifierValue": str(identifier_value),
+                "accountId": account_id,
+                "embed": ",".join(embed) if embed else None,
+            },
+        )
+        return Customer.model_validate(_single_object(body))
+
+    def loyalty_details(
+        self, org_id: int | None, customer_id: int, program_id: int | None = None
+    ) -> LoyaltyDetails:
+        """GET /v2/customers/{customerId}/loyaltyDetails."""
+        body = self.get(
+            "loyalty_details",
+            f"/v2/customers/{int(customer_id)}/loyaltyDetails",
+            org_id,
+            {"programId": program_id},
+        )
+        details = LoyaltyDetails.model_validate(body if isinstance(body, dict) else {"data": body})
+        if details.customer_id is None:
+            details.customer_id = int(customer_id)
+        return details
+
+    def promotion_data_pages(
+        self,
+        org_id: int | None,
+        identifier_name: str,
+        identifier_value: str | int,
+        source: str = "INSTORE",
+        page_size: int = PROMOTION_DATA_MAX_PAGE,
+    ) -> Iterator[PromotionDataPage]:
+        """Pages of GET /v2.1/customers/lookup/promotionData (limit/offset), lazily."""
+        if not 1 <= page_size <= PROMOTION_DATA_MAX_PAGE:
+            raise ValueError(f"promotionData page_size must be 1..{PROMOTION_DATA_MAX_PAGE}")
+        offset = 0
+        pages = 0
+        while True:
+            body = self.get(
+                "promotion_data",
+                "/v2.1/customers/lookup/promotionData",
+                org_id,
+                {
+                    "identifierName": identifier_name,
+                    "identifierValue": str(identifier_value),
+                    "source": source,
+                    "limit": page_size,
+                    "offset": offset,
+                },
+            )
+            page = PromotionDataPage.model_validate(body)
+            pages += 1
+            yield page
+            count = len(page.promotions)
+            offset += count
+            details = page.page_details
+            if count < page_size:
+                return
+            if details is None:
+                continue
+            if details.total_entries is not None:
+                if offset >= details.total_entries:
+                    return
+            elif details.page_count is not None and pages >= details.page_count:
+                return
+
+    def promotion_data(
+        self,
+        org_id: int | None,
+        identifier_name: str,
+        identifier_value: str | int,
+        source: str = "INSTORE",
+        page_size: int = PROMOTION_DATA_MAX_PAGE,
+    ) -> CustomerPromotions:
+        """Every promotion the customer holds, across all pages, each once."""
+        result = CustomerPromotions()
+        seen: dict[tuple[Any, ...], CustomerPromotion] = {}
+        for page in self.promotion_data_pages(
+            org_id, identifier_name, identifier_value, source, page_size
+        ):
+            result.pages += 1
+            result.warnings.extend(page.warnings)
+            if result.customer_id is None:
+                result.customer_id = page.customer_id
+            fresh = 0
+            for promotion in page.promotions:
+                key = (promotion.org_id, promotion.program_id, promotion.promotion_id)
+                if key not in seen:
+                    seen[key] = promotion
+                    fresh += 1
+            if page.promotions and not fresh:
+                logger.warning(
+                    "promotionData repeated a whole page at offset %d; stopping", len(seen)
+                )
+                break
+        result.promotions = list(seen.values())
+        return result
+
+    def action_summary_v3(
+        self,
+        org_id: int | None,
+        customer_id: int,
+        program_id: int,
+        promotion_id: int,
+        activity_id: str | None = None,
+    ) -> BenefitSummaryV3:
+        """GET /v3/customers/{customerId}/customerPromotionDetails/actionSummary."""
+        body = self.get(
+            "action_summary_v3",
+            f"/v3/customers/{int(customer_id)}/customerPromotionDetails/actionSummary",
+            org_id,
+            {"programId": program_id, "promotionId": promotion_id, "activityId": activity_id},
+        )
+        summary = BenefitSummaryV3.model_validate(body)
+        if summary.entity_id is None:
+            summary.entity_id = int(customer_id)
+        return summary
+
+    def action_summary_v2(
+        self,
+        org_id: int | None,
+        identifier_name: str,
+        identifier_value: str | int,
+        program_id: int | None,
+        *,
+        promotion_id: int | str | None = None,
+        promotion_identifier: str | None = None,
+        source: str = "INSTORE",
+    ) -> BenefitSummaryV2:
+        """GET /v2/customers/lookup/customerPromotionDetails/actionSummary (by identifier)."""
+        body = self.get(
+            "action_summary_v2",
+            "/v2/customers/lookup/customerPromotionDetails/actionSummary",
+            org_id,
+            {
+                "source": source,
+                "identifierName": identifier_name,
+                "identifierValue": str(identifier_value),
+                "programId": program_id,
+                "promotionId": promotion_id,
+                "promotionIdentifier": promotion_identifier,
+            },
+        )
+        return BenefitSummaryV2.model_validate(body)
+
+    def programs(self, org_id: int | None) -> ProgramList:
+        """GET /v2/organization/programs (v2 envelope or a bare list)."""
+        return ProgramList.model_validate(self.get("programs", "/v2/organization/programs", org_id))
+
+    def promotion_catalogue_pages(
+        self, org_id: int | None, status: str | None = None, page_size: int = 100
+    ) -> Iterator[list[CataloguePromotion]]:
+        """Pages of GET /v3/promotions sorted by last modification, lazily (for sensors)."""
+        page = 0
+        while True:
+            body = self.get(
+                "promotion_catalogue",
+                "/v3/promotions",
+                org_id,
+                {"page": page, "size": page_size, "status": status, "sortBy": "lastModifiedOn"},
+            )
+            items, total_pages, total_items = _catalogue_page(body)
+            yield [CataloguePromotion.model_validate(item) for item in items]
+            page += 1
+            if len(items) < page_size:
+                return
+            if total_pages is not None and page >= total_pages:
+                return
+            if total_items is not None and page * page_size >= total_items:
+                return
+
+    def promotion_catalogue(
+        self,
+        org_id: int | None,
+        status: str | None = None,
+        page_size: int = 100,
+        max_pages: int | None = None,
+    ) -> PromotionCatalogue:
+        """The promotion catalogue, each promotion once; `max_pages` reads only the newest."""
+        result = PromotionCatalogue()
+        seen: dict[Any, CataloguePromotion] = {}
+        for items in self.promotion_catalogue_pages(org_id, status, page_size):
+            result.pages += 1
+            for item in items:
+                seen.setdefault(
+                    item.promotion_id if item.promotion_id is not None else id(item), item
+                )
+            if max_pages is not None and result.pages >= max_pages and len(items) == page_size:
+                result.complete = False
+                break
+        result.promotions = list(seen.values())
+        return result
+
+    # --- concurrency ---------------------------------------------------------------------
+
+    def imap(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        return_exceptions: bool = False,
+    ) -> Iterator[R | Exception]:
+        """`fn` over `items` on `max_concurrency` threads, results in input order.
+
+        At most twice the pool size is in flight, so a roster of any length streams in
+        constant memory. With `return_exceptions`, an item's exception is yielded in its
+        place instead of stopping the whole map.
+        """
+        window = max(1, self.settings.max_concurrency) * 2
+        pending: list[Future[R]] = []
+        with ThreadPoolExecutor(
+            max_workers=max(1, self.settings.max_concurrency), thread_name_prefix="capillary"
+        ) as pool:
+            iterator = iter(items)
+            try:
+                for item in iterator:
+                    pending.append(pool.submit(fn, item))
+                    if len(pending) >= window:
+                        yield _result(pending.pop(0), return_exceptions)
+                while pending:
+                    yield _result(pending.pop(0), return_exceptions)
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], *, return_exceptions: bool = False
+    ) -> list[R | Exception]:
+        """`imap` collected into a list."""
+        return list(self.imap(fn, items, return_exceptions=return_exceptions))
+
+
+def _result(future: Future[R], return_exceptions: bool) -> R | Exception:
+    if not return_exceptions:
+        return future.result()
+    try:
+        return future.result()
+    except Exception as exc:
+        return exc
+
+
+def _single_object(body: Any) -> Any:
+    """A v2 object at top level, or inside the envelope's `data` (object or one-item list)."""
+    if isinstance(body, dict) and "data" in body and "id" not in body:
+        data = body["data"]
+        if isinstance(data, list) and data:
+            data = data[0]
+        if isinstance(data, dict):
+            return {**data, "warnings": (data.get("warnings") or []) + (body.get("warnings") or [])}
+    return body
+
+
+def _catalogue_page(body: Any) -> tuple[list[Any], int | None, int | None]:
+    """Items and totals of a /v3/promotions page, from the shapes the API family uses."""
+    items: Any = body
+    totals: dict[str, Any] = {}
+    if isinstance(body, dict):
+        data = body.get("data", body)
+        if isinstance(data, dict):
+            totals = {**body, **data}
+            items = next(
+                (
+                    data[k]
+                    for k in ("content", "promotions", "items", "data")
+                    if isinstance(data.get(k), list)
+                ),
+                [],
+            )
+        else:
+            totals = body
+            items = data if isinstance(data, list) else []
+        for key in ("page", "pageDetails", "pagination"):
+            if isinstance(totals.get(key), dict):
+                totals = {**totals, **totals[key]}
+    if not isinstance(items, list):
+        items = []
+    total_pages = next(
+        (int(totals[k]) for k in ("totalPages", "pageCount") if isinstance(totals.get(k), int)),
+        None,
+    )
+    total_items = next(
+        (
+            int(totals[k])
+            for k in ("totalElements", "totalEntries", "totalCount", "total")
+            if isinstance(totals.get(k), int)
+        ),
+        None,
+    )
+    return items, total_pages, total_items
+
+
+__all__ = ["CapillaryClient", "CapillaryError", "ClientSettings"]
