@@ -7,6 +7,7 @@ so the same code runs from Dagster, the CLI and the tests.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -14,6 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from loyalty_sync.warehouse.database import DatabaseConfigError, describe_url, get_engine
+
+# Dagster marks some parameters we use (backfill_policy on @asset, pools) as beta; the
+# warnings say nothing a user of this command can act on.
+warnings.filterwarnings("ignore", module="dagster")
+warnings.filterwarnings("ignore", message=".*is currently in beta.*")
+warnings.filterwarnings("ignore", message=".*is currently in preview.*")
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -97,6 +104,59 @@ def roster_import(file: Path) -> None:
         errors.print(table)
         errors.print(f"rejected rows written to {report.rejects_path}")
         sys.exit(1)
+
+
+@main.command("sync")
+@click.option(
+    "--partition",
+    "partitions",
+    multiple=True,
+    metavar="KEY",
+    help="Sync only this org/program partition (ORG-PROGRAM, e.g. 51135-2568); repeatable.",
+)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
+def sync(partitions: tuple[str, ...], no_progress: bool) -> None:
+    """Discover orgs/programs, then materialise every asset once, in process."""
+    from loyalty_sync.local_sync import SyncError, run_sync
+    from loyalty_sync.sync.scope import PartitionKeyError
+
+    try:
+        summary = run_sync(list(partitions) or None, show_progress=not no_progress)
+    except (SyncError, PartitionKeyError, DatabaseConfigError) as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+    _print_summary(summary)
+    sys.exit(0 if summary.success else 1)
+
+
+def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
+    endpoint = summary.endpoint
+    source = endpoint.get("capillary_endpoint", "")
+    if endpoint.get("capillary_simulator"):
+        source += " (bundled simulator)"
+    console.print(f"Capillary: {source}")
+    console.print(f"warehouse: {endpoint.get('warehouse', '')}")
+    if summary.new_partitions:
+        console.print(f"new partitions: {', '.join(summary.new_partitions)}")
+    runs = Table("run", "partitions", "outcome", title="runs")
+    for run in summary.runs:
+        outcome = "[green]success[/]" if run.success else f"[red]failed[/] {run.error or ''}"
+        runs.add_row(run.run_id[:8], ", ".join(run.partition_keys), outcome)
+    console.print(runs)
+    rows = Table("table", "rows", title="warehouse rows")
+    for name, count in summary.rows.items():
+        rows.add_row(name, f"{count:,}")
+    console.print(rows)
+    console.print(f"API calls: {summary.calls:,} ({summary.retries:,} retries)")
+    warnings = ", ".join(f"{code}: {n:,}" for code, n in sorted(summary.warnings.items()))
+    console.print(f"warnings and errors by code: {warnings or 'none'}")
+    checks = [c for run in summary.runs for c in run.checks]
+    if checks:
+        table = Table("asset", "check", "result", "severity", title="checks")
+        for check in checks:
+            result = "[green]passed[/]" if check["passed"] else "[red]failed[/]"
+            table.add_row(check["asset"], check["check"], result, check["severity"])
+        console.print(table)
 
 
 def _engine():  # type: ignore[no-untyped-def]

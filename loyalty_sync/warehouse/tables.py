@@ -146,9 +146,12 @@ promotions = sa.Table(
     _amount("number_of_times_per_customer"),
     _amount("total_points_in_promotion"),
     sa.Column("promotion_metadata", JSONB),
+    _text("status"),
+    _time("created_on"),
+    _time("last_modified_on"),
     _raw(),
     *_written(),
-    comment="Promotions of a program, from promotionData.",
+    comment="Promotions: promotionData, with status and dates from /v3/promotions.",
 )
 
 customer_promotions = sa.Table(

@@ -100,37 +100,124 @@ def _qualified(conn: sa.Connection, table: sa.Table) -> str:
     return f"{_quote(conn, table.schema or 'public')}.{_quote(conn, table.name)}"
 
 
-def _stage(
-    conn: sa.Connection,
-    table: sa.Table,
-    rows: Iterable[Mapping[str, Any]],
-    columns: Sequence[sa.Column],
-) -> tuple[str, int]:
-    """COPY the batch into a temporary table shaped like `table`; return its name and size."""
-    stage = f"stage_{table.name}"
-    names = [c.name for c in columns]
-    column_list = ", ".join(_quote(conn, n) for n in names)
-    conn.execute(sa.text(f"DROP TABLE IF EXISTS {stage}"))
-    conn.execute(
-        sa.text(
-            f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "
-            f"SELECT {column_list} FROM {_qualified(conn, table)} WITH NO DATA"
+class StagedMerge:
+    """A merge fed in chunks: rows are COPYed into a temp table as they come, merged on `finish`.
+
+    A sync pass holds one per table of its family, all on one connection and transaction,
+    so a roster of any size streams through in constant memory and the family commits (or
+    rolls back) as a whole.
+    """
+
+    def __init__(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        *,
+        run_id: str,
+        scope: Mapping[str, Any] | None = None,
+        columns: Iterable[str] | None = None,
+    ) -> None:
+        unknown_scope = set(scope or {}) - {c.name for c in table.columns}
+        if unknown_scope:
+            raise BatchError(f"scope names columns {table.name} lacks: {sorted(unknown_scope)}")
+        self.conn = conn
+        self.table = table
+        self.run_id = run_id
+        self.scope = dict(scope) if scope else None
+        self.columns = data_columns(table, columns)
+        self.stage = f"stage_{table.name}"
+        self.staged = 0
+        names = [c.name for c in self.columns]
+        self._column_list = ", ".join(_quote(conn, n) for n in names)
+        self._key_positions = [names.index(c.name) for c in table.primary_key.columns]
+        self._seen: set[tuple[Any, ...]] = set()
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {self.stage}"))
+        conn.execute(
+            sa.text(
+                f"CREATE TEMP TABLE {self.stage} ON COMMIT DROP AS "
+                f"SELECT {self._column_list} FROM {_qualified(conn, table)} WITH NO DATA"
+            )
         )
-    )
-    key_positions = [names.index(c.name) for c in table.primary_key.columns]
-    seen: set[tuple[Any, ...]] = set()
-    count = 0
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {stage} ({column_list}) FROM STDIN") as copy:
-        for values in _encode(rows, table, columns):
-            key = tuple(values[i] for i in key_positions)
-            if key in seen:
-                raise BatchError(f"duplicate key {key} in the batch for {table.name}")
-            seen.add(key)
-            copy.write_row(values)
-            count += 1
-    conn.execute(sa.text(f"ANALYZE {stage}"))
-    return stage, count
+
+    def add(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """COPY a chunk of rows into the stage; refuse duplicates across all chunks."""
+        count = 0
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {self.stage} ({self._column_list}) FROM STDIN") as copy:
+            for values in _encode(rows, self.table, self.columns):
+                key = tuple(values[i] for i in self._key_positions)
+                if key in self._seen:
+                    raise BatchError(f"duplicate key {key} in the batch for {self.table.name}")
+                self._seen.add(key)
+                copy.write_row(values)
+                count += 1
+        self.staged += count
+        return count
+
+    def finish(self) -> MergeResult:
+        """Merge the stage into the table (and delete what the scope lost); drop the stage."""
+        conn, table, stage = self.conn, self.table, self.stage
+        conn.execute(sa.text(f"ANALYZE {stage}"))
+        target = _qualified(conn, table)
+        params: dict[str, Any] = {"run_id": self.run_id}
+        if self.scope:
+            clause, scope_params = _scope_clause(conn, "s", self.scope)
+            outside = conn.scalar(
+                sa.text(f"SELECT count(*) FROM {stage} s WHERE NOT ({clause})"), scope_params
+            )
+            if outside:
+                raise BatchError(
+                    f"{outside} row(s) for {table.name} fall outside the scope {self.scope}"
+                )
+        keys = [c.name for c in table.primary_key.columns]
+        values = [c.name for c in self.columns if c.name not in keys]
+        all_columns = [*keys, *values]
+        insert_list = ", ".join(_quote(conn, n) for n in [*all_columns, "synced_at", "run_id"])
+        select_list = ", ".join(_quote(conn, n) for n in all_columns)
+        conflict = ", ".join(_quote(conn, k) for k in keys)
+        if values:
+            assignments = ", ".join(
+                f"{_quote(conn, n)} = EXCLUDED.{_quote(conn, n)}"
+                for n in [*values, "synced_at", "run_id"]
+            )
+            old = ", ".join(f"t.{_quote(conn, n)}" for n in values)
+            new = ", ".join(f"EXCLUDED.{_quote(conn, n)}" for n in values)
+            on_conflict = (
+                f"DO UPDATE SET {assignments} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
+            )
+        else:
+            on_conflict = "DO NOTHING"
+        counts = conn.execute(
+            sa.text(
+                f"WITH written AS ("
+                f" INSERT INTO {target} AS t ({insert_list})"
+                f" SELECT {select_list}, now(), :run_id FROM {stage}"
+                f" ON CONFLICT ({conflict}) {on_conflict}"
+                f" RETURNING (xmax = 0) AS inserted)"
+                f" SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
+                f" FROM written"
+            ),
+            params,
+        ).one()
+        deleted = 0
+        if self.scope:
+            clause, scope_params = _scope_clause(conn, "t", self.scope)
+            match = " AND ".join(f"s.{_quote(conn, k)} = t.{_quote(conn, k)}" for k in keys)
+            deleted = conn.execute(
+                sa.text(
+                    f"DELETE FROM {target} t WHERE {clause}"
+                    f" AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
+                ),
+                scope_params,
+            ).rowcount
+        conn.execute(sa.text(f"DROP TABLE {stage}"))
+        return MergeResult(
+            table=table.name,
+            staged=self.staged,
+            inserted=int(counts[0]),
+            updated=int(counts[1]),
+            deleted=int(deleted),
+        )
 
 
 def _scope_clause(
@@ -165,72 +252,9 @@ def merge(
     Without it, nothing is deleted (plain upsert). With `columns`, the batch supplies
     only those (plus the key) and other columns of existing rows are kept.
     """
-    batch_columns = data_columns(table, columns)
-    unknown_scope = set(scope or {}) - {c.name for c in table.columns}
-    if unknown_scope:
-        raise BatchError(f"scope names columns {table.name} lacks: {sorted(unknown_scope)}")
-    stage, staged = _stage(conn, table, rows, batch_columns)
-    target = _qualified(conn, table)
-    params: dict[str, Any] = {"run_id": run_id}
-    if scope:
-        clause, scope_params = _scope_clause(conn, "s", scope)
-        params.update(scope_params)
-        outside = conn.scalar(
-            sa.text(f"SELECT count(*) FROM {stage} s WHERE NOT ({clause})"), scope_params
-        )
-        if outside:
-            raise BatchError(
-                f"{outside} row(s) for {table.name} fall outside the scope {dict(scope)}"
-            )
-
-    keys = [c.name for c in table.primary_key.columns]
-    values = [c.name for c in batch_columns if c.name not in keys]
-    all_columns = [*keys, *values]
-    insert_list = ", ".join(_quote(conn, n) for n in [*all_columns, "synced_at", "run_id"])
-    select_list = ", ".join(_quote(conn, n) for n in all_columns)
-    conflict = ", ".join(_quote(conn, k) for k in keys)
-    if values:
-        assignments = ", ".join(
-            f"{_quote(conn, n)} = EXCLUDED.{_quote(conn, n)}"
-            for n in [*values, "synced_at", "run_id"]
-        )
-        old = ", ".join(f"t.{_quote(conn, n)}" for n in values)
-        new = ", ".join(f"EXCLUDED.{_quote(conn, n)}" for n in values)
-        on_conflict = f"DO UPDATE SET {assignments} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
-    else:
-        on_conflict = "DO NOTHING"
-    counts = conn.execute(
-        sa.text(
-            f"WITH written AS ("
-            f" INSERT INTO {target} AS t ({insert_list})"
-            f" SELECT {select_list}, now(), :run_id FROM {stage}"
-            f" ON CONFLICT ({conflict}) {on_conflict}"
-            f" RETURNING (xmax = 0) AS inserted)"
-            f" SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
-            f" FROM written"
-        ),
-        params,
-    ).one()
-
-    deleted = 0
-    if scope:
-        clause, scope_params = _scope_clause(conn, "t", scope)
-        match = " AND ".join(f"s.{_quote(conn, k)} = t.{_quote(conn, k)}" for k in keys)
-        deleted = conn.execute(
-            sa.text(
-                f"DELETE FROM {target} t WHERE {clause}"
-                f" AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
-            ),
-            scope_params,
-        ).rowcount
-    conn.execute(sa.text(f"DROP TABLE {stage}"))
-    return MergeResult(
-        table=table.name,
-        staged=staged,
-        inserted=int(counts[0]),
-        updated=int(counts[1]),
-        deleted=int(deleted),
-    )
+    staged = StagedMerge(conn, table, run_id=run_id, scope=scope, columns=columns)
+    staged.add(rows)
+    return staged.finish()
 
 
 def append(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 21:16:27.729506
+Create Date: 2026-11-21 21:20:49.087005
 """
 
 from __future__ import annotations
@@ -291,6 +291,9 @@ def upgrade() -> None:
         sa.Column("number_of_times_per_customer", sa.Numeric(), nullable=True),
         sa.Column("total_points_in_promotion", sa.Numeric(), nullable=True),
         sa.Column("promotion_metadata", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("status", sa.Text(), nullable=True),
+        sa.Column("created_on", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_modified_on", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "raw",
             postgresql.JSONB(astext_type=sa.Text()),
@@ -301,7 +304,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("org_id", "program_id", "promotion_id"),
         schema="capillary",
-        comment="Promotions of a program, from promotionData.",
+        comment="Promotions: promotionData, with status and dates from /v3/promotions.",
     )
     op.create_table(
         "sync_runs",

@@ -1,0 +1,15 @@
+"""The one place assets, checks, sensors, schedules, jobs and resources meet."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from loyalty_sync.defs.assets import capillary_assets
+from loyalty_sync.defs.jobs import capillary_sync_job
+from loyalty_sync.defs.resources import resources_from_env
+
+defs = dg.Definitions(
+    assets=capillary_assets,
+    jobs=[capillary_sync_job],
+    resources=resources_from_env(),
+)

@@ -1,0 +1,111 @@
+"""Materialisation metadata built from the warehouse tables and a pass's tally.
+
+Everything an engineer needs about a materialisation is here, not only in logs: row
+counts (inserted, updated, unchanged, deleted), API calls and retries, warning codes, a
+sample of the rows, and the column schema taken from `warehouse.tables`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+
+from loyalty_sync.sync.scope import RunScope
+from loyalty_sync.sync.tally import PassOutcome, as_metadata_counts
+from loyalty_sync.warehouse import tables
+
+SAMPLE_ROWS = 5
+_SKIP_IN_SAMPLE = {"raw", "synced_at", "run_id", "extended_fields", "promotion_metadata"}
+
+
+def column_schema(table: sa.Table) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=column.name,
+                type=str(column.type).lower(),
+                description=column.comment,
+                constraints=dg.TableColumnConstraints(nullable=bool(column.nullable), unique=False),
+            )
+            for column in table.columns
+        ]
+    )
+
+
+def asset_spec(table: sa.Table, description: str, **kwargs: Any) -> dg.AssetSpec:
+    """An AssetSpec for a warehouse table: group, kinds, owner and column schema in one place."""
+    from loyalty_sync.defs.partitions import org_program_partitions
+
+    return dg.AssetSpec(
+        table.name,
+        description=description,
+        group_name="capillary",
+        kinds={"postgres", "python"},
+        owners=["team:data-engineering"],
+        partitions_def=org_program_partitions,
+        metadata={
+            "dagster/column_schema": column_schema(table),
+            "dagster/table_name": f"{tables.SCHEMA}.{table.name}",
+        },
+        **kwargs,
+    )
+
+
+def _markdown(rows: list[sa.Row[Any]]) -> str:
+    if not rows:
+        return "_no rows_"
+    columns = [c for c in rows[0]._fields if c not in _SKIP_IN_SAMPLE]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        values = row._mapping
+        lines.append("| " + " | ".join(_cell(values[c]) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|")[:40]
+
+
+def sample(engine: sa.Engine, table: sa.Table, scope: RunScope) -> str:
+    """A few rows of `table` inside the run's orgs (and programs), as markdown."""
+    query = sa.select(table).where(table.c.org_id.in_(list(scope.org_programs)))
+    if "program_id" in table.c:
+        programs = [p for ps in scope.org_programs.values() for p in ps]
+        query = query.where(table.c.program_id.in_(programs))
+    key = list(table.primary_key.columns)
+    with engine.connect() as conn:
+        rows = list(conn.execute(query.order_by(*key).limit(SAMPLE_ROWS)))
+    return _markdown(rows)
+
+
+def table_metadata(
+    engine: sa.Engine, table: sa.Table, scope: RunScope, outcome: PassOutcome
+) -> dict[str, Any]:
+    merge = outcome.merges.get(table.name)
+    with engine.connect() as conn:
+        query = sa.select(sa.func.count()).where(table.c.org_id.in_(list(scope.org_programs)))
+        if "program_id" in table.c:
+            programs = [p for ps in scope.org_programs.values() for p in ps]
+            query = query.where(table.c.program_id.in_(programs))
+        total = int(conn.scalar(query.select_from(table)) or 0)
+    metadata: dict[str, Any] = {
+        "dagster/row_count": total,
+        "rows_in_batch": merge.staged if merge else 0,
+        "rows_inserted": merge.inserted if merge else 0,
+        "rows_updated": merge.updated if merge else 0,
+        "rows_unchanged": merge.unchanged if merge else 0,
+        "rows_deleted": merge.deleted if merge else 0,
+        "api_calls": outcome.calls,
+        "api_retries": outcome.retries,
+        "api_429s": outcome.api.get("throttled_429", 0),
+        "api_latency_ms": outcome.api.get("latency_ms", {}),
+        "warnings_by_code": as_metadata_counts(outcome.codes),
+        "partitions": ", ".join(scope.partition_keys),
+        "sample": dg.MetadataValue.md(sample(engine, table, scope)),
+    }
+    if outcome.skipped:
+        metadata["calls_skipped"] = as_metadata_counts(outcome.skipped)
+    return metadata
