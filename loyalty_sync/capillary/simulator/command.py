@@ -153,4 +153,9 @@ def simulator_command(
     if not quiet:
         bound_host, bound_port = sock.getsockname()[:2]
         announce(config, f"http://{bound_host}:{bound_port}")
-    uvicorn_server(config).run(sockets=[sock])
+    try:
+        uvicorn_server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn re-raises the Ctrl-C it shut down for; stopping is the expected outcome.
+        if not quiet:
+            click.echo("simulator stopped")
