@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dagster as dg
+import httpx
 from pydantic import Field, PrivateAttr
 
 from loyalty_sync.capillary.auth import Credentials
@@ -257,7 +258,7 @@ class CapillaryResource(dg.ConfigurableResource):
                 simulator.DEMO_OAUTH_SECRET,
             )
         )
-        org_ids = parse_org_ids(self.org_ids) or tuple(simulator.shared_simulator_org_ids())
+        org_ids = parse_org_ids(self.org_ids) or _simulator_org_ids(base_url)
         return ResolvedSettings(
             base_url=base_url.rstrip("/"),
             simulator=True,
@@ -282,7 +283,6 @@ class CapillaryResource(dg.ConfigurableResource):
             "capillary_benefits_api": self.benefits_api,
         }
 
-    @property
     def org_id_list(self) -> list[int]:
         """Configured orgs (or the simulator's), the credential's own org first."""
         return list(self.resolved_settings().org_ids)
@@ -360,6 +360,12 @@ class CapillaryResource(dg.ConfigurableResource):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
+
+
+def _simulator_org_ids(base_url: str) -> tuple[int, ...]:
+    """The simulator's orgs, home org first, from its health answer."""
+    health = httpx.get(f"{base_url.rstrip('/')}/_admin/health", timeout=10.0).json()
+    return tuple(int(org_id) for org_id in health["orgIds"])
 
 
 def _env(name: str) -> str | None:
