@@ -107,6 +107,13 @@ def import_simulator_roster(capillary: CapillaryResource, engine: sa.Engine) -> 
     return report.loaded
 
 
+def _root_cause(error: Any) -> str:
+    """The innermost error of a step failure: what went wrong, not where Dagster caught it."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return str(getattr(error, "message", error)).strip()
+
+
 def _check_rows(result: Any) -> list[dict[str, Any]]:
     rows = []
     for evaluation in result.get_asset_check_evaluations():
@@ -128,7 +135,17 @@ def _totals(engine: sa.Engine, run_ids: list[str], summary: SyncSummary) -> None
         for row in conn.execute(sa.select(t).where(t.c.run_id.in_(run_ids))):
             summary.calls += row.api_calls or 0
             summary.retries += row.retries or 0
-            summary.warnings.update({str(k): v for k, v in (row.warnings or {}).items()})
+        events = tables.api_events
+        summary.warnings.update(
+            {
+                str(code): int(count)
+                for code, count in conn.execute(
+                    sa.select(events.c.code, sa.func.count())
+                    .where(events.c.run_id.in_(run_ids), events.c.code.is_not(None))
+                    .group_by(events.c.code)
+                )
+            }
+        )
         for table in tables.CONTRACT_TABLES:
             summary.rows[table.name] = int(
                 conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0
@@ -203,7 +220,7 @@ def run_sync(
                 error = None
                 if not result.success:
                     failures = [
-                        e.event_specific_data.error.message.strip()  # type: ignore[union-attr]
+                        _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
                         for e in result.all_events
                         if e.is_step_failure and e.event_specific_data is not None
                     ]

@@ -222,8 +222,7 @@ def sync_customers(engine: sa.Engine, client: CapillaryClient, scope: RunScope) 
                 progress.advance(f"customers {org_id}", len(chunk))
             for staged in (customers, details, history, roster_ids):
                 outcome.add_merge(staged.finish())
-            events.flush()
-            outcome.codes.update(events.codes)
+            outcome.add_events(events)
             for key in scope.keys_of(org_id):
                 outcome.rows_by_partition[("customers", key)] += len(seen)
 
@@ -317,8 +316,7 @@ def sync_promotions(engine: sa.Engine, client: CapillaryClient, scope: RunScope)
             catalogue_table.add(promotions.values())
             outcome.add_merge(catalogue_table.finish())
             outcome.add_merge(held.finish())
-            events.flush()
-            outcome.codes.update(events.codes)
+            outcome.add_events(events)
 
     return _run_pass(client, scope, per_org)
 
@@ -455,7 +453,6 @@ def sync_benefits(
                 progress.advance(f"benefits {org_id}", len(chunk))
             for merge in staged.values():
                 outcome.add_merge(merge.finish())
-            events.flush()
-            outcome.codes.update(events.codes)
+            outcome.add_events(events)
 
     return _run_pass(client, scope, per_org)

@@ -94,7 +94,7 @@ def program_detail_row(org_id: int, customer_id: int, details: LoyaltyProgramDet
         "loyalty_id": details.loyalty_id,
         "current_slab": details.current_slab,
         "current_slab_description": details.current_slab_description,
-        "slab_sno": details.slab_s_no,
+        "slab_sno": details.slab_sno,
         "slab_expiry_date": details.slab_expiry_date,
         "next_slab": details.next_slab,
         "next_slab_serial_number": details.next_slab_serial_number,

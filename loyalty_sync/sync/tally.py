@@ -31,6 +31,8 @@ class EventLog:
         self.conn = conn
         self.scope = scope
         self.codes: Counter[int] = Counter()
+        # (org, partition key or None for org-level events, code) -> count
+        self.placed: Counter[tuple[int, str | None, int]] = Counter()
         self._buffer: list[dict[str, Any]] = []
         self.written = 0
 
@@ -47,8 +49,10 @@ class EventLog:
         promotion_id: int | None = None,
         http_status: int | None = None,
     ) -> None:
+        key = partition_key(org_id, program_id) if program_id is not None else None
         if code is not None:
             self.codes[code] += 1
+            self.placed[(org_id, key, code)] += 1
         self._buffer.append(
             {
                 "occurred_at": self.scope.started_at,
@@ -61,9 +65,7 @@ class EventLog:
                 "program_id": program_id,
                 "customer_id": customer_id,
                 "promotion_id": promotion_id,
-                "partition_key": (
-                    partition_key(org_id, program_id) if program_id is not None else None
-                ),
+                "partition_key": key,
             }
         )
         if len(self._buffer) >= EVENT_FLUSH:
@@ -95,10 +97,26 @@ class PassOutcome:
     merges: dict[str, MergeResult] = field(default_factory=dict)
     rows_by_partition: Counter[tuple[str, str]] = field(default_factory=Counter)
     codes: Counter[int] = field(default_factory=Counter)
+    placed_codes: Counter[tuple[int, str | None, int]] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     calls: int = 0
     retries: int = 0
     api: dict[str, Any] = field(default_factory=dict)
+
+    def add_events(self, events: EventLog) -> None:
+        events.flush()
+        self.codes.update(events.codes)
+        self.placed_codes.update(events.placed)
+
+    def codes_for(self, org_id: int, key: str) -> Counter[int]:
+        """Codes met in partition `key`, plus the org-level ones (a customer not found)."""
+        return Counter(
+            {
+                code: n
+                for (org, placed, code), n in self.placed_codes.items()
+                if placed == key or (placed is None and org == org_id)
+            }
+        )
 
     def add_merge(self, result: MergeResult) -> None:
         previous = self.merges.get(result.table)
@@ -166,7 +184,7 @@ def record_pass(engine: sa.Engine, scope: RunScope, outcome: PassOutcome) -> Non
                 if part == key:
                     rows[table] = rows.get(table, 0) + count
             warnings = Counter({int(k): v for k, v in (row.warnings or {}).items()})
-            warnings.update(outcome.codes)
+            warnings.update(outcome.codes_for(row.org_id, key))
             conn.execute(
                 sa.update(t)
                 .where(t.c.run_id == scope.run_id, t.c.partition_key == key)
