@@ -8,8 +8,17 @@ from loyalty_sync.defs.assets import capillary_assets
 from loyalty_sync.defs.jobs import capillary_sync_job
 from loyalty_sync.defs.resources import resources_from_env
 
-defs = dg.Definitions(
-    assets=capillary_assets,
-    jobs=[capillary_sync_job],
-    resources=resources_from_env(),
-)
+
+def build_defs() -> dg.Definitions:
+    """Definitions with resources read from the environment as it is now.
+
+    `dagster dev` loads `defs` below; the CLI and tests call this after setting variables.
+    """
+    return dg.Definitions(
+        assets=capillary_assets,
+        jobs=[capillary_sync_job],
+        resources=resources_from_env(),
+    )
+
+
+defs = build_defs()

@@ -158,13 +158,14 @@ def run_sync(
     console: Console | None = None,
     show_progress: bool = True,
 ) -> SyncSummary:
-    from loyalty_sync.definitions import defs
+    from loyalty_sync.definitions import build_defs
     from loyalty_sync.defs.jobs import CAPILLARY_SYNC_JOB
 
     for key in partition_keys or []:
         parse_partition_key(key)
     console = console or Console(stderr=True)
     ensure_dagster_home()
+    defs = build_defs()
     instance = dg.DagsterInstance.get()
     resources = defs.resources
     capillary: CapillaryResource = resources["capillary"]  # type: ignore[assignment]
