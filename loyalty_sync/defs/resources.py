@@ -30,16 +30,23 @@ class WarehouseResource(dg.ConfigurableResource):
         ),
     )
 
+    def _url(self) -> str | None:
+        # Outside a run (CLI, tests) an EnvVar field is not resolved yet.
+        value = self.database_url
+        if isinstance(value, dg.EnvVar):
+            value = value.get_value()
+        return value or None
+
     def get_engine(self) -> sa.Engine:
-        engine = get_engine(self.database_url or None)
+        engine = get_engine(self._url())
         migrate.ensure_upgraded(engine)
         return engine
 
     def describe(self) -> dict[str, Any]:
-        url = self.database_url or database_url()
+        url = self._url()
         return {
-            "warehouse": describe_url(url),
-            "warehouse_embedded": not self.database_url,
+            "warehouse": describe_url(url or database_url()),
+            "warehouse_embedded": url is None,
         }
 
 

@@ -8,6 +8,7 @@ so no field is lost and no row flips because of data that belongs elsewhere.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,17 @@ CUSTOMER_PROMOTION_KEYS = ("customerUsage", "promotionRestriction")
 NO_ACTIVITY = ""
 # v3 alternate currencies are totals per currency, with no REGULAR/PROMISED split.
 ALL_CURRENCY_TYPES = "ALL"
+
+
+_FLOAT_ID = re.compile(r"^(\d+)\.0+$")
+
+
+def _action_id(value: str | None) -> str:
+    """v2 prints reward series ids as floats (`"113336.0"`), v3 as integers: keep one form."""
+    if value is None:
+        return ""
+    match = _FLOAT_ID.match(value)
+    return match.group(1) if match else value
 
 
 def _without(raw: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -264,7 +276,7 @@ def summary_rows(
     for incentive in summary.incentives_normalised():
         ident = (
             incentive.action or "UNKNOWN",
-            incentive.action_id or "",
+            _action_id(incentive.action_id),
             incentive.activity_id or NO_ACTIVITY,
         )
         _accumulate(
