@@ -23,6 +23,7 @@ from loyalty_sync.capillary.simulator.records import (
     Benefits,
     Customer,
     Membership,
+    PointsGrant,
     Program,
     Promotion,
 )
@@ -356,9 +357,9 @@ def _restrictions(promotion: Promotion, times: int) -> Body:
     }
 
 
-def promotion_entry(promotion: Promotion, benefits: Benefits) -> Body:
-    points = sum(g.total for g in benefits.points)
-    times = sum(g.times for g in benefits.points)
+def promotion_entry(promotion: Promotion, grants: Sequence[PointsGrant]) -> Body:
+    points = sum(g.total for g in grants)
+    times = sum(g.times for g in grants)
     entry: Body = {
         "promotionId": promotion.promotion_id,
         "promotionName": promotion.name,
@@ -407,7 +408,7 @@ def promotion_data(
             "pageCount": math.ceil(len(held) / limit) if limit else 0,
         },
         "customerId": customer.customer_id,
-        "promotions": [promotion_entry(p, dataset.benefits(customer, p)) for p in page],
+        "promotions": [promotion_entry(p, dataset.points_grants(customer, p)) for p in page],
         "warnings": [],
     }
 

@@ -8,6 +8,7 @@ socket's file descriptor and the whole config as JSON.
 from __future__ import annotations
 
 import socket
+import sys
 
 import click
 
@@ -113,7 +114,8 @@ def simulator_command(
 ) -> None:
     """Serve the Capillary simulator over HTTP until interrupted."""
     if config_json:
-        config = SimulatorConfig.from_json(config_json)
+        text = sys.stdin.read() if config_json == "-" else config_json
+        config = SimulatorConfig.from_json(text)
     else:
         try:
             config = SimulatorConfig(

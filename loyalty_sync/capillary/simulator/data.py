@@ -6,7 +6,10 @@ Nothing is stored per customer. A record is a pure function of the config and of
 record's coordinates, drawn from its own random stream keyed by (seed, kind, coordinates)
 (`hashing.py`). Deriving a record never depends on what was derived before, so a data set
 of 100,000 customers per org starts instantly, uses no memory until asked, and two
-simulators with the same config serve the same bytes.
+simulators with the same config serve the same bytes. The derivations live in
+`programs.py`, `customers.py` and `promotions.py`; this module ties them together behind
+`SimulatorDataset`, caches what a sync asks for repeatedly, applies admin changes and
+builds response bodies (`bodies.py`).
 
 - Orgs: index o has id 51135 + o. Org 0 is the home org of the credential; every other
   org is connected to it (reached with the `DATA-SCOPE` headers).
@@ -46,34 +49,32 @@ import io
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 from typing import Any, overload
 
 from loyalty_sync.capillary.simulator import bodies
 from loyalty_sync.capillary.simulator import identifiers as ids
 from loyalty_sync.capillary.simulator.config import SimulatorConfig
-from loyalty_sync.capillary.simulator.hashing import Tag, mix, rng, unit
+from loyalty_sync.capillary.simulator.customers import (
+    ANOMALY_KINDS,
+    WECHAT_EVERY,
+    CustomerFactory,
+    with_slab,
+)
+from loyalty_sync.capillary.simulator.programs import build_orgs
+from loyalty_sync.capillary.simulator.promotions import PromotionFactory
 from loyalty_sync.capillary.simulator.records import (
-    ACTIVE,
-    CURRENCY_TYPES,
     EMPTY_BENEFITS,
-    ENDED_BEFORE_CUTOFF,
-    EXPIRED,
-    POINTS_CATEGORIES,
     POINTS_OFFER_TYPES,
-    UPCOMING,
     Benefits,
-    CurrencyGrant,
     Customer,
-    Incentive,
     Membership,
     Org,
     PointsGrant,
     Program,
     Promotion,
     RosterRow,
-    Tier,
 )
 from loyalty_sync.capillary.simulator.timefmt import (
     BENEFITS_CUTOFF_MS,
@@ -83,52 +84,9 @@ from loyalty_sync.capillary.simulator.timefmt import (
     parse_instant_ms,
 )
 
-FIRST_NAMES = (
-    "Asha", "Bruno", "Chen", "Dara", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jaya",
-    "Kofi", "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Ravi", "Sofia", "Tariq",
-    "Uma", "Vikram", "Wen", "Ximena", "Yusuf", "Zara",
-)  # fmt: skip
-LAST_NAMES = (
-    "Adeyemi", "Bauer", "Costa", "Dubois", "Eriksen", "Fischer", "Gupta", "Haddad",
-    "Iyer", "Jansen", "Kowalski", "Lindqvist", "Mensah", "Novak", "Okafor", "Patel",
-    "Quispe", "Rossi", "Silva", "Tanaka", "Urbina", "Varga", "Wagner", "Yilmaz",
-)  # fmt: skip
-CITIES = ("Mumbai", "Bengaluru", "Pune", "Chennai", "Delhi", "Kolkata", "Hyderabad", "Jaipur")
-GENDERS = ("Male", "Female", "Other")
-ORG_BRANDS = ("DocDemo", "DocPartner", "DocOutlet", "DocFuel")
-PROGRAM_NAMES = ("Rewards Club", "Partner Miles", "Staff Perks", "Fuel Points", "Kids Club")
-LADDERS = (
-    ("Bronze", "Silver", "Gold", "Diamond"),
-    ("Topaz", "Coral", "Opal"),
-    ("Blue", "Silver", "Gold", "Platinum", "Black"),
-)
-CURRENCY_SETS = (("DocCoin",), ("STARS", "COINS"), ("MILES",))
-PROMOTION_TEMPLATES = (
-    "Award Points",
-    "Double Points Weekend",
-    "Welcome Bonus",
-    "Birthday Treat",
-    "Refer a Friend",
-    "Festive Bonanza",
-    "Spend and Earn",
-    "Summer Saver",
-)
-EVENT_NAMES = ("TransactionAdd", "CustomerRegistration", "TargetCompleted", "PointsRedemption")
-# Promotion index p takes kind KIND_CYCLE[p % 8]; dates are then drawn to match.
-KIND_CYCLE = (ACTIVE, EXPIRED, ACTIVE, ENDED_BEFORE_CUTOFF, UPCOMING, ACTIVE, EXPIRED, ACTIVE)
-TOP_TIER_EVERY = 6  # customer i sits at the top tier of every program when i % 6 == 5
-WECHAT_EVERY = 5  # customer i has a WeChat profile when i % 5 == 4
-FLEET_EVERY = 4  # customer i belongs to fleet group 700 + i % 3 when i % 4 == 1
-ROSTER_KINDS = ("mobile", "email", "externalId", "cardnumber")
+__all__ = ["ANOMALY_KINDS", "CustomerSequence", "SimulatorDataset"]
 
-ANOMALY_KINDS = (
-    "negative_balance",
-    "available_points_mismatch",
-    "next_slab_mismatch",
-    "points_not_enrolled",
-    "slab_expired_kept",
-    "lifetime_below_loyalty",
-)
+ROSTER_KINDS = ("mobile", "email", "externalId", "cardnumber")
 AnomalySite = tuple[int, int, int]  # (org_id, program_id, customer_id)
 
 
@@ -165,10 +123,11 @@ class SimulatorDataset:
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
-        self._seed = self.config.seed
         self._ref_ms = date_ms(self.config.reference_date)
         self._lock = threading.RLock()
-        self._orgs = self._build_orgs()
+        self._orgs = build_orgs(self.config)
+        self._customer_factory = CustomerFactory(self.config, self._orgs)
+        self._promotion_factory = PromotionFactory(self.config)
         self._org_by_id = {org.org_id: org for org in self._orgs}
         self._programs = {p.program_id: p for org in self._orgs for p in org.programs}
         self._programs_by_global = {p.global_index: p for p in self._programs.values()}
@@ -176,9 +135,9 @@ class SimulatorDataset:
         self._added: dict[int, list[Promotion]] = {}
         self._tier_overrides: dict[tuple[int, int], tuple[int, str | None, str | None]] = {}
         self._overridden_customers: set[int] = set()
-        self._planted = self._plant_anomalies()
-        self._customer_at_cached = lru_cache(maxsize=16384)(self._derive_customer)
+        self._customer_at_cached = lru_cache(maxsize=16384)(self._customer_factory.customer)
         self._held_cached = lru_cache(maxsize=16384)(self._derive_held_ids)
+        self._benefits_cached = lru_cache(maxsize=65536)(self._derive_benefits)
 
     # ----------------------------------------------------------------- orgs, programs
     @property
@@ -199,41 +158,6 @@ class SimulatorDataset:
 
     def program(self, program_id: int) -> Program | None:
         return self._programs.get(program_id)
-
-    def _build_orgs(self) -> tuple[Org, ...]:
-        orgs = []
-        global_index = 0
-        for o, count in enumerate(self.config.program_counts()):
-            org_id = ids.org_id(o)
-            brand = ORG_BRANDS[o % len(ORG_BRANDS)]
-            programs = []
-            for k in range(count):
-                g = global_index
-                name = f"{brand} {PROGRAM_NAMES[k % len(PROGRAM_NAMES)]}"
-                if k >= len(PROGRAM_NAMES):
-                    name += f" {k + 1}"
-                ladder = LADDERS[g % len(LADDERS)]
-                ratio = (1.0, 0.5, 0.25)[g % 3]
-                programs.append(
-                    Program(
-                        program_id=ids.PROGRAM_ID_BASE + g,
-                        org_id=org_id,
-                        org_index=o,
-                        index_in_org=k,
-                        global_index=g,
-                        name=name,
-                        description=f"{name} loyalty program of {brand}",
-                        points_to_currency_ratio=ratio,
-                        points_exchange_rate=1.0 / ratio,
-                        membership_period_value=(12, 24, 36)[k % 3],
-                        tiers=tuple(Tier(s + 1, n) for s, n in enumerate(ladder)),
-                        currencies=CURRENCY_SETS[g % len(CURRENCY_SETS)],
-                        is_default=k == 0,
-                    )
-                )
-                global_index += 1
-            orgs.append(Org(org_id, o, brand, tuple(programs)))
-        return tuple(orgs)
 
     # ----------------------------------------------------------------- customers
     def customers(self, org_id: int) -> CustomerSequence:
@@ -285,7 +209,7 @@ class SimulatorDataset:
             return None
         expected = {
             "mobile": lambda: ids.mobile(o, i),
-            "email": lambda: ids.email(o, i, *self._names(o, i)),
+            "email": lambda: ids.email(o, i, *self._customer_factory.names(o, i)),
             "externalid": lambda: ids.external_id(o, i),
             "cardnumber": lambda: ids.card_number(o, i),
         }.get(kind)
@@ -296,8 +220,7 @@ class SimulatorDataset:
 
     def is_heavy(self, index: int) -> bool:
         """Heavy customers hold every promotion of their org; spread evenly over indices."""
-        share = self.config.heavy_customer_share
-        return int((index + 1) * share) > int(index * share)
+        return self._customer_factory.is_heavy(index)
 
     def heavy_customers(self, org_id: int) -> list[Customer]:
         customers = self.customers(org_id)
@@ -309,50 +232,11 @@ class SimulatorDataset:
             and 0 <= position.index < self.config.customers_per_org
         )
 
-    def _names(self, o: int, i: int) -> tuple[str, str]:
-        key = mix(self._seed, Tag.NAME, o, i)
-        first = FIRST_NAMES[key % len(FIRST_NAMES)]
-        last = LAST_NAMES[(key >> 24) % len(LAST_NAMES)]
-        return first, last
-
     def _customer_at(self, o: int, i: int) -> Customer:
         customer = self._customer_at_cached(o, i)
         if customer.customer_id in self._overridden_customers:
             return self._with_tier_overrides(customer)
         return customer
-
-    def _derive_customer(self, o: int, i: int) -> Customer:
-        org = self._orgs[o]
-        cid = ids.customer_id(o, i)
-        r = rng(self._seed, Tag.CUSTOMER, o, i)
-        first, last = self._names(o, i)
-        created = self._ref_ms - r.randint(60, 1500) * DAY_MS - r.randint(0, 86_399) * 1000
-        modified = created + r.randint(0, (self._ref_ms - created) // 1000) * 1000
-        birth = date(1960 + r.randint(0, 45), r.randint(1, 12), r.randint(1, 28))
-        memberships = tuple(self._derive_membership(p, o, i) for p in org.programs)
-        top_purchases = max(m.cumulative_purchases for m in memberships)
-        return Customer(
-            org_id=org.org_id,
-            org_index=o,
-            index=i,
-            customer_id=cid,
-            first_name=first,
-            last_name=last,
-            mobile=ids.mobile(o, i),
-            email=ids.email(o, i, first, last),
-            external_id=ids.external_id(o, i),
-            card_number=ids.card_number(o, i),
-            wechat_id=ids.wechat_id(o, i) if i % WECHAT_EVERY == WECHAT_EVERY - 1 else None,
-            created_ms=created,
-            modified_ms=modified,
-            city=r.choice(CITIES),
-            gender=r.choice(GENDERS),
-            birth_date=f"{birth.isoformat()}T00:00:00Z",
-            lifetime_purchases=top_purchases + float(r.randrange(0, 5000, 50)),
-            fleet_group_id=700 + i % 3 if i % FLEET_EVERY == 1 else None,
-            heavy=self.is_heavy(i),
-            memberships=memberships,
-        )
 
     # ----------------------------------------------------------------- memberships
     def membership(self, customer: Customer, program_id: int) -> Membership | None:
@@ -361,93 +245,10 @@ class SimulatorDataset:
                 return membership
         return None
 
-    def _derive_membership(self, program: Program, o: int, i: int) -> Membership:
-        cid = ids.customer_id(o, i)
-        r = rng(self._seed, Tag.MEMBERSHIP, cid, program.program_id)
-        top = program.top_serial
-        if i % TOP_TIER_EVERY == TOP_TIER_EVERY - 1:
-            serial = top
-        else:
-            serial = r.choices(range(1, top), weights=range(top - 1, 0, -1))[0]
-        enrolled = unit(self._seed, Tag.ENROLMENT, cid, program.program_id) >= (
-            self.config.unenrolled_share
-        )
-        cumulative = float(r.randrange(0, 300_000, 50))
-        expiry = self._slab_expiry(serial, r)
-        loyalty_id = ids.loyalty_id(program.program_id, i) if enrolled else -1
-        points = _points(r) if enrolled else _NO_POINTS
-        membership = _membership(program, loyalty_id, serial, expiry, cumulative, **points)
-        kind = self._planted.get((cid, program.program_id))
-        if kind is not None:
-            membership = self._plant(kind, membership, program, i)
-        return membership
-
-    def _slab_expiry(self, serial: int, r: Any) -> str:
-        if serial == 1:  # the base tier does not expire
-            return end_of_day_z(date(2125, r.randint(1, 12), r.randint(1, 28)))
-        days = r.randint(30, 720)
-        return end_of_day_z(self.config.reference_date + timedelta(days=days))
-
-    def _plant_anomalies(self) -> dict[tuple[int, int], str]:
-        planted: dict[tuple[int, int], str] = {}
-        if not self.config.anomalies:
-            return planted
-        n = self.config.customers_per_org
-        count = len(ANOMALY_KINDS)
-        for org in self._orgs:
-            for j, kind in enumerate(ANOMALY_KINDS):
-                if n >= count:
-                    index = (j * n) // count + (n // count) // 2
-                elif j < n:
-                    index = j
-                else:
-                    break
-                program = org.programs[j % len(org.programs)]
-                planted[(ids.customer_id(org.index, index), program.program_id)] = kind
-        return planted
-
-    def _plant(self, kind: str, normal: Membership, program: Program, i: int) -> Membership:
-        r = rng(self._seed, Tag.ANOMALY, normal.program_id, i)
-        enrolled_id = ids.loyalty_id(program.program_id, i)
-        points = _points(r)
-        serial, expiry = normal.slab_serial, normal.slab_expiry
-        if serial == program.top_serial:
-            serial = 2
-            expiry = self._slab_expiry(serial, r)
-        cumulative = normal.cumulative_purchases
-        if kind == "negative_balance":
-            points.update(loyalty_points=-350.0, delayed_points=0.0)
-        elif kind == "points_not_enrolled":
-            points = dict(_NO_POINTS, loyalty_points=1200.0, lifetime_points=1200.0)
-            return _membership(program, -1, serial, expiry, cumulative, **points)
-        elif kind == "next_slab_mismatch":
-            base = _membership(
-                program, enrolled_id, 1, self._slab_expiry(1, r), cumulative, **points
-            )
-            third = program.tier(3)
-            return replace(
-                base,
-                next_slab_serial=3,
-                next_slab_name=third.name,
-                next_slab_description=third.description,
-            )
-        elif kind == "slab_expired_kept":
-            day = self.config.reference_date - timedelta(days=20)
-            return _membership(program, enrolled_id, 2, end_of_day_z(day), cumulative, **points)
-        elif kind == "lifetime_below_loyalty":
-            loyalty = max(points["loyalty_points"], 1000.0)
-            points.update(loyalty_points=loyalty, lifetime_points=loyalty - 500.0)
-        membership = _membership(program, enrolled_id, serial, expiry, cumulative, **points)
-        if kind == "available_points_mismatch":
-            membership = replace(
-                membership, total_available_points=membership.total_available_points + 250.0
-            )
-        return membership
-
     def planted_anomalies(self) -> dict[str, list[AnomalySite]]:
         """Every planted tier anomaly by kind: (org_id, program_id, customer_id) sites."""
         result: dict[str, list[AnomalySite]] = {kind: [] for kind in ANOMALY_KINDS}
-        for (cid, program_id), kind in self._planted.items():
+        for (cid, program_id), kind in self._customer_factory.planted.items():
             program = self._programs[program_id]
             result[kind].append((program.org_id, program_id, cid))
         return result
@@ -492,7 +293,7 @@ class SimulatorDataset:
                 continue
             serial, name, expiry = override
             program = self._programs[m.program_id]
-            moved = _with_slab(program, m, serial, expiry or m.slab_expiry)
+            moved = with_slab(program, m, serial, expiry or m.slab_expiry)
             if name:
                 moved = replace(moved, slab_name=name)
             memberships.append(moved)
@@ -540,118 +341,12 @@ class SimulatorDataset:
         cached = self._promotion_cache.get(program.program_id)
         if cached is None:
             with self._lock:
-                base = [
-                    self._derive_promotion(program, p)
-                    for p in range(self.config.promotions_per_program)
-                ]
+                factory = self._promotion_factory
+                count = self.config.promotions_per_program
+                base = [factory.base_promotion(program, p) for p in range(count)]
                 cached = tuple(base + self._added.get(program.program_id, []))
                 self._promotion_cache[program.program_id] = cached
         return cached
-
-    def _derive_promotion(self, program: Program, p: int) -> Promotion:
-        promotion_id = ids.promotion_id(program.global_index, p)
-        r = rng(self._seed, Tag.PROMOTION, promotion_id)
-        ref = self._ref_ms
-        intended = KIND_CYCLE[p % len(KIND_CYCLE)]
-        if intended == ACTIVE:
-            start = ref - r.randint(20, 300) * DAY_MS
-            end = ref + r.randint(30, 400) * DAY_MS
-        elif intended == EXPIRED:
-            end = ref - r.randint(5, 120) * DAY_MS
-            start = end - r.randint(30, 180) * DAY_MS
-        elif intended == UPCOMING:
-            start = ref + r.randint(5, 60) * DAY_MS
-            end = start + r.randint(30, 120) * DAY_MS
-        else:
-            end = BENEFITS_CUTOFF_MS - r.randint(5, 200) * DAY_MS
-            start = end - r.randint(30, 120) * DAY_MS
-        first_program = program.index_in_org == 0
-        misconfigured_index = 2 if self.config.promotions_per_program >= 3 else 0
-        template = PROMOTION_TEMPLATES[r.randrange(len(PROMOTION_TEMPLATES))]
-        return self._promotion(
-            program,
-            p,
-            r,
-            name=f"{template} {p + 1}",
-            description=f"{template} in {program.name}",
-            points_offer_type=POINTS_OFFER_TYPES[(p + program.global_index) % 3],
-            start_ms=start,
-            end_ms=end - 1000,
-            holders_share=self.config.holders_share,
-            no_benefit_share=self.config.no_benefit_share,
-            misconfigured=self.config.misconfigured_promotion
-            and first_program
-            and p == misconfigured_index,
-            added=False,
-        )
-
-    def _promotion(
-        self,
-        program: Program,
-        p: int,
-        r: Any,
-        *,
-        name: str,
-        description: str,
-        points_offer_type: str,
-        start_ms: int,
-        end_ms: int,
-        holders_share: float,
-        no_benefit_share: float,
-        misconfigured: bool,
-        added: bool,
-        modified_ms: int | None = None,
-    ) -> Promotion:
-        promotion_id = ids.promotion_id(program.global_index, p)
-        ref = self._ref_ms
-        if modified_ms is None:
-            created = min(start_ms, ref) - r.randint(1, 30) * DAY_MS - r.randint(0, 86_399) * 1000
-            modified = created + r.randint(0, (ref - created) // 1000) * 1000
-        else:
-            created = modified = modified_ms
-        h1 = mix(self._seed, Tag.UUID, promotion_id)
-        h2 = mix(h1, promotion_id)
-        identifier = (
-            f"{h1 >> 32:08x}-{(h1 >> 16) & 0xFFFF:04x}-4{h1 & 0xFFF:03x}-"
-            f"{8 | (h2 >> 62):x}{(h2 >> 48) & 0xFFF:03x}-{promotion_id:012x}"
-        )
-        activities = tuple(f"activity_{k}" for k in range(1, 2 + p % 3))
-        return Promotion(
-            promotion_id=promotion_id,
-            org_id=program.org_id,
-            program_id=program.program_id,
-            index=p,
-            identifier=identifier,
-            name=name,
-            description=description,
-            points_offer_type=points_offer_type,
-            kind=self._kind(start_ms, end_ms),
-            start_ms=start_ms,
-            end_ms=end_ms,
-            created_on_ms=created,
-            last_modified_on_ms=modified,
-            event_name=EVENT_NAMES[r.randrange(len(EVENT_NAMES))],
-            activities=activities,
-            reward_series=tuple(str(r.randrange(100_000, 999_999)) for _ in range(2)),
-            coupon_series=str(r.randrange(5_000_000, 5_999_999)),
-            badge_id=f"{mix(h2, 1):016x}{mix(h2, 2) >> 32:08x}",
-            metadata=(("channel", "app", True), ("segment", "all", False)) if p % 3 == 1 else (),
-            points_per_customer_limit=20_000.0 if p % 2 == 1 else 0.0,
-            times_per_customer_limit=50 if p % 4 == 3 else 0,
-            holders_share=holders_share,
-            no_benefit_share=no_benefit_share,
-            misconfigured=misconfigured,
-            added=added,
-        )
-
-    def _kind(self, start_ms: int, end_ms: int) -> str:
-        if start_ms > self._ref_ms:
-            return UPCOMING
-        if end_ms < BENEFITS_CUTOFF_MS:
-            return ENDED_BEFORE_CUTOFF
-        if end_ms < self._ref_ms:
-            return EXPIRED
-        return ACTIVE
 
     def add_promotion(
         self,
@@ -693,11 +388,10 @@ class SimulatorDataset:
         with self._lock:
             latest = max(p.last_modified_on_ms for p in self.all_promotions())
             p = self.config.promotions_per_program + len(self._added.get(program_id, []))
-            r = rng(self._seed, Tag.PROMOTION, ids.promotion_id(program.global_index, p))
-            promotion = self._promotion(
+            promotion = self._promotion_factory.promotion(
                 program,
                 p,
-                r,
+                self._promotion_factory.rng(program, p),
                 name=name or f"Added Promotion {p + 1}",
                 description=description or f"Added to {program.name}",
                 points_offer_type=offer,
@@ -720,10 +414,7 @@ class SimulatorDataset:
     def holds(self, customer: Customer, promotion: Promotion) -> bool:
         if promotion.org_id != customer.org_id:
             return False
-        if customer.heavy:
-            return True
-        key = unit(self._seed, Tag.HOLDS, customer.customer_id, promotion.promotion_id)
-        return key < promotion.holders_share
+        return self._promotion_factory.holds(customer.customer_id, customer.heavy, promotion)
 
     def held_promotions(self, org_id: int, customer_id: int) -> list[Promotion]:
         """The promotions a customer holds, by program then promotion id."""
@@ -742,65 +433,22 @@ class SimulatorDataset:
 
     def benefits(self, customer: Customer, promotion: Promotion) -> Benefits:
         """Everything the customer earned in the promotion, whenever it was issued."""
-        if (
-            not self.holds(customer, promotion)
-            or promotion.misconfigured
-            or promotion.kind == UPCOMING
-        ):
+        if not self.holds(customer, promotion):
             return EMPTY_BENEFITS
-        cid, pid = customer.customer_id, promotion.promotion_id
-        if unit(self._seed, Tag.NO_BENEFIT, cid, pid) < promotion.no_benefit_share:
-            return EMPTY_BENEFITS
-        low = promotion.start_ms
-        if promotion.kind != ENDED_BEFORE_CUTOFF:
-            low = max(low, BENEFITS_CUTOFF_MS)
-        high = min(promotion.end_ms, self._ref_ms)
-        if high <= low:
-            return EMPTY_BENEFITS
-        r = rng(self._seed, Tag.BENEFITS, cid, pid)
+        # A sync asks for the same pair twice (promotionData usage, then actionSummary).
+        return self._benefits_cached(customer.customer_id, promotion.promotion_id)
 
-        def when() -> int:
-            return r.randrange(low, high) // 1000 * 1000
+    def points_grants(self, customer: Customer, promotion: Promotion) -> tuple[PointsGrant, ...]:
+        """The points part of `benefits` alone (promotionData's usage), cheaper to derive."""
+        if not self.holds(customer, promotion):
+            return ()
+        return self._promotion_factory.points(customer.customer_id, promotion)
 
+    def _derive_benefits(self, customer_id: int, promotion_id: int) -> Benefits:
+        promotion = self.promotion(promotion_id)
+        assert promotion is not None
         program = self._programs[promotion.program_id]
-        points: list[PointsGrant] = []
-        currencies: list[CurrencyGrant] = []
-        incentives: list[Incentive] = []
-        for activity in promotion.activities:
-            if r.random() < 0.8:
-                chosen = r.sample(POINTS_CATEGORIES, r.randint(1, 2))
-                for category in sorted(chosen, key=POINTS_CATEGORIES.index):
-                    total = float(r.randrange(10, 1000, 10))
-                    points.append(PointsGrant(activity, category, total, r.randint(1, 4), when()))
-            if r.random() < 0.4:
-                name = r.choice(program.currencies)
-                kind = r.choice(CURRENCY_TYPES)
-                total = float(r.randrange(5, 500, 5))
-                currencies.append(
-                    CurrencyGrant(activity, name, kind, total, r.randint(1, 4), when())
-                )
-            if r.random() < 0.4:
-                series = r.choice(promotion.reward_series)
-                incentives.append(Incentive(activity, "REWARD", series, r.randint(1, 3), when()))
-            if r.random() < 0.3:
-                coupon = promotion.coupon_series
-                incentives.append(Incentive(activity, "COUPONS", coupon, r.randint(1, 3), when()))
-            if r.random() < 0.3:
-                badge = promotion.badge_id
-                incentives.append(Incentive(activity, "BADGES", badge, r.randint(1, 2), when()))
-            if r.random() < 0.1:
-                tier = str(r.randint(2, program.top_serial))
-                incentives.append(Incentive(activity, "UPGRADE_TIER", tier, 1, when()))
-        issual = str(1_000_000 + mix(self._seed, cid, pid) % 9_000_000)
-        if promotion.points_offer_type == "LOYALTY_EARNING":
-            incentives.append(Incentive(None, "ENROL", issual, 1, when()))
-        if r.random() < 0.2:
-            incentives.append(Incentive(None, "OPTIN", issual, 1, when()))
-        if not (points or currencies or any(g.action in ("REWARD", "BADGES") for g in incentives)):
-            # Something v2 can show too, so that v2 and v3 agree on 8116.
-            activity = promotion.activities[0]
-            points.append(PointsGrant(activity, "REGULAR_POINTS", 100.0, 1, when()))
-        return Benefits(tuple(points), tuple(currencies), tuple(incentives))
+        return self._promotion_factory.benefits(customer_id, promotion, program)
 
     def reported_benefits(
         self, customer: Customer, promotion: Promotion, activity_id: str | None = None
@@ -888,7 +536,7 @@ class SimulatorDataset:
                 if kind == "mobile":
                     value = ids.mobile(o, i)
                 elif kind == "email":
-                    value = ids.email(o, i, *self._names(o, i))
+                    value = ids.email(o, i, *self._customer_factory.names(o, i))
                 elif kind == "externalId":
                     value = ids.external_id(o, i)
                 else:
@@ -914,99 +562,3 @@ class SimulatorDataset:
 
     def roster_csv(self) -> str:
         return "".join(self.roster_csv_chunks())
-
-
-_NO_POINTS: dict[str, float] = {
-    "loyalty_points": 0.0,
-    "lifetime_points": 0.0,
-    "redeemed": 0.0,
-    "expired": 0.0,
-    "returned": 0.0,
-    "adjusted": 0.0,
-    "delayed_points": 0.0,
-}
-
-
-def _points(r: Any) -> dict[str, float]:
-    """Consistent balances of an enrolled member: lifetime covers everything spent."""
-    loyalty = float(r.randrange(0, 30_000, 5))
-    redeemed = float(r.randrange(0, 8_000, 5))
-    expired = float(r.randrange(0, 4_000, 5))
-    returned = float(r.choice((0, 0, 0, 25, 50)))
-    return {
-        "loyalty_points": loyalty,
-        "lifetime_points": loyalty + redeemed + expired + returned,
-        "redeemed": redeemed,
-        "expired": expired,
-        "returned": returned,
-        "adjusted": float(r.choice((0, 0, 0, 0, 10))),
-        "delayed_points": float(r.choice((0, 0, 0, 100, 250))),
-    }
-
-
-def _membership(
-    program: Program,
-    loyalty_id: int,
-    serial: int,
-    expiry: str,
-    cumulative: float,
-    *,
-    loyalty_points: float,
-    lifetime_points: float,
-    redeemed: float,
-    expired: float,
-    returned: float,
-    adjusted: float,
-    delayed_points: float,
-) -> Membership:
-    base = Membership(
-        program_id=program.program_id,
-        loyalty_id=loyalty_id,
-        slab_serial=serial,
-        slab_name="",
-        slab_expiry=expiry,
-        next_slab_serial=-1,
-        next_slab_name="",
-        next_slab_description="",
-        loyalty_points=loyalty_points,
-        lifetime_points=lifetime_points,
-        redeemed=redeemed,
-        expired=expired,
-        returned=returned,
-        adjusted=adjusted,
-        cumulative_purchases=cumulative,
-        delayed_points=delayed_points,
-        delayed_returned_points=0.0,
-        delayed_expired_points=0.0,
-        total_available_points=loyalty_points + delayed_points,
-        total_returned_points=returned,
-        upgrade_threshold=0.0,
-    )
-    return _with_slab(program, base, serial, expiry)
-
-
-def _with_slab(program: Program, membership: Membership, serial: int, expiry: str) -> Membership:
-    """The membership at tier `serial`, with the next slab that the ladder implies."""
-    tier = program.tier(serial)
-    if serial == program.top_serial:
-        return replace(
-            membership,
-            slab_serial=serial,
-            slab_name=tier.name,
-            slab_expiry=expiry,
-            next_slab_serial=-1,
-            next_slab_name="",
-            next_slab_description="",
-            upgrade_threshold=0.0,
-        )
-    following = program.tier(serial + 1)
-    return replace(
-        membership,
-        slab_serial=serial,
-        slab_name=tier.name,
-        slab_expiry=expiry,
-        next_slab_serial=following.serial,
-        next_slab_name=following.name,
-        next_slab_description=following.description,
-        upgrade_threshold=3000.0 * serial,
-    )

@@ -32,6 +32,8 @@ class Tag(IntEnum):
     FAULTS = 12
     LATENCY = 13
     TOKEN = 14
+    INCENTIVES = 15
+    POINTS_FREE = 16
 
 
 def _splitmix(value: int) -> int:

@@ -99,20 +99,43 @@ def _wait_until_ready(
     )
 
 
-def _child_command(config: SimulatorConfig, fd: int, parent_pid: int | None) -> list[str]:
+def _spawn(
+    config: SimulatorConfig,
+    sock: socket.socket,
+    *,
+    parent_pid: int | None,
+    output: Any = None,
+    detached: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Run the simulator command on `sock` in a child process.
+
+    The config goes through the child's stdin, not its command line, so credentials
+    never show in process listings.
+    """
     command = [
         sys.executable,
         "-m",
         "loyalty_sync.capillary.simulator",
         "--listen-fd",
-        str(fd),
+        str(sock.fileno()),
         "--config-json",
-        config.to_json(),
+        "-",
         "--quiet",
     ]
     if parent_pid is not None:
         command += ["--parent-pid", str(parent_pid)]
-    return command
+    process = subprocess.Popen(
+        command,
+        pass_fds=(sock.fileno(),),
+        stdin=subprocess.PIPE,
+        stdout=output,
+        stderr=output,
+        start_new_session=detached,
+    )
+    assert process.stdin is not None
+    process.stdin.write(config.to_json().encode())
+    process.stdin.close()
+    return process
 
 
 class RunningSimulator:
@@ -270,11 +293,7 @@ def start_simulator(
             sock.close()
         return running
     try:
-        process = subprocess.Popen(
-            _child_command(config, sock.fileno(), os.getpid()),
-            pass_fds=(sock.fileno(),),
-            stdin=subprocess.DEVNULL,
-        )
+        process = _spawn(config, sock, parent_pid=os.getpid())
     finally:
         sock.close()
     running = RunningSimulator(base_url, config, process=process)
@@ -349,14 +368,7 @@ def ensure_shared_simulator(home: Path, config: SimulatorConfig | None = None) -
         base_url = _base_url(sock)
         log = (home / SHARED_LOG_FILE).open("ab")
         try:
-            process = subprocess.Popen(
-                _child_command(config, sock.fileno(), None),
-                pass_fds=(sock.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
+            process = _spawn(config, sock, parent_pid=None, output=log, detached=True)
         finally:
             sock.close()
             log.close()

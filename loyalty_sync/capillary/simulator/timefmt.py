@@ -9,6 +9,7 @@ milliseconds-with-`Z` in promotionData and the catalogue, plain epoch ms in v3.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 
 DAY_MS = 86_400_000
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -33,6 +34,7 @@ def iso_z(ms: int) -> str:
     return _utc(ms).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@lru_cache(maxsize=8192)  # promotion dates, rendered for every promotion of every page
 def iso_millis_z(ms: int) -> str:
     """`2024-08-30T00:00:00.000Z`"""
     moment = _utc(ms)

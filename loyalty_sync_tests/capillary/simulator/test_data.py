@@ -166,6 +166,8 @@ def test_benefits_fall_inside_the_promotion_window(dataset: SimulatorDataset) ->
             for grant in grants:
                 assert promotion.start_ms <= grant.last_ms <= min(promotion.end_ms, reference)
             actions.update(i.action for i in benefits.incentives)
+            # promotionData's usage comes from the same grants.
+            assert dataset.points_grants(customer, promotion) == benefits.points
     assert set(actions) == {"REWARD", "COUPONS", "BADGES", "ENROL", "OPTIN", "UPGRADE_TIER"}
 
 

@@ -1,0 +1,57 @@
+"""Orgs and their loyalty programs: a handful of records, built once per data set.
+
+Programs are numbered globally across orgs (home org first), so a program id alone tells
+which org it belongs to. Each program gets a tier ladder (serial numbers 1..N, described
+"Tier N") and its alternate currencies.
+"""
+
+from __future__ import annotations
+
+from loyalty_sync.capillary.simulator import identifiers as ids
+from loyalty_sync.capillary.simulator.config import SimulatorConfig
+from loyalty_sync.capillary.simulator.records import Org, Program, Tier
+
+ORG_BRANDS = ("DocDemo", "DocPartner", "DocOutlet", "DocFuel")
+PROGRAM_NAMES = ("Rewards Club", "Partner Miles", "Staff Perks", "Fuel Points", "Kids Club")
+LADDERS = (
+    ("Bronze", "Silver", "Gold", "Diamond"),
+    ("Topaz", "Coral", "Opal"),
+    ("Blue", "Silver", "Gold", "Platinum", "Black"),
+)
+CURRENCY_SETS = (("DocCoin",), ("STARS", "COINS"), ("MILES",))
+
+
+def build_orgs(config: SimulatorConfig) -> tuple[Org, ...]:
+    orgs = []
+    global_index = 0
+    for o, count in enumerate(config.program_counts()):
+        org_id = ids.org_id(o)
+        brand = ORG_BRANDS[o % len(ORG_BRANDS)]
+        programs = []
+        for k in range(count):
+            g = global_index
+            name = f"{brand} {PROGRAM_NAMES[k % len(PROGRAM_NAMES)]}"
+            if k >= len(PROGRAM_NAMES):
+                name += f" {k + 1}"
+            ladder = LADDERS[g % len(LADDERS)]
+            ratio = (1.0, 0.5, 0.25)[g % 3]
+            programs.append(
+                Program(
+                    program_id=ids.PROGRAM_ID_BASE + g,
+                    org_id=org_id,
+                    org_index=o,
+                    index_in_org=k,
+                    global_index=g,
+                    name=name,
+                    description=f"{name} loyalty program of {brand}",
+                    points_to_currency_ratio=ratio,
+                    points_exchange_rate=1.0 / ratio,
+                    membership_period_value=(12, 24, 36)[k % 3],
+                    tiers=tuple(Tier(s + 1, n) for s, n in enumerate(ladder)),
+                    currencies=CURRENCY_SETS[g % len(CURRENCY_SETS)],
+                    is_default=k == 0,
+                )
+            )
+            global_index += 1
+        orgs.append(Org(org_id, o, brand, tuple(programs)))
+    return tuple(orgs)
