@@ -159,6 +159,15 @@ def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
         console.print(table)
 
 
+def _register_simulator() -> None:
+    from loyalty_sync.capillary.simulator.command import simulator_command
+
+    main.add_command(simulator_command, "simulator")
+
+
+_register_simulator()
+
+
 def _engine():  # type: ignore[no-untyped-def]
     try:
         return get_engine()
