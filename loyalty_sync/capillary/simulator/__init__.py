@@ -7,6 +7,7 @@ limiting, server errors, hangs and malformed bodies, and admin endpoints under
 `/_admin/`.
 """
 
+from loyalty_sync.capillary.simulator.app import create_app
 from loyalty_sync.capillary.simulator.config import (
     DEMO_OAUTH_KEY,
     DEMO_OAUTH_SECRET,
@@ -37,6 +38,7 @@ __all__ = [
     "SimulatorDataset",
     "SimulatorStartError",
     "basic_authorization",
+    "create_app",
     "ensure_shared_simulator",
     "start_simulator",
     "stop_shared_simulator",

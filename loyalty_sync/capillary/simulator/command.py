@@ -44,7 +44,12 @@ def announce(config: SimulatorConfig, base_url: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="0 picks a free port.")
 @click.option("--orgs", default=2, show_default=True, help="Orgs: a home org and connected ones.")
-@click.option("--programs", default=None, type=int, help="Programs per org [default: 2, 1].")
+@click.option(
+    "--programs",
+    default=None,
+    type=int,
+    help="Programs per org [default: 2 in the home org, 1 in each connected org].",
+)
 @click.option("--customers", default=15, show_default=True, help="Customers per org.")
 @click.option("--promotions", default=5, show_default=True, help="Promotions per program.")
 @click.option(
