@@ -45,7 +45,7 @@ class ClientStats:
             self._limiter_wait = 0.0
 
     def record_call(self, endpoint: str) -> None:
-        """One logical call (pages and retries of it counted separately)."""
+        """One API call as the caller sees it: each page is one, its retries are not."""
         with self._lock:
             self._calls[endpoint] += 1
 
