@@ -10,7 +10,6 @@ bounded thread pool (`map`), so throughput is set by the rate limit, not by roun
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import random
@@ -18,7 +17,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -38,6 +36,13 @@ from loyalty_sync.capillary.auth import (
     Credentials,
     OAuthAuthenticator,
     Redactor,
+)
+from loyalty_sync.capillary.envelope import (
+    catalogue_page,
+    first_error,
+    retry_after_seconds,
+    single_object,
+    warning_codes,
 )
 from loyalty_sync.capillary.errors import (
     AuthenticationError,
@@ -84,52 +89,6 @@ class ClientSettings:
     max_concurrency: int = 16
     backoff_initial_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """`Retry-After` as seconds, from either form HTTP allows (delta seconds or a date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _first_error(body: Any) -> tuple[int | None, str | None]:
-    """The first `errors` entry of a v2 or v3 body (top level or inside `data`)."""
-    if not isinstance(body, dict):
-        return None, None
-    errors = body.get("errors")
-    if not errors and isinstance(body.get("data"), dict):
-        errors = body["data"].get("errors")
-    if isinstance(errors, list) and errors:
-        first = errors[0]
-        if isinstance(first, dict):
-            code = first.get("code")
-            try:
-                code = int(code) if code is not None else None
-            except (TypeError, ValueError):
-                code = None
-            return code, str(first.get("message") or "")
-        return None, str(first)
-    return None, None
-
-
-def _warning_codes(body: Any) -> list[int | None]:
-    found: list[int | None] = []
-    for holder in (body, body.get("data") if isinstance(body, dict) else None):
-        if isinstance(holder, dict) and isinstance(holder.get("warnings"), list):
-            for warning in holder["warnings"]:
-                found.append(warning.get("code") if isinstance(warning, dict) else None)
-    return found
 
 
 class _Backoff:
@@ -256,20 +215,20 @@ class CapillaryClient:
             parsed = True
         except ValueError:
             body, parsed = None, False
-        code, message = _first_error(body)
+        code, message = first_error(body)
         if 200 <= status < 300:
             if not parsed or body is None:
                 self.stats.record_error("malformed")
                 raise MalformedResponse(None, "the body is not complete JSON", endpoint, status)
             if code is None and message is None:
-                self.stats.record_warnings(_warning_codes(body))
+                self.stats.record_warnings(warning_codes(body))
                 return body
         error = build_error(
             code,
             self._redactor.scrub(message or response.reason_phrase or "error"),
             endpoint,
             status,
-            retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
         self.stats.record_error(code if code is not None else status)
         if isinstance(error, RateLimited):
@@ -375,7 +334,7 @@ class CapillaryClient:
                 "embed": ",".join(embed) if embed else None,
             },
         )
-        return Customer.model_validate(_single_object(body))
+        return Customer.model_validate(single_object(body))
 
     def loyalty_details(
         self, org_id: int | None, customer_id: int, program_id: int | None = None
@@ -529,7 +488,7 @@ class CapillaryClient:
                 org_id,
                 {"page": page, "size": page_size, "status": status, "sortBy": "lastModifiedOn"},
             )
-            items, total_pages, total_items = _catalogue_page(body)
+            items, total_pages, total_items = catalogue_page(body)
             yield [CataloguePromotion.model_validate(item) for item in items]
             page += 1
             if len(items) < page_size:
@@ -607,56 +566,6 @@ def _result(future: Future[R], return_exceptions: bool) -> R | Exception:
         return future.result()
     except Exception as exc:
         return exc
-
-
-def _single_object(body: Any) -> Any:
-    """A v2 object at top level, or inside the envelope's `data` (object or one-item list)."""
-    if isinstance(body, dict) and "data" in body and "id" not in body:
-        data = body["data"]
-        if isinstance(data, list) and data:
-            data = data[0]
-        if isinstance(data, dict):
-            return {**data, "warnings": (data.get("warnings") or []) + (body.get("warnings") or [])}
-    return body
-
-
-def _catalogue_page(body: Any) -> tuple[list[Any], int | None, int | None]:
-    """Items and totals of a /v3/promotions page, from the shapes the API family uses."""
-    items: Any = body
-    totals: dict[str, Any] = {}
-    if isinstance(body, dict):
-        data = body.get("data", body)
-        if isinstance(data, dict):
-            totals = {**body, **data}
-            items = next(
-                (
-                    data[k]
-                    for k in ("content", "promotions", "items", "data")
-                    if isinstance(data.get(k), list)
-                ),
-                [],
-            )
-        else:
-            totals = body
-            items = data if isinstance(data, list) else []
-        for key in ("page", "pageDetails", "pagination"):
-            if isinstance(totals.get(key), dict):
-                totals = {**totals, **totals[key]}
-    if not isinstance(items, list):
-        items = []
-    total_pages = next(
-        (int(totals[k]) for k in ("totalPages", "pageCount") if isinstance(totals.get(k), int)),
-        None,
-    )
-    total_items = next(
-        (
-            int(totals[k])
-            for k in ("totalElements", "totalEntries", "totalCount", "total")
-            if isinstance(totals.get(k), int)
-        ),
-        None,
-    )
-    return items, total_pages, total_items
 
 
 __all__ = ["CapillaryClient", "CapillaryError", "ClientSettings"]

@@ -1,4 +1,4 @@
-"""Pure helpers of the client: Retry-After, error bodies, catalogue page shapes."""
+"""Reading answers: Retry-After, error bodies, catalogue page shapes."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import time
 
 import pytest
 
-from loyalty_sync.capillary.client import _catalogue_page, _first_error, _retry_after_seconds
+from loyalty_sync.capillary.envelope import catalogue_page, first_error, retry_after_seconds
 
 
 def test_retry_after_in_seconds_or_as_a_date() -> None:
-    assert _retry_after_seconds("3") == 3.0
-    assert _retry_after_seconds("0.5") == 0.5
-    assert _retry_after_seconds(None) is None
-    assert _retry_after_seconds("soon") is None
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds("0.5") == 0.5
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
     later = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 25 <= (_retry_after_seconds(later) or 0) <= 31
+    assert 25 <= (retry_after_seconds(later) or 0) <= 31
 
 
 @pytest.mark.parametrize(
@@ -36,8 +36,8 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
         ([1, 2], (None, None)),
     ],
 )
-def test_first_error(body: object, expected: tuple[int | None, str | None]) -> None:
-    assert _first_error(body) == expected
+def testfirst_error(body: object, expected: tuple[int | None, str | None]) -> None:
+    assert first_error(body) == expected
 
 
 @pytest.mark.parametrize(
@@ -51,6 +51,6 @@ def test_first_error(body: object, expected: tuple[int | None, str | None]) -> N
     ],
 )
 def test_catalogue_page_shapes(body: object, pages: int | None, total: int | None) -> None:
-    items, total_pages, total_items = _catalogue_page(body)
+    items, total_pages, total_items = catalogue_page(body)
     assert items == [{"a": 1}]
     assert (total_pages, total_items) == (pages, total)
