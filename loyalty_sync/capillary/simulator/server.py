@@ -150,6 +150,7 @@ class RunningSimulator:
         server: uvicorn.Server | None = None,
         thread: threading.Thread | None = None,
         dataset: SimulatorDataset | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         self.base_url = base_url
         self.config = config
@@ -159,7 +160,7 @@ class RunningSimulator:
         self._dataset = dataset
         self._http = httpx.Client(base_url=base_url, timeout=30.0)
         # Runs on stop(), on garbage collection and at interpreter exit, whichever is first.
-        self._finalizer = weakref.finalize(self, _stop, process, server, thread, self._http)
+        self._finalizer = weakref.finalize(self, _stop, process, server, thread, sock, self._http)
 
     @property
     def pid(self) -> int:
@@ -244,6 +245,7 @@ def _stop(
     process: subprocess.Popen[bytes] | None,
     server: uvicorn.Server | None,
     thread: threading.Thread | None,
+    sock: socket.socket | None,
     http: httpx.Client,
 ) -> None:
     http.close()
@@ -258,6 +260,8 @@ def _stop(
         server.should_exit = True
     if thread is not None:
         thread.join(timeout=10)
+    if sock is not None:  # the thread's server listened on it until now
+        sock.close()
 
 
 def start_simulator(
@@ -283,14 +287,14 @@ def start_simulator(
             target=server.run, kwargs={"sockets": [sock]}, name="capillary-simulator", daemon=True
         )
         thread.start()
-        running = RunningSimulator(base_url, config, server=server, thread=thread, dataset=dataset)
+        running = RunningSimulator(
+            base_url, config, server=server, thread=thread, dataset=dataset, sock=sock
+        )
         try:
             _wait_until_ready(base_url, startup_timeout)
         except BaseException:
             running.stop()
             raise
-        finally:
-            sock.close()
         return running
     try:
         process = _spawn(config, sock, parent_pid=os.getpid())

@@ -159,6 +159,15 @@ def test_stop_ends_the_process_and_frees_the_port() -> None:
         httpx.get(url + "/_admin/health", timeout=1)
 
 
+def test_stop_in_thread_mode_frees_the_port() -> None:
+    sim = start_simulator(SMALL, in_thread=True)
+    url = sim.base_url
+    assert httpx.get(url + "/_admin/health").status_code == 200
+    sim.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/_admin/health", timeout=1)
+
+
 def test_child_dies_with_its_parent(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
