@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from loyalty_sync.capillary.simulator import endpoints
 from loyalty_sync.capillary.simulator.bodies import catalogue_entry, message
+from loyalty_sync.capillary.simulator.bodies import programs as programs_body
 from loyalty_sync.capillary.simulator.config import SimulatorConfig
 from loyalty_sync.capillary.simulator.data import SimulatorDataset
 from loyalty_sync.capillary.simulator.endpoints import Answer
@@ -261,6 +262,18 @@ async def _add_promotion(request: Request) -> Response:
     return _json(body, 201)
 
 
+async def _add_program(request: Request) -> Response:
+    state: SimulatorState = request.app.state.simulator
+    try:
+        fields = await _json_body(request)
+        program = state.dataset.add_program(int(fields["org_id"]), name=fields.get("name"))
+    except KeyError as exc:
+        return _admin_error(f"missing field {exc.args[0]}")
+    except (ValueError, TypeError) as exc:
+        return _admin_error(str(exc))
+    return _json(programs_body([program])["data"][0], 201)
+
+
 async def _set_tier(request: Request) -> Response:
     state: SimulatorState = request.app.state.simulator
     dataset = state.dataset
@@ -352,6 +365,7 @@ def create_app(
         Route("/_admin/counters", _counters, methods=["GET"]),
         Route("/_admin/counters/reset", _reset_counters, methods=["POST"]),
         Route("/_admin/faults", _faults, methods=["POST"]),
+        Route("/_admin/programs", _add_program, methods=["POST"]),
         Route("/_admin/promotions", _add_promotion, methods=["POST"]),
         Route("/_admin/tier", _set_tier, methods=["POST"]),
         Route("/_admin/roster.csv", _roster_csv, methods=["GET"]),

@@ -39,7 +39,7 @@ builds response bodies (`bodies.py`).
 - Tier anomalies (`anomalies=True`): six customers per org each carry one anomaly in one
   program (`planted_anomalies()`).
 - Dates come from `reference_date`; the wall clock is never read. The only state is what
-  the admin endpoints add: new promotions and tier changes, applied on top.
+  the admin endpoints add: new programs, new promotions and tier changes, applied on top.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from loyalty_sync.capillary.simulator.customers import (
     CustomerFactory,
     with_slab,
 )
-from loyalty_sync.capillary.simulator.programs import build_orgs
+from loyalty_sync.capillary.simulator.programs import build_orgs, build_program
 from loyalty_sync.capillary.simulator.promotions import PromotionFactory
 from loyalty_sync.capillary.simulator.records import (
     EMPTY_BENEFITS,
@@ -133,6 +133,7 @@ class SimulatorDataset:
         self._programs_by_global = {p.global_index: p for p in self._programs.values()}
         self._promotion_cache: dict[int, tuple[Promotion, ...]] = {}
         self._added: dict[int, list[Promotion]] = {}
+        self._added_programs: set[int] = set()
         self._tier_overrides: dict[tuple[int, int], tuple[int, str | None, str | None]] = {}
         self._overridden_customers: set[int] = set()
         self._customer_at_cached = lru_cache(maxsize=16384)(self._customer_factory.customer)
@@ -158,6 +159,27 @@ class SimulatorDataset:
 
     def program(self, program_id: int) -> Program | None:
         return self._programs.get(program_id)
+
+    def add_program(self, org_id: int, *, name: str | None = None) -> Program:
+        """Add a loyalty program to an org, as a brand would while the simulator runs.
+
+        /v2/organization/programs lists it from now on. It starts with no promotions (add
+        them with `add_promotion`) and no member: customers' details were derived before
+        it existed.
+        """
+        with self._lock:
+            org = self._org_by_id.get(org_id)
+            if org is None:
+                raise ValueError(f"unknown org {org_id}")
+            g = max(self._programs_by_global) + 1
+            program = build_program(org.index, org.name, len(org.programs), g, name)
+            org = replace(org, programs=(*org.programs, program))
+            self._orgs = tuple(org if o.org_id == org_id else o for o in self._orgs)
+            self._org_by_id[org_id] = org
+            self._programs[program.program_id] = program
+            self._programs_by_global[g] = program
+            self._added_programs.add(program.program_id)
+        return program
 
     # ----------------------------------------------------------------- customers
     def customers(self, org_id: int) -> CustomerSequence:
@@ -342,11 +364,15 @@ class SimulatorDataset:
         if cached is None:
             with self._lock:
                 factory = self._promotion_factory
-                count = self.config.promotions_per_program
+                count = self._base_promotion_count(program.program_id)
                 base = [factory.base_promotion(program, p) for p in range(count)]
                 cached = tuple(base + self._added.get(program.program_id, []))
                 self._promotion_cache[program.program_id] = cached
         return cached
+
+    def _base_promotion_count(self, program_id: int) -> int:
+        """Derived promotions of a program: none for one added while running."""
+        return 0 if program_id in self._added_programs else self.config.promotions_per_program
 
     def add_promotion(
         self,
@@ -387,7 +413,7 @@ class SimulatorDataset:
             raise ValueError("end_date must be after start_date")
         with self._lock:
             latest = max(p.last_modified_on_ms for p in self.all_promotions())
-            p = self.config.promotions_per_program + len(self._added.get(program_id, []))
+            p = self._base_promotion_count(program_id) + len(self._added.get(program_id, []))
             promotion = self._promotion_factory.promotion(
                 program,
                 p,

@@ -194,6 +194,10 @@ class RunningSimulator:
     def admin_config(self) -> dict[str, Any]:
         return self._admin("GET", "config")
 
+    def add_program(self, org_id: int, name: str | None = None) -> dict[str, Any]:
+        """Add a loyalty program (no promotions, no members) to an org; its listing entry."""
+        return self._admin("POST", "programs", {"org_id": org_id, "name": name})
+
     def add_promotion(self, org_id: int, program_id: int, **fields: Any) -> dict[str, Any]:
         """Add a promotion; fields: name, description, points_offer_type, start_date,
         end_date, holders_share, no_benefit_share."""

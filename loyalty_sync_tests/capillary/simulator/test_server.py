@@ -122,6 +122,29 @@ def test_added_promotion_shows_everywhere() -> None:
         client.close()
 
 
+def test_added_program_is_listed_and_takes_promotions() -> None:
+    with start_simulator(SMALL, in_thread=True) as sim:
+        before = [p.program_id for p in sim.dataset.programs(HOME_ORG)]
+        added = sim.add_program(HOME_ORG, name="Weekend Club")
+        program_id = added["programId"]
+        assert program_id not in before and added["programName"] == "Weekend Club"
+        with httpx.Client(base_url=sim.base_url, headers=sim.auth_headers) as client:
+            listed = client.get("/v2/organization/programs").json()["data"]
+            assert [p["programId"] for p in listed] == [*before, program_id]
+            promotion = sim.add_promotion(HOME_ORG, program_id, name="Weekend Bonus")
+            catalogue = client.get("/v3/promotions", params={"sortBy": "lastModifiedOn"}).json()
+        newest = catalogue["data"][0]
+        assert newest["metadata"]["promotionId"] == promotion["promotionId"]
+        assert newest["programId"] == program_id
+        # A new program starts empty: only the added promotion is in it.
+        assert [p.promotion_id for p in sim.dataset.promotions(HOME_ORG, program_id)] == [
+            promotion["promotionId"]
+        ]
+        assert sim.dataset.promotion(promotion["promotionId"]) is not None
+        with pytest.raises(ValueError, match="unknown org"):
+            sim.add_program(1)
+
+
 def test_tier_change_is_served_from_then_on() -> None:
     with start_simulator(SMALL, in_thread=True) as sim:
         customer = sim.dataset.customer_by_index(HOME_ORG, 0)
