@@ -83,9 +83,7 @@ Identifier = Annotated[str | None, BeforeValidator(parse_identifier)]
 class CapillaryModel(BaseModel):
     """Base: camelCase aliases, unknown fields kept, and the source object in `.raw`."""
 
-    model_config = ConfigDict(
-        extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=False
-    )
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
 
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
 
