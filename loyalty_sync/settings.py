@@ -14,7 +14,7 @@ DEFAULT_HOME = Path("~/.loyalty_sync")
 
 
 def home_dir() -> Path:
-    """The project's home folder (`LOYALTY_SYNC_HOME`, default `~/.loyalty_sync`), created on use."""
+    """The home folder (`LOYALTY_SYNC_HOME`, default `~/.loyalty_sync`), created on use."""
     path = Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path

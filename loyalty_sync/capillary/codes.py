@@ -8,10 +8,10 @@ the same messages so tests compare like with like.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class CodeKind(str, Enum):
+class CodeKind(StrEnum):
     NOT_FOUND = "not_found"
     BAD_REQUEST = "bad_request"
     AUTH = "auth"
