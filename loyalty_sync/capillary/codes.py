@@ -71,6 +71,26 @@ _CODES = [
 
 CODES: dict[int, Code] = {c.code: c for c in _CODES}
 
+# `source` values named on the reference pages; ALL is a lookup wildcard.
+SOURCES = frozenset(
+    {
+        "INSTORE",
+        "MARTJACK",
+        "WECHAT",
+        "FACEBOOK",
+        "WEB_ENGAGE",
+        "TMALL",
+        "TAOBAO",
+        "JD",
+        "ECOMMERCE",
+        "WEBSITE",
+        "LINE",
+        "MOBILE_APP",
+        "MAPP_SDK",
+        "ALL",
+    }
+)
+
 NO_BENEFITS_WARNING = 8116
 CUSTOMER_NOT_FOUND_CODES = frozenset({8015, 9002})
 RETRYABLE_HTTP_STATUSES = frozenset({429, 461, 500, 502, 503, 504, 521})

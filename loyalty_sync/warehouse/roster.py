@@ -17,30 +17,15 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from loyalty_sync.capillary.codes import SOURCES as API_SOURCES
 from loyalty_sync.warehouse import tables, writer
 
 REQUIRED_COLUMNS = ("org_id", "source", "identifier_name", "identifier_value")
 OPTIONAL_COLUMNS = ("account_id",)
 ROSTER_RUN_ID = "roster-import"
 
-# Sources named on the reference pages; ALL is a lookup wildcard, not where an id lives.
-SOURCES = frozenset(
-    {
-        "INSTORE",
-        "MARTJACK",
-        "WECHAT",
-        "FACEBOOK",
-        "WEB_ENGAGE",
-        "TMALL",
-        "TAOBAO",
-        "JD",
-        "ECOMMERCE",
-        "WEBSITE",
-        "LINE",
-        "MOBILE_APP",
-        "MAPP_SDK",
-    }
-)
+# ALL is a lookup wildcard, not where an identifier lives.
+SOURCES = API_SOURCES - {"ALL"}
 # Canonical spelling by lower-case name.
 IDENTIFIER_NAMES = {
     name.lower(): name for name in ("mobile", "email", "externalId", "id", "cardnumber")

@@ -17,58 +17,7 @@ from loyalty_sync.capillary.models import (
     parse_amount,
     parse_timestamp,
 )
-
-V3_SUMMARY = {
-    "orgId": 51948,
-    "programId": 3334,
-    "entityId": 388597285,
-    "promotionId": 1133600978,
-    "incentives": [
-        {
-            "activityId": "activity_reward_1",
-            "action": "REWARD",
-            "actionIssuedCount": 1,
-            "actionId": "133423",
-            "lastIssuedOn": 1734533309000,
-        }
-    ],
-    "points": [
-        {
-            "pointsCategory": "REGULAR_POINTS",
-            "totalPointsIssued": "1234.000",
-            "numberOfTimesIssued": 1,
-            "lastIssuedOn": 1734533309000,
-        }
-    ],
-    "alternateCurrencies": [
-        {
-            "currencyName": "some_ac",
-            "totalCurrencyIssued": "1234.000",
-            "numberOfTimesIssued": 1,
-            "lastIssuedOn": 1734533309000,
-        }
-    ],
-    "warnings": [],
-}
-
-V3_NO_BENEFITS = {
-    "data": {
-        "orgId": 51948,
-        "programId": 3334,
-        "entityId": 388597285,
-        "promotionId": 1133600978,
-        "incentives": [],
-        "warnings": [
-            {
-                "status": False,
-                "code": 8116,
-                "message": "No promotion action summary found for the given promotionId",
-            }
-        ],
-    },
-    "errors": None,
-    "warnings": None,
-}
+from loyalty_sync_tests.reference_bodies import V3_NO_BENEFITS, V3_SUMMARY
 
 
 def _v2_summary(sub_details_key: str) -> dict:

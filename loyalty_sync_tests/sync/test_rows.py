@@ -12,162 +12,17 @@ from loyalty_sync.capillary.models import (
     LoyaltyProgramDetails,
 )
 from loyalty_sync.sync import rows
-
-V3_SUCCESS = {
-    "orgId": 51948,
-    "programId": 3334,
-    "entityId": 388597285,
-    "promotionId": 1133600978,
-    "incentives": [
-        {
-            "activityId": "activity_reward_1",
-            "action": "REWARD",
-            "actionIssuedCount": 1,
-            "actionId": "133423",
-            "lastIssuedOn": 1734533309000,
-        },
-        {
-            "activityId": "activity_badge_1",
-            "action": "BADGES",
-            "actionIssuedCount": 1,
-            "actionId": "SomeBadgeId",
-            "lastIssuedOn": 1734533309000,
-        },
-    ],
-    "points": [
-        {
-            "pointsCategory": "REGULAR_POINTS",
-            "totalPointsIssued": "1234.000",
-            "numberOfTimesIssued": 1,
-            "lastIssuedOn": 1734533309000,
-        }
-    ],
-    "alternateCurrencies": [
-        {
-            "currencyName": "some_ac",
-            "totalCurrencyIssued": "1234.000",
-            "numberOfTimesIssued": 1,
-            "lastIssuedOn": 1734533309000,
-        }
-    ],
-    "warnings": [],
-}
-V3_NO_BENEFITS = {
-    "data": {
-        "orgId": 51948,
-        "programId": 3334,
-        "entityId": 388597285,
-        "promotionId": 1133600978,
-        "incentives": [],
-        "warnings": [
-            {
-                "status": False,
-                "code": 8116,
-                "message": "No promotion action summary found for the given promotionId",
-            }
-        ],
-    },
-    "errors": None,
-    "warnings": None,
-}
-V2_SUCCESS = {
-    "orgId": 51135,
-    "programId": 2568,
-    "customerId": 387729100,
-    "promotionId": 2000065,
-    "promotionIdentifier": "021a1876-17d9-4d7a-bd2c-e74a65298398",
-    "points": [
-        {
-            "pointsCategory": "REGULAR_POINTS",
-            "totalPointsIssued": 600.000,
-            "numberOfTimesIssued": 6,
-            "lastIssuedOn": "2025-03-22T17:36:21+05:30",
-        },
-    ],
-    "alternateCurrencies": [
-        {
-            "alternateCurrencyName": "DocCoin",
-            "alternateCurrencySubDetails": [
-                {
-                    "alternateCurrencyType": "REGULAR",
-                    "totalIssued": 5600.000,
-                    "numberOfTimesIssued": 8,
-                    "lastIssuedOn": "2025-03-22T17:36:21+05:30",
-                }
-            ],
-        }
-    ],
-    "rewards": [
-        {
-            "rewardSeriesId": "113336.0",
-            "numberOfTimesIssued": 2,
-            "lastIssuedOn": "2025-03-29T16:30:01+05:30",
-        }
-    ],
-    "badges": [
-        {
-            "badgeSeriesId": "67ce697296dcfc6386c64f8a",
-            "numberOfTimesIssued": 8,
-            "lastIssuedOn": "2025-03-22T17:36:23+05:30",
-        }
-    ],
-    "warnings": [],
-}
-TOP_TIER = {
-    "redeemed": 35474.0,
-    "expired": 173299.0,
-    "returned": 0.0,
-    "adjusted": 0.0,
-    "lifetimePoints": 304600.0,
-    "loyaltyPoints": 95827.0,
-    "cumulativePurchases": 221350.0,
-    "loyaltyId": 651481881,
-    "currentSlab": "Diamond",
-    "currentSlabDescription": "Tier 8",
-    "nextSlab": "",
-    "nextSlabSerialNumber": -1,
-    "nextSlabDescription": "",
-    "slabSNo": 8,
-    "slabExpiryDate": "2125-03-26T23:59:59Z",
-    "programId": 973,
-    "delayedPoints": 0.0,
-    "totalAvailablePoints": 95827.0,
-    "programPointsToCurrencyRatio": 1.0,
-    "newField": "kept",
-}
-PROMOTION = {
-    "promotionId": 1122938,
-    "promotionName": "Award50",
-    "programId": 1147,
-    "startDate": "2024-08-30T00:00:00.000Z",
-    "endDate": "2024-09-29T23:59:59.000Z",
-    "identifier": "ed64e808-dc10-4784-a752-eb7d8d55c87e",
-    "description": "Award 50",
-    "active": True,
-    "eventName": "TransactionAdd",
-    "limits": {
-        "maxPointsPerEvent": "0",
-        "pointsPerCustomer": "0",
-        "numberOFTimesPerCustomer": 0,
-        "totalPointsInPromotion": "0",
-    },
-    "customerUsage": {
-        "currentPointsPerCustomer": "50.000",
-        "currentNumberOfTimesPerCustomer": 1,
-        "currentTotalPointsInPromotion": "0",
-    },
-    "pointsOfferType": "GENERIC",
-    "promotionRestriction": {
-        "issualRestrictions": [],
-        "earnRestrictions": [],
-        "redemptionRestrictions": [],
-    },
-    "orgId": 50405,
-}
+from loyalty_sync_tests.reference_bodies import (
+    PROMOTION,
+    TOP_TIER,
+    V2_SUCCESS,
+    V3_NO_BENEFITS,
+    V3_SUMMARY,
+)
 
 
 def test_v3_summary_rows() -> None:
-    summary = BenefitSummaryV3.model_validate(V3_SUCCESS)
+    summary = BenefitSummaryV3.model_validate(V3_SUMMARY)
     out = rows.summary_rows(51948, 3334, 388597285, 1133600978, summary, "v3")
     assert out.summary["no_benefits"] is False
     assert out.summary["warning_code"] is None
@@ -181,7 +36,7 @@ def test_v3_summary_rows() -> None:
             "total_points_issued": Decimal("1234.000"),
             "number_of_times_issued": 1,
             "last_issued_on": datetime(2024, 12, 18, 14, 48, 29, tzinfo=UTC),
-            "raw": V3_SUCCESS["points"][0],
+            "raw": V3_SUMMARY["points"][0],
         }
     ]
     assert out.currencies[0]["currency_type"] == rows.ALL_CURRENCY_TYPES
@@ -217,7 +72,7 @@ def test_v2_summary_rows() -> None:
 
 
 def test_duplicate_categories_are_summed() -> None:
-    body = {**V3_SUCCESS, "points": V3_SUCCESS["points"] * 2}
+    body = {**V3_SUMMARY, "points": V3_SUMMARY["points"] * 2}
     out = rows.summary_rows(1, 2, 3, 4, BenefitSummaryV3.model_validate(body), "v3")
     assert len(out.points) == 1
     assert out.points[0]["total_points_issued"] == Decimal("2468.000")

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from loyalty_sync.capillary.codes import NO_BENEFITS_WARNING
+from loyalty_sync.capillary.codes import NO_BENEFITS_WARNING, SOURCES
 from loyalty_sync.capillary.simulator.bodies import PROMOTION_STATUSES_FOR_CUSTOMER, message
 from loyalty_sync.capillary.simulator.records import Customer, Promotion
 
@@ -26,24 +26,6 @@ if TYPE_CHECKING:
 
 Params = Mapping[str, str]
 
-SOURCES = frozenset(
-    {
-        "INSTORE",
-        "MARTJACK",
-        "WECHAT",
-        "ALL",
-        "MAPP_SDK",
-        "FACEBOOK",
-        "WEB_ENGAGE",
-        "TMALL",
-        "TAOBAO",
-        "JD",
-        "ECOMMERCE",
-        "WEBSITE",
-        "LINE",
-        "MOBILE_APP",
-    }
-)
 LOOKUP_IDENTIFIERS = frozenset({"cardnumber", "mobile", "email", "externalid", "wechat"})
 PROMOTION_DATA_IDENTIFIERS = frozenset({"mobile", "id", "email", "externalid"})
 ACTION_SUMMARY_IDENTIFIERS = frozenset({"mobile", "id", "externalid"})
