@@ -7,6 +7,8 @@ import dagster as dg
 from loyalty_sync.defs.assets import capillary_assets
 from loyalty_sync.defs.jobs import capillary_sync_job
 from loyalty_sync.defs.resources import resources_from_env
+from loyalty_sync.defs.schedules import capillary_schedules
+from loyalty_sync.defs.sensors import capillary_sensors
 
 
 def build_defs() -> dg.Definitions:
@@ -17,6 +19,8 @@ def build_defs() -> dg.Definitions:
     return dg.Definitions(
         assets=capillary_assets,
         jobs=[capillary_sync_job],
+        sensors=capillary_sensors,
+        schedules=capillary_schedules,
         resources=resources_from_env(),
     )
 

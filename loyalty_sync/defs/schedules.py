@@ -1,0 +1,80 @@
+"""The daily schedule: sync every org/program partition, one run per org."""
+
+import dagster as dg
+
+from loyalty_sync.capillary.errors import CapillaryError
+from loyalty_sync.defs.jobs import capillary_sync_job
+from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
+from loyalty_sync.defs.resources import CapillaryResource
+from loyalty_sync.local_sync import RANGE_END_TAG, RANGE_START_TAG, contiguous_blocks
+from loyalty_sync.sync.discovery import discover_programs
+from loyalty_sync.sync.scope import parse_partition_key
+
+DAILY_SCHEDULE = "daily_capillary_sync"
+DAILY_CRON = "0 3 * * *"
+
+
+def org_run_requests(
+    keys: list[str], ordered: list[str], tags: dict[str, str]
+) -> list[dg.RunRequest]:
+    """One run per org (per contiguous block of its keys in the instance's key order)."""
+    by_org: dict[int, list[str]] = {}
+    for key in keys:
+        by_org.setdefault(parse_partition_key(key)[0], []).append(key)
+    requests = []
+    for org_keys in by_org.values():
+        for block in contiguous_blocks(org_keys, ordered):
+            if len(block) == 1:
+                requests.append(dg.RunRequest(run_key=block[0], partition_key=block[0], tags=tags))
+                continue
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{block[0]}..{block[-1]}",
+                    tags={**tags, RANGE_START_TAG: block[0], RANGE_END_TAG: block[-1]},
+                )
+            )
+    return requests
+
+
+@dg.schedule(
+    name=DAILY_SCHEDULE,
+    cron_schedule=DAILY_CRON,
+    execution_timezone="UTC",
+    job=capillary_sync_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every day at 03:00 UTC: sync every partition whose program Capillary lists.",
+)
+def daily_capillary_sync(
+    context: dg.ScheduleEvaluationContext, capillary: CapillaryResource
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """Sync every partition once a day, one run per org.
+
+    One run per org rather than one per partition: an org's programs share their customer
+    lookups inside a run, so a run per program would fetch every customer once per program.
+    One per org rather than a single run: an org whose API access breaks fails alone, each
+    org's run history answers "when was this org last synced", and the `capillary/api` tag
+    limit lets two orgs sync side by side under the one shared rate limit. A run covers a
+    contiguous block of keys (partition range tags), as a backfill's would; an org whose
+    programs were added at different times can take more than one block.
+
+    Partitions whose program Capillary no longer lists are left out: a sync would replace
+    their history with the nothing the API now serves. That costs one programs call per
+    org; if it fails the day is skipped (the runs would meet the same API anyway).
+    """
+    ordered = list(context.instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS))
+    if not ordered:
+        return dg.SkipReason("no org/program partitions yet: the discovery sensor adds them")
+    try:
+        listed = {p.key for p in discover_programs(capillary.get_client(), capillary.org_id_list())}
+    except CapillaryError as exc:
+        return dg.SkipReason(f"/v2/organization/programs failed, no runs requested: {exc}")
+    live = [key for key in ordered if key in listed]
+    left_out = [key for key in ordered if key not in listed]
+    if left_out:
+        context.log.info(f"not synced (program not listed): {', '.join(left_out)}")
+    if not live:
+        return dg.SkipReason("no partition's program is listed by Capillary")
+    return org_run_requests(live, ordered, {"loyalty_sync/trigger": "schedule"})
+
+
+capillary_schedules = [daily_capillary_sync]
