@@ -99,8 +99,9 @@ def org_program_discovery(
     except CapillaryError as exc:
         return dg.SkipReason(f"/v2/organization/programs failed, partitions unchanged: {exc}")
     known = context.instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS)
-    new = [key for key in listed if key not in set(known)]
-    vanished = [key for key in known if _org_of(key) in org_ids and key not in set(listed)]
+    known_keys, listed_keys = set(known), set(listed)
+    new = [key for key in listed if key not in known_keys]
+    vanished = [key for key in known if _org_of(key) in org_ids and key not in listed_keys]
     reported = set(json.loads(context.cursor or "{}").get("vanished", []))
     newly_vanished = [key for key in vanished if key not in reported]
     for key in sorted(reported - set(vanished)):

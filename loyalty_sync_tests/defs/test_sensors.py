@@ -51,14 +51,20 @@ def _evaluate(
         return sensor.evaluate_tick(context)
 
 
+def _first_look(env: AutomationEnv) -> str:
+    """Every program known to the instance, and the cursor of the sensor's first tick."""
+    env.add_partitions(KEYS)
+    first = _tick(new_promotions, env, None)
+    assert isinstance(first, dg.SensorResult) and not first.run_requests and first.cursor
+    return first.cursor
+
+
 def _added_keys(result: dg.SensorResult | dg.SkipReason) -> list[str]:
     assert isinstance(result, dg.SensorResult)
     return [k for r in result.dynamic_partitions_requests or [] for k in r.partition_keys]
 
 
-def test_new_promotion_requests_its_partition_once(
-    env: AutomationEnv,
-) -> None:
+def test_new_promotion_requests_its_partition_once(env: AutomationEnv) -> None:
     sim = env.sim
     env.add_partitions(KEYS)
     first = _tick(new_promotions, env, None)
@@ -91,14 +97,9 @@ def test_new_promotion_requests_its_partition_once(
     assert third.cursor == second.cursor
 
 
-def test_api_error_skips_the_tick_and_keeps_the_cursor(
-    env: AutomationEnv,
-) -> None:
+def test_api_error_skips_the_tick_and_keeps_the_cursor(env: AutomationEnv) -> None:
     sim = env.sim
-    env.add_partitions(KEYS)
-    first = _tick(new_promotions, env, None)
-    assert isinstance(first, dg.SensorResult)
-    cursor = first.cursor
+    cursor = _first_look(env)
     added = sim.add_promotion(HOME_ORG, 2568)
 
     sim.set_faults(error_rate=1.0)
@@ -120,14 +121,12 @@ def test_promotion_of_an_unknown_program_adds_its_partition_and_runs_everything(
     env: AutomationEnv,
 ) -> None:
     sim = env.sim
-    env.add_partitions(KEYS)
-    first = _tick(new_promotions, env, None)
-    assert isinstance(first, dg.SensorResult)
+    cursor = _first_look(env)
     program = sim.add_program(CONNECTED_ORG, name="Fuel Club")
     key = f"{CONNECTED_ORG}-{program['programId']}"
     promotion = sim.add_promotion(CONNECTED_ORG, program["programId"])
 
-    result = _tick(new_promotions, env, first.cursor)
+    result = _tick(new_promotions, env, cursor)
     assert _added_keys(result) == [key]
     assert isinstance(result, dg.SensorResult)
     [request] = result.run_requests or []
@@ -177,9 +176,7 @@ def test_discovery_adds_new_programs_and_reports_vanished_ones_once(
     assert "no longer listed" in row.message
 
 
-def test_discovery_skips_on_api_error(
-    env: AutomationEnv,
-) -> None:
+def test_discovery_skips_on_api_error(env: AutomationEnv) -> None:
     sim = env.sim
     sim.set_faults(error_rate=1.0)
     data = _evaluate(org_program_discovery, env, "{}")
