@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,13 +71,17 @@ class RichReporter:
     def __init__(self, bar: Progress) -> None:
         self.bar = bar
         self.tasks: dict[str, Any] = {}
+        self.calls: Callable[[], int] = lambda: 0
 
     def start(self, task: str, total: int) -> None:
-        self.tasks[task] = self.bar.add_task(task, total=total)
+        self.tasks[task] = self.bar.add_task(task, total=total, calls=self.calls())
 
     def advance(self, task: str, amount: int = 1) -> None:
         if task in self.tasks:
-            self.bar.advance(self.tasks[task], amount)
+            self.bar.update(self.tasks[task], advance=amount, calls=self.calls())
+
+    def count_calls_with(self, counter: Callable[[], int]) -> None:
+        self.calls = counter
 
 
 def contiguous_blocks(selected: list[str], ordered: list[str]) -> list[list[str]]:
@@ -197,6 +202,7 @@ def run_sync(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("{task.fields[calls]:>6,} API calls"),
         TimeElapsedColumn(),
         console=console,
         disable=not show_progress,

@@ -60,6 +60,7 @@ def _run_pass(
 ) -> PassOutcome:
     outcome = PassOutcome()
     before = client.stats.snapshot()
+    reporter().count_calls_with(lambda: client.stats.total_calls)
     for org_id, programs in scope.org_programs.items():
         per_org(org_id, programs, outcome)
     outcome.calls, outcome.retries = _api_delta(client, before)

@@ -7,6 +7,7 @@ inside a Dagster run the default reporter logs a line every tenth of the way.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -14,6 +15,9 @@ class ProgressReporter(Protocol):
     def start(self, task: str, total: int) -> None: ...
 
     def advance(self, task: str, amount: int = 1) -> None: ...
+
+    def count_calls_with(self, counter: Callable[[], int]) -> None:
+        """Show the API calls made so far, read from `counter` as work advances."""
 
 
 class LoggingReporter:
@@ -35,6 +39,9 @@ class LoggingReporter:
         step = max(1, total // 10)
         if total and after // step != before // step:
             self.logger.info("%s: %d/%d", task, after, total)
+
+    def count_calls_with(self, counter: Callable[[], int]) -> None:
+        """The run log reports calls in the materialisation metadata instead."""
 
 
 _reporter: ProgressReporter = LoggingReporter()
