@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from loyalty_sync.defs.assets import capillary_assets
+from loyalty_sync.defs.checks import capillary_checks
 from loyalty_sync.defs.jobs import capillary_sync_job
 from loyalty_sync.defs.resources import resources_from_env
 from loyalty_sync.defs.schedules import capillary_schedules
@@ -18,6 +19,7 @@ def build_defs() -> dg.Definitions:
     """
     return dg.Definitions(
         assets=capillary_assets,
+        asset_checks=capillary_checks,
         jobs=[capillary_sync_job],
         sensors=capillary_sensors,
         schedules=capillary_schedules,

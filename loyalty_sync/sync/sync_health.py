@@ -1,0 +1,197 @@
+"""Freshness and row-count drops per partition, judged from `sync_runs`.
+
+`sync_runs` holds one row per partition per sync with how it ended and how many rows each
+pass served, so both questions are answered from it rather than from Dagster's event log:
+- freshness: when did each partition last finish a successful sync?
+- drops: how many rows did this sync serve for a table, against the previous sync that
+  served that table for the partition? "Previous" is the latest earlier sync that
+  recorded the table, whatever its final status: the pass committed those rows, so they
+  are what the table held. A run stopped by a blocking check therefore becomes the
+  baseline, and re-running it after a look accepts a drop that was genuine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from loyalty_sync.warehouse import tables
+
+SUCCESS = "success"
+
+
+@dataclass(frozen=True)
+class PartitionFreshness:
+    """When a partition last synced successfully, and how its latest sync ended."""
+
+    partition_key: str
+    last_success_at: datetime | None
+    latest_status: str | None
+    latest_started_at: datetime | None
+    now: datetime
+
+    @property
+    def age_hours(self) -> float | None:
+        if self.last_success_at is None:
+            return None
+        return (self.now - self.last_success_at).total_seconds() / 3600
+
+    def older_than(self, hours: float) -> bool:
+        """True when the last success is older than `hours`, or there never was one."""
+        age = self.age_hours
+        return age is None or age > hours
+
+
+def partition_freshness(conn: sa.Connection, keys: Iterable[str]) -> list[PartitionFreshness]:
+    """Freshness of each of `keys`, in key order; keys never synced have no last success."""
+    s = tables.sync_runs
+    chosen = sorted(set(keys))
+    now = conn.scalar(sa.select(sa.func.now()))
+    if not chosen:
+        return []
+    last_success = dict(
+        conn.execute(
+            sa.select(s.c.partition_key, sa.func.max(s.c.finished_at))
+            .where(s.c.partition_key.in_(chosen), s.c.status == SUCCESS)
+            .group_by(s.c.partition_key)
+        ).all()
+    )
+    latest = {
+        row.partition_key: row
+        for row in conn.execute(
+            sa.select(s.c.partition_key, s.c.status, s.c.started_at)
+            .where(s.c.partition_key.in_(chosen))
+            .order_by(s.c.partition_key, s.c.started_at.desc(), s.c.run_id)
+            .distinct(s.c.partition_key)
+        )
+    }
+    return [
+        PartitionFreshness(
+            key,
+            last_success.get(key),
+            latest[key].status if key in latest else None,
+            latest[key].started_at if key in latest else None,
+            now,
+        )
+        for key in chosen
+    ]
+
+
+@dataclass(frozen=True)
+class RowCountChange:
+    """Rows a sync served for one table of one partition, against the previous sync's."""
+
+    partition_key: str
+    table: str
+    run_id: str | None
+    rows: int | None
+    previous_run_id: str | None
+    previous_rows: int | None
+
+    @property
+    def drop_share(self) -> float:
+        """Share of the previous rows that are gone; 0 when rows grew or nothing compares."""
+        if not self.previous_rows or self.rows is None:
+            return 0.0
+        return max(0.0, (self.previous_rows - self.rows) / self.previous_rows)
+
+
+def row_count_changes(
+    conn: sa.Connection, table: str, keys: Iterable[str], run_id: str | None = None
+) -> list[RowCountChange]:
+    """The current and previous row counts of `table` for each of `keys`.
+
+    Current is `run_id`'s sync when it covered the partition (a table it did not record
+    served no rows), otherwise the latest sync that recorded the table.
+    """
+    s = tables.sync_runs
+    chosen = sorted(set(keys))
+    if not chosen:
+        return []
+    count = s.c.rows[table].astext.cast(sa.BigInteger)
+    own = {
+        row.partition_key: row
+        for row in conn.execute(
+            sa.select(s.c.partition_key, s.c.started_at, count.label("n")).where(
+                s.c.run_id == (run_id or ""), s.c.partition_key.in_(chosen)
+            )
+        )
+    }
+    own_start = (
+        sa.select(s.c.partition_key, s.c.started_at)
+        .where(s.c.run_id == (run_id or ""))
+        .subquery("own")
+    )
+    ranked = (
+        sa.select(
+            s.c.partition_key,
+            s.c.run_id,
+            count.label("n"),
+            sa.func.row_number()
+            .over(partition_by=s.c.partition_key, order_by=(s.c.started_at.desc(), s.c.run_id))
+            .label("rank"),
+        )
+        .select_from(s.outerjoin(own_start, own_start.c.partition_key == s.c.partition_key))
+        .where(
+            s.c.partition_key.in_(chosen),
+            s.c.rows[table].is_not(None),
+            s.c.run_id != (run_id or ""),
+            sa.or_(own_start.c.started_at.is_(None), s.c.started_at <= own_start.c.started_at),
+        )
+        .subquery("ranked")
+    )
+    recorded: dict[str, list[sa.Row[Any]]] = {}
+    for row in conn.execute(
+        sa.select(ranked).where(ranked.c.rank <= 2).order_by(ranked.c.partition_key, ranked.c.rank)
+    ):
+        recorded.setdefault(row.partition_key, []).append(row)
+    changes = []
+    for key in chosen:
+        history = recorded.get(key, [])
+        current: tuple[str | None, int | None]
+        if key in own:
+            current, earlier = (run_id, int(own[key].n or 0)), history
+        elif history:
+            current, earlier = (history[0].run_id, int(history[0].n or 0)), history[1:]
+        else:
+            current, earlier = (None, None), []
+        previous = earlier[0] if earlier else None
+        changes.append(
+            RowCountChange(
+                key,
+                table,
+                *current,
+                previous.run_id if previous else None,
+                int(previous.n or 0) if previous else None,
+            )
+        )
+    return changes
+
+
+def mark_blocked(conn: sa.Connection, run_id: str, keys: Iterable[str], reason: str) -> int:
+    """Close a run's partitions as `failed` with `reason` added to their error.
+
+    A blocking check that fails stops the run's later steps, so the step that would have
+    closed these rows as successful never runs; without this they would stay `running`.
+    """
+    s = tables.sync_runs
+    chosen = sorted(set(keys))
+    if not chosen:
+        return 0
+    error = sa.func.concat_ws("; ", s.c.error, reason)
+    result = conn.execute(
+        sa.update(s)
+        .where(s.c.run_id == run_id, s.c.partition_key.in_(chosen))
+        .values(status="failed", finished_at=sa.func.now(), error=error, synced_at=sa.func.now())
+    )
+    return int(result.rowcount or 0)
+
+
+def synced_partitions(conn: sa.Connection) -> list[str]:
+    """Every partition key sync_runs has seen: the fallback when Dagster knows none."""
+    s = tables.sync_runs
+    return list(conn.scalars(sa.select(s.c.partition_key).distinct().order_by(s.c.partition_key)))

@@ -1,0 +1,437 @@
+"""Asset checks in real syncs: the simulator over HTTP, a real PostgreSQL, a Dagster instance.
+
+Every sync goes through `run_sync` (the `capillary_sync` job in process, as the CLI runs
+it) or the CLI itself; check results are read back from the Dagster instance the sync
+wrote to, which is what the UI shows. The simulator's reference date is today, so its
+dates (tier expiries, promotion windows) sit where the checks expect them whenever the
+tests run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+from dagster._core.events import DagsterEventType
+
+from loyalty_sync.capillary.simulator import SimulatorConfig, start_simulator
+from loyalty_sync.capillary.simulator.server import RunningSimulator
+from loyalty_sync.cli import main
+from loyalty_sync.defs.check_config import FreshnessConfig
+from loyalty_sync.defs.checks import DROP_CHECKED, TIER_CHECKS, partitions_fresh
+from loyalty_sync.defs.resources import WarehouseResource
+from loyalty_sync.local_sync import SyncSummary, run_sync
+from loyalty_sync.sync.scope import partition_key
+from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse.roster import import_roster
+from loyalty_sync_tests.conftest import new_database
+
+# Two orgs, three programs; every customer of an org is in the roster.
+PLANTED = SimulatorConfig(
+    seed=11,
+    customers_per_org=18,
+    programs_per_org=(2, 1),
+    promotions_per_program=8,
+    holders_share=0.6,
+    unknown_roster_rows=0,
+    reference_date=date.today(),
+)
+CLEAN = PLANTED.replace(anomalies=False, misconfigured_promotion=False)
+
+# The simulator's anomaly kinds and the check that must name them.
+CHECK_OF_KIND = {
+    "negative_balance": "negative_balances",
+    "available_points_mismatch": "available_points_sum",
+    "next_slab_mismatch": "next_slab_serial",
+    "points_not_enrolled": "points_while_not_enrolled",
+    "slab_expired_kept": "tier_kept_past_expiry",
+    "lifetime_below_loyalty": "lifetime_below_current",
+}
+ALL_CHECKS = {
+    ("benefit_summaries", "no_benefits_share"),
+    ("api_events", "partitions_fresh"),
+    *(("loyalty_program_details", name) for name in TIER_CHECKS),
+    *((table, "row_count_drop") for table in DROP_CHECKED),
+}
+Site = tuple[int, int, int]  # (org, program, customer)
+
+
+@dataclass
+class Synced:
+    sim: RunningSimulator
+    engine: sa.Engine
+    home: Path
+    env: dict[str, str]
+
+    @contextmanager
+    def environment(self) -> Iterator[None]:
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in self.env.items():
+                mp.setenv(name, value)
+            yield
+
+    def sync(self, partitions: list[str] | None = None) -> SyncSummary:
+        with self.environment():
+            return run_sync(partitions, show_progress=False)
+
+    def evaluations(self, run_id: str) -> dict[tuple[str, str], Any]:
+        """The check evaluations the instance stored for one run, by (asset, check)."""
+        with dg.DagsterInstance.from_config(str(self.home)) as instance:
+            records = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        return {
+            (e.asset_key.to_user_string(), e.check_name): e
+            for e in (r.dagster_event.asset_check_evaluation_data for r in records)
+        }
+
+    def partition_keys(self) -> list[str]:
+        return [
+            partition_key(org, p.program_id)
+            for org in self.sim.dataset.org_ids
+            for p in self.sim.dataset.programs(org)
+        ]
+
+
+@pytest.fixture(scope="module")
+def admin_url(server_admin_url: str, template_url: str) -> str:
+    """The server's admin URL, once the migrated template exists to clone databases from."""
+    return server_admin_url
+
+
+def _start(sim: RunningSimulator, admin_url: str, home: Path) -> Synced:
+    url = new_database(admin_url)
+    engine = sa.create_engine(url)
+    roster = home / "roster.csv"
+    roster.write_text(sim.roster_csv())
+    import_roster(engine, roster)
+    env = {
+        "LOYALTY_SYNC_DATABASE_URL": url,
+        "CAPILLARY_BASE_URL": sim.base_url,
+        "CAPILLARY_USERNAME": sim.config.username,
+        "CAPILLARY_PASSWORD": sim.config.password,
+        "CAPILLARY_ORG_IDS": ",".join(map(str, sim.dataset.org_ids)),
+        "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
+        "DAGSTER_HOME": str(home / "dagster"),
+        "COLUMNS": "200",
+    }
+    return Synced(sim, engine, home / "dagster", env)
+
+
+def _sites(evaluation: Any) -> set[Site]:
+    return {(o["org"], o["program"], o["customer"]) for o in evaluation.metadata["offenders"].value}
+
+
+def _only_run(summary: SyncSummary) -> str:
+    assert len(summary.runs) == 1, summary.runs
+    return summary.runs[0].run_id
+
+
+@pytest.fixture(scope="module")
+def clean_sim() -> Iterator[RunningSimulator]:
+    with start_simulator(CLEAN) as sim:
+        yield sim
+
+
+# --- planted anomalies ---------------------------------------------------------------------
+
+
+@dataclass
+class PlantedRuns:
+    synced: Synced
+    first: str
+    second: str
+    downgraded: set[Site]
+    lawful_moves: set[Site]
+
+
+@pytest.fixture(scope="module")
+def planted(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlantedRuns]:
+    """Sync, move some tiers in the simulator, sync again."""
+    with start_simulator(PLANTED) as sim:
+        synced = _start(sim, admin_url, tmp_path_factory.mktemp("planted"))
+        first = synced.sync()
+        assert first.success, first.runs
+        dataset = sim.dataset
+        planted_sites = {s for sites in dataset.planted_anomalies().values() for s in sites}
+        downgraded: set[Site] = set()
+        lawful: set[Site] = set()
+        for org in dataset.org_ids:
+            movable = [
+                (c, m)
+                for c in dataset.customers(org)
+                for m in c.memberships
+                if m.loyalty_id != -1
+                and m.slab_serial >= 2
+                and (org, m.program_id, c.customer_id) not in planted_sites
+            ]
+            customer, membership = movable[0]
+            sim.set_tier(org, customer.customer_id, membership.program_id, 1)
+            downgraded.add((org, membership.program_id, customer.customer_id))
+            # An upgrade is no anomaly...
+            customer, membership = movable[1]
+            top = dataset.program(membership.program_id).top_serial  # type: ignore[union-attr]
+            if membership.slab_serial < top:
+                sim.set_tier(org, customer.customer_id, membership.program_id, top)
+                lawful.add((org, membership.program_id, customer.customer_id))
+        # ...nor a downgrade after the tier expired.
+        org, program, customer_id = dataset.planted_anomalies()["slab_expired_kept"][0]
+        sim.set_tier(org, customer_id, program, 1)
+        lawful.add((org, program, customer_id))
+        second = synced.sync()
+        assert second.success, second.runs
+        yield PlantedRuns(synced, _only_run(first), _only_run(second), downgraded, lawful)
+        synced.engine.dispose()
+
+
+@pytest.mark.parametrize("kind", sorted(CHECK_OF_KIND))
+def test_tier_check_names_exactly_the_planted_customers(planted: PlantedRuns, kind: str) -> None:
+    check = CHECK_OF_KIND[kind]
+    evaluation = planted.synced.evaluations(planted.first)[("loyalty_program_details", check)]
+    expected = set(planted.synced.sim.dataset.planted_anomalies()[kind])
+    assert expected
+    assert not evaluation.passed
+    assert evaluation.severity == TIER_CHECKS[check][0]
+    assert _sites(evaluation) == expected
+    metadata = evaluation.metadata
+    assert metadata["offending_rows"].value == len(expected)
+    assert metadata["rows_judged"].value > len(expected)
+    assert 0 < metadata["share"].value < 1
+    sample = metadata["sample"].value
+    assert "| customer | program | promotion | values |" in sample
+    assert all(str(customer) in sample for _, _, customer in expected)
+
+
+def test_downgrade_before_expiry_names_exactly_the_downgraded(planted: PlantedRuns) -> None:
+    before = planted.synced.evaluations(planted.first)
+    assert before[("loyalty_program_details", "downgrade_before_expiry")].passed
+    evaluation = planted.synced.evaluations(planted.second)[
+        ("loyalty_program_details", "downgrade_before_expiry")
+    ]
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert _sites(evaluation) == planted.downgraded
+    assert not _sites(evaluation) & planted.lawful_moves
+    with planted.synced.engine.connect() as conn:
+        moves = conn.execute(
+            sa.select(tables.tier_history).where(tables.tier_history.c.run_id == planted.second)
+        ).all()
+    assert {(m.org_id, m.program_id, m.customer_id) for m in moves} == (
+        planted.downgraded | planted.lawful_moves
+    )
+
+
+def test_no_benefits_share_names_the_misconfigured_promotions(planted: PlantedRuns) -> None:
+    evaluation = planted.synced.evaluations(planted.first)[
+        ("benefit_summaries", "no_benefits_share")
+    ]
+    expected = {
+        (p.org_id, p.program_id, p.promotion_id)
+        for p in planted.synced.sim.dataset.misconfigured_promotions()
+    }
+    assert len(expected) == len(planted.synced.sim.dataset.org_ids)
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    named = evaluation.metadata["misconfigured_promotion_ids"].value
+    assert {(p["org"], p["program"], p["promotion"]) for p in named} == expected
+    assert all(p["share"] == 1.0 and p["summaries"] >= 3 for p in named)
+    metadata = evaluation.metadata
+    assert 0 < metadata["no_benefits_8116"].value < metadata["summaries"].value
+    assert metadata["share"].value < 0.5  # the overall share alone would not warn
+    assert all(str(promotion) in metadata["sample"].value for _, _, promotion in expected)
+    assert all(str(promotion) in evaluation.description for _, _, promotion in expected)
+
+
+def test_planted_data_blocks_nothing(planted: PlantedRuns) -> None:
+    """Failed tier and 8116 checks report; the run still completes every asset."""
+    with planted.synced.engine.connect() as conn:
+        statuses = set(
+            conn.scalars(
+                sa.select(tables.sync_runs.c.status).where(
+                    tables.sync_runs.c.run_id == planted.second
+                )
+            )
+        )
+    assert statuses == {"success"}
+    evaluations = planted.synced.evaluations(planted.second)
+    assert set(evaluations) == ALL_CHECKS
+    for table in DROP_CHECKED:
+        assert evaluations[(table, "row_count_drop")].passed
+    assert evaluations[("api_events", "partitions_fresh")].passed
+
+
+# --- clean data, through the CLI -----------------------------------------------------------
+
+
+@dataclass
+class CleanRuns:
+    synced: Synced
+    first: str
+    cli_output: str
+    cli_exit_code: int
+
+
+@pytest.fixture(scope="module")
+def clean(
+    clean_sim: RunningSimulator, admin_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CleanRuns]:
+    """A sync, then `loyalty-sync sync` again on unchanged data."""
+    synced = _start(clean_sim, admin_url, tmp_path_factory.mktemp("clean"))
+    first = synced.sync()
+    assert first.success, first.runs
+    with synced.environment():
+        result = CliRunner().invoke(main, ["sync", "--no-progress"], catch_exceptions=False)
+    yield CleanRuns(synced, _only_run(first), result.output, result.exit_code)
+    synced.engine.dispose()
+
+
+def test_every_check_passes_on_clean_data(clean: CleanRuns) -> None:
+    for run_id in (clean.first, _latest_run_id(clean.synced)):
+        evaluations = clean.synced.evaluations(run_id)
+        assert set(evaluations) == ALL_CHECKS
+        failed = {key: e.description for key, e in evaluations.items() if not e.passed}
+        assert not failed
+
+
+def _latest_run_id(synced: Synced) -> str:
+    with dg.DagsterInstance.from_config(str(synced.home)) as instance:
+        return instance.get_runs(limit=1)[0].run_id
+
+
+def test_cli_summary_lists_the_check_results(clean: CleanRuns) -> None:
+    assert clean.cli_exit_code == 0, clean.cli_output
+    assert "checks" in clean.cli_output
+    for asset, check in ALL_CHECKS:
+        assert any(
+            asset in line and check in line and "passed" in line
+            for line in clean.cli_output.splitlines()
+        ), (asset, check)
+
+
+def test_check_results_are_in_the_instance_after_the_cli_sync(clean: CleanRuns) -> None:
+    """What the UI shows: the latest evaluation of each check, from the CLI's run."""
+    run_id = _latest_run_id(clean.synced)
+    with dg.DagsterInstance.from_config(str(clean.synced.home)) as instance:
+        for asset, check in ALL_CHECKS:
+            key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+            record = instance.get_latest_asset_check_evaluation_record(key)
+            assert record is not None, key
+            assert record.run_id == run_id
+            evaluation = record.event.dagster_event.asset_check_evaluation_data  # type: ignore[union-attr]
+            assert evaluation.passed
+            assert evaluation.metadata
+
+
+# --- row-count drops and freshness ---------------------------------------------------------
+
+
+def test_row_count_drop_blocks_downstream_until_rerun(
+    clean_sim: RunningSimulator, admin_url: str, tmp_path: Path
+) -> None:
+    synced = _start(clean_sim, admin_url, tmp_path)
+    home_org = clean_sim.dataset.org_ids[0]
+    assert synced.sync().success
+    with synced.engine.connect() as conn:
+        benefits_before = conn.execute(sa.select(tables.benefit_summaries)).all()
+    roster = tables.customer_roster
+    with synced.engine.begin() as conn:
+        kept = conn.scalars(
+            sa.select(roster.c.identifier_value)
+            .where(roster.c.org_id == home_org)
+            .order_by(roster.c.identifier_value)
+            .limit(10)
+        ).all()
+        conn.execute(
+            sa.delete(roster).where(
+                roster.c.org_id == home_org, roster.c.identifier_value.not_in(kept)
+            )
+        )
+
+    blocked = synced.sync()
+    assert not blocked.success
+    assert "row_count_drop" in (blocked.runs[0].error or "")
+    run_id = _only_run(blocked)
+    evaluations = synced.evaluations(run_id)
+    home_keys = [k for k in synced.partition_keys() if k.startswith(f"{home_org}-")]
+    for table in ("customers", "loyalty_program_details"):
+        evaluation = evaluations[(table, "row_count_drop")]
+        assert not evaluation.passed
+        assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+        assert evaluation.blocking
+        assert evaluation.metadata["dropped_keys"].value == home_keys
+    assert ("benefit_summaries", "no_benefits_share") not in evaluations  # never ran
+    with synced.engine.connect() as conn:
+        assert conn.execute(sa.select(tables.benefit_summaries)).all() == benefits_before
+        runs = conn.execute(
+            sa.select(tables.sync_runs).where(tables.sync_runs.c.run_id == run_id)
+        ).all()
+    assert {r.status for r in runs} == {"failed"}
+    assert all("row_count_drop" in (r.error or "") for r in runs)
+
+    # Re-running accepts the drop: it is now the baseline. The promotions it cascades into
+    # warn without blocking.
+    accepted = synced.sync()
+    assert accepted.success
+    evaluations = synced.evaluations(_only_run(accepted))
+    for table in ("customers", "loyalty_program_details"):
+        assert evaluations[(table, "row_count_drop")].passed
+    cascade = evaluations[("customer_promotions", "row_count_drop")]
+    assert not cascade.passed
+    assert cascade.severity == dg.AssetCheckSeverity.WARN
+    assert cascade.metadata["dropped_keys"].value == home_keys
+    synced.engine.dispose()
+
+
+def test_freshness_names_stale_partitions(
+    clean_sim: RunningSimulator, admin_url: str, tmp_path: Path
+) -> None:
+    synced = _start(clean_sim, admin_url, tmp_path)
+    assert synced.sync().success
+    first, *_, last = synced.partition_keys()
+    runs = tables.sync_runs
+
+    def age(key: str, hours: int) -> None:
+        with synced.engine.begin() as conn:
+            conn.execute(
+                sa.update(runs)
+                .where(runs.c.partition_key == key)
+                .values(
+                    started_at=sa.func.now() - sa.text(f"interval '{hours + 1} hours'"),
+                    finished_at=sa.func.now() - sa.text(f"interval '{hours} hours'"),
+                )
+            )
+
+    def freshness() -> Any:
+        summary = synced.sync([first])
+        assert summary.success
+        return synced.evaluations(_only_run(summary))[("api_events", "partitions_fresh")]
+
+    age(last, 30)
+    evaluation = freshness()
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.metadata["stale_keys"].value == [last]
+    assert last in evaluation.metadata["stale"].value
+
+    # The thresholds are the check's config; run on its own, it judges every partition.
+    age(last, 100)
+    warehouse = WarehouseResource(database_url=synced.env["LOYALTY_SYNC_DATABASE_URL"])
+    with dg.DagsterInstance.from_config(str(synced.home)) as instance:
+
+        def judge(**config: float) -> dg.AssetCheckResult:
+            context = dg.build_asset_check_context(instance=instance)
+            return partitions_fresh(context, FreshnessConfig(**config), warehouse)  # type: ignore[arg-type]
+
+        overdue = judge()
+        assert overdue.severity == dg.AssetCheckSeverity.ERROR
+        assert overdue.metadata["stale_keys"].value == [last]  # type: ignore[union-attr]
+        assert overdue.metadata["overdue_partitions"].value == 1  # type: ignore[union-attr]
+        assert judge(error_after_hours=200).severity == dg.AssetCheckSeverity.WARN
+        assert judge(warn_after_hours=150).passed
+    synced.engine.dispose()
