@@ -152,10 +152,11 @@ def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
     console.print(f"warnings and errors by code: {warnings or 'none'}")
     checks = [c for run in summary.runs for c in run.checks]
     if checks:
-        table = Table("asset", "check", "result", "severity", title="checks")
+        table = Table("asset", "check", "result", "severity", "detail", title="checks")
         for check in checks:
             result = "[green]passed[/]" if check["passed"] else "[red]failed[/]"
-            table.add_row(check["asset"], check["check"], result, check["severity"])
+            detail = "" if check["passed"] else check["description"]
+            table.add_row(check["asset"], check["check"], result, check["severity"], detail)
         console.print(table)
 
 

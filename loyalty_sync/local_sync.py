@@ -128,7 +128,7 @@ def _check_rows(result: Any) -> list[dict[str, Any]]:
                 "check": evaluation.check_name,
                 "passed": evaluation.passed,
                 "severity": evaluation.severity.value,
-                "description": (evaluation.description or "").splitlines()[0:1],
+                "description": next(iter((evaluation.description or "").splitlines()), ""),
             }
         )
     return rows

@@ -26,6 +26,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -364,14 +365,15 @@ def ensure_shared_simulator(home: Path, config: SimulatorConfig | None = None) -
     """Base URL of the simulator shared by every process using `home`; start it if needed.
 
     A running shared simulator is reused whatever config it was started with; `config`
-    (default: the small demo set) only applies when one has to be started.
+    (default: the small demo set, dated today so that tier expiry dates in the demo sit
+    where a real tenant's would) only applies when one has to be started.
     """
     home.mkdir(parents=True, exist_ok=True)
     with _file_lock(home / SHARED_LOCK_FILE):
         state = read_shared_state(home)
         if state and _alive(state):
             return str(state["base_url"])
-        config = config or SimulatorConfig()
+        config = config or SimulatorConfig(reference_date=date.today())
         sock = bind_socket(config.host, config.port)
         base_url = _base_url(sock)
         log = (home / SHARED_LOG_FILE).open("ab")
