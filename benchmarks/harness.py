@@ -1,0 +1,327 @@
+"""What every end-to-end benchmark needs: a real Postgres, a simulator, a measured process.
+
+- One embedded PostgreSQL server under `benchmarks/.work/postgres` (the same wheel the
+  product uses), with a fresh database per scenario so no figure depends on what an earlier
+  scenario left behind.
+- `measure_process` runs a command (`loyalty-sync sync`, or the dlt peer) as a child
+  process, as a user would, and measures it from outside: wall time from start to exit,
+  peak RSS of its whole process tree (sampled), and, from the simulator's own counters,
+  when the first and the last API request arrived. The simulator is the truth for calls
+  and 429s; nothing is taken from the program's own report.
+- Row counts and tuples written come from the database (`count(*)` and the statistics
+  collector), not from the writer's return values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import sqlalchemy as sa
+
+from loyalty_sync.capillary.simulator import RunningSimulator
+from loyalty_sync.warehouse import migrate
+from loyalty_sync.warehouse.database import embedded_url, ensure_database
+from loyalty_sync.warehouse.roster import import_roster
+
+WORK_DIR = Path(__file__).resolve().parent / ".work"
+RSS_SAMPLE_SECONDS = 0.1
+COUNTER_SAMPLE_SECONDS = 0.25
+# A request limit no benchmark reaches: what "no rate limit" means for the client, whose
+# limit must be a positive number.
+UNLIMITED_PER_MINUTE = 100_000_000
+
+
+class BenchmarkError(RuntimeError):
+    """A measured program failed; the message carries the tail of its output."""
+
+
+def fresh_work_dir() -> Path:
+    """`benchmarks/.work`, emptied except for the Postgres data directory (reused, faster)."""
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    for child in WORK_DIR.iterdir():
+        if child.name == "postgres":
+            continue
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    return WORK_DIR
+
+
+class BenchDatabases:
+    """The embedded server of the benchmarks, and a new empty database per scenario."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self._admin_url = embedded_url(work_dir / "postgres", database="postgres")
+
+    @property
+    def server_url(self) -> str:
+        return self._admin_url
+
+    def fresh(self, name: str, *, migrated: bool = True) -> str:
+        """Drop and recreate database `name`; return its SQLAlchemy URL."""
+        admin = sa.create_engine(
+            self._admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+        )
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            admin.dispose()
+        ensure_database(self._admin_url, name)
+        url = sa.engine.make_url(self._admin_url).set(database=name)
+        rendered = url.render_as_string(hide_password=False)
+        if migrated:
+            engine = sa.create_engine(rendered, poolclass=sa.pool.NullPool)
+            try:
+                migrate.ensure_upgraded(engine)
+            finally:
+                engine.dispose()
+        return rendered
+
+
+def libpq_dsn(sqlalchemy_url: str) -> str:
+    """The same database as a plain `postgresql://` DSN for clients outside SQLAlchemy.
+
+    The embedded server listens on a Unix socket; libpq takes its directory from the
+    `host` query parameter. A host and a password must still be present for clients that
+    insist on them (dlt does): the server trusts local connections and ignores both.
+    """
+    url = sa.engine.make_url(sqlalchemy_url)
+    socket_dir = url.query.get("host")
+    port = url.query.get("port") or url.port or 5432
+    user = url.username or "postgres"
+    password = url.password or "unused"
+    if socket_dir:
+        return f"postgresql://{user}:{password}@localhost:{port}/{url.database}?host={socket_dir}"
+    return f"postgresql://{user}:{password}@{url.host}:{port}/{url.database}"
+
+
+def load_roster(url: str, simulator: RunningSimulator, path: Path) -> int:
+    """Write the simulator's roster to `path` and import it into the warehouse at `url`."""
+    path.write_text(simulator.roster_csv())
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        return import_roster(engine, path).loaded
+    finally:
+        engine.dispose()
+
+
+def sync_environment(
+    simulator: RunningSimulator,
+    database_url: str,
+    *,
+    rate_limit_per_minute: int,
+    dagster_home: Path,
+    home: Path,
+) -> dict[str, str]:
+    """The environment `loyalty-sync sync` reads, pointed at `simulator` and `database_url`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAPILLARY_")}
+    env.update(
+        CAPILLARY_BASE_URL=simulator.base_url,
+        CAPILLARY_USERNAME=simulator.config.username,
+        CAPILLARY_PASSWORD=simulator.config.password,
+        CAPILLARY_ORG_IDS=",".join(str(o) for o in simulator.dataset.org_ids),
+        CAPILLARY_RATE_LIMIT_PER_MINUTE=str(rate_limit_per_minute),
+        LOYALTY_SYNC_DATABASE_URL=database_url,
+        DAGSTER_HOME=str(dagster_home),
+        LOYALTY_SYNC_HOME=str(home),
+    )
+    return env
+
+
+@dataclass
+class ProcessMeasure:
+    """What one measured child process did, seen from outside it."""
+
+    command: list[str]
+    wall_seconds: float
+    peak_rss_bytes: int
+    returncode: int
+    output_path: Path
+    counters: dict[str, Any] = field(default_factory=dict)
+    first_request_seconds: float | None = None
+    last_request_seconds: float | None = None
+
+    @property
+    def calls(self) -> int:
+        return int(self.counters.get("total_requests", 0))
+
+    @property
+    def throttled(self) -> int:
+        return int(self.counters.get("rate_limited", 0))
+
+    @property
+    def api_window_seconds(self) -> float | None:
+        """From the first request's arrival to the last's, as sampled."""
+        if self.first_request_seconds is None or self.last_request_seconds is None:
+            return None
+        return self.last_request_seconds - self.first_request_seconds
+
+    @property
+    def peak_rss_mib(self) -> float:
+        return self.peak_rss_bytes / 2**20
+
+    def busiest_minute(self) -> int:
+        credentials = self.counters.get("credentials", {})
+        return max((c.get("max_requests_in_60s", 0) for c in credentials.values()), default=0)
+
+    def requests_to(self, fragment: str) -> int:
+        by_endpoint: Mapping[str, int] = self.counters.get("requests_by_endpoint", {})
+        return sum(n for route, n in by_endpoint.items() if fragment in route)
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for member in (process, *process.children(recursive=True)):
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def _output_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def measure_process(
+    command: list[str],
+    env: Mapping[str, str],
+    output_path: Path,
+    simulator: RunningSimulator | None = None,
+    *,
+    check: bool = True,
+) -> ProcessMeasure:
+    """Run `command` to completion, sampling its tree's RSS and the simulator's counters.
+
+    The simulator's counters and rate-limit window are reset first, so they hold this
+    process's requests only.
+    Admin requests (the sampling itself) are neither counted nor rate limited.
+    """
+    if simulator is not None:
+        # A fresh budget too: the previous process's requests leave the server's window.
+        simulator.reset_counters(limiter=True)
+    first: list[float] = []
+    last: list[float] = []
+    stop = threading.Event()
+
+    def watch_requests(started: float) -> None:
+        assert simulator is not None
+        seen = 0
+        while not stop.wait(COUNTER_SAMPLE_SECONDS):
+            total = int(simulator.counters()["total_requests"])
+            now = time.perf_counter() - started
+            if total and not first:
+                first.append(now)
+            if total != seen:
+                last[:] = [now]
+                seen = total
+
+    with output_path.open("wb") as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, env=dict(env), stdout=output, stderr=subprocess.STDOUT, stdin=None
+        )
+        watcher = None
+        if simulator is not None:
+            watcher = threading.Thread(target=watch_requests, args=(started,), daemon=True)
+            watcher.start()
+        peak = 0
+        handle = psutil.Process(process.pid)
+        while process.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                peak = max(peak, _tree_rss(handle))
+            time.sleep(RSS_SAMPLE_SECONDS)
+        wall = time.perf_counter() - started
+        stop.set()
+        if watcher is not None:
+            watcher.join()
+    measure = ProcessMeasure(
+        command=command,
+        wall_seconds=wall,
+        peak_rss_bytes=peak,
+        returncode=process.returncode,
+        output_path=output_path,
+        counters=simulator.counters() if simulator is not None else {},
+        first_request_seconds=first[0] if first else None,
+        last_request_seconds=last[0] if last else None,
+    )
+    if check and process.returncode != 0:
+        raise BenchmarkError(
+            f"{' '.join(command)} exited with {process.returncode}; "
+            f"last lines of {output_path}:\n{_output_tail(output_path)}"
+        )
+    return measure
+
+
+def count_rows(url: str, tables: Iterable[str]) -> dict[str, int]:
+    """`count(*)` of each `schema.table` (0 for a table that does not exist)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    counts: dict[str, int] = {}
+    try:
+        with engine.connect() as conn:
+            for name in tables:
+                schema, _, table = name.partition(".")
+                qualified = f'"{schema}"."{table}"'
+                exists = conn.scalar(
+                    sa.text("SELECT to_regclass(:name) IS NOT NULL"), {"name": qualified}
+                )
+                counts[name] = (
+                    int(conn.scalar(sa.text(f"SELECT count(*) FROM {qualified}")) or 0)
+                    if exists
+                    else 0
+                )
+    finally:
+        engine.dispose()
+    return counts
+
+
+def tuples_written(url: str, schema: str) -> dict[str, int]:
+    """Rows inserted + updated + deleted so far in each table of `schema`, per Postgres.
+
+    The statistics collector counts what was really written, whatever the writer believes
+    it did: an `INSERT ... ON CONFLICT DO UPDATE ... WHERE` whose condition is false
+    counts nothing. Staging tables are temporary, in another schema, and not counted.
+    """
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+            rows = conn.execute(
+                sa.text(
+                    "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del "
+                    "FROM pg_stat_user_tables WHERE schemaname = :schema"
+                ),
+                {"schema": schema},
+            )
+            return {str(name): int(total) for name, total in rows}
+    finally:
+        engine.dispose()
+
+
+def settled_tuples_written(url: str, schema: str, settle_seconds: float = 5.0) -> dict[str, int]:
+    """`tuples_written` once it stops changing: backends of an exited process report their
+    counts as they close, a moment after the process is gone."""
+    deadline = time.monotonic() + settle_seconds
+    previous = tuples_written(url, schema)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        current = tuples_written(url, schema)
+        if current == previous:
+            return current
+        previous = current
+    return previous

