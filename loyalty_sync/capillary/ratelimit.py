@@ -162,10 +162,15 @@ class PostgresRateLimiter:
     def reserve(self) -> float:
         """Take the next slot in the shared schedule; return how long until it starts."""
         try:
-            with self._get_engine().begin() as conn:
-                delay = conn.execute(
-                    _RESERVE_SLOT, {"key": self._key, "interval": self._interval}
-                ).scalar_one()
+            # Autocommit: the statement is atomic on its own, and without a BEGIN/COMMIT
+            # round trip around it the row lock that every request queues behind is held
+            # for the statement only, not while this thread waits for the GIL to commit.
+            with self._get_engine().connect() as conn:
+                delay = (
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                    .execute(_RESERVE_SLOT, {"key": self._key, "interval": self._interval})
+                    .scalar_one()
+                )
         except sa.exc.ProgrammingError as exc:
             if "api_rate_limits" in str(exc.orig):
                 raise RateLimiterError(
