@@ -13,7 +13,8 @@ measured side by side with its reference in the same run:
    (calls made / limit), and the 429 answers the simulator sent.
 2. Call economy: the calls that sync made against a naive sync of the same data.
 3. The peer: the same endpoints and settings synced into the same Postgres by a dlt
-   pipeline (`benchmarks/dlt_peer.py`); wall times, 429s, row counts per table.
+   pipeline (`benchmarks/dlt_peer.py`); wall times, 429s, row counts per table; then
+   both again at 10 ms latency, where latency no longer keeps dlt under the limit.
 4. Bulk writer against pandas `to_sql` (`benchmarks/writer_bench.py`).
 5. Peak RSS of `loyalty-sync sync` at growing customer counts (no rate limit, 2 calls per
    customer so the largest size fits the time budget).
@@ -393,8 +394,10 @@ def fast_api_item(work: Path, databases: BenchDatabases, customers: int, results
     """Item 3 again where latency no longer paces a client: 10 ms instead of 50 ms.
 
     At 50 ms, dlt's default five extract threads cannot send more than 100 requests a
-    second, which is the 6,000/min limit itself; at 10 ms they can, and only a client
-    that holds the limit on its own stays clear of 429s.
+    second, which is the 6,000/min limit itself; at 10 ms they can. The limit is counted
+    over a sliding 60 s window, so a client that sends as fast as it can gets a minute's
+    budget through in a burst and meets 429s only once its calls exceed that budget:
+    with as many customers as item 1, they do.
     """
     config = SYNC_CONFIG.replace(customers_per_org=customers, latency_ms=FAST_LATENCY_MS)
     print(
@@ -432,8 +435,10 @@ def fast_api_item(work: Path, databases: BenchDatabases, customers: int, results
         f"Item 3 at {FAST_LATENCY_MS:.0f} ms: minimum {_seconds(minimum)} for loyalty_sync's "
         f"{_int(ours.calls)} calls; busiest 60 s at the server: loyalty_sync "
         f"{_int(ours.busiest_minute())}, dlt {_int(peer.busiest_minute())} requests "
-        f"({_int(peer.calls)} sent, 429s included). dlt retries a 429 after its "
-        "`Retry-After`; it has no limiter of its own."
+        f"({_int(peer.calls)} sent, 429s included). dlt has no limiter of its own: it "
+        "sends as fast as its threads go and retries a 429 after its `Retry-After`. "
+        "loyalty_sync spaces every request evenly (no burst allowance), so a sync that "
+        "fits in one minute's budget still takes calls / limit."
     )
 
 
@@ -607,7 +612,7 @@ def main() -> None:
     results = Results()
     if "sync" in chosen:
         sync_items(work, databases, args.sync_customers, results)
-        fast_api_item(work, databases, max(1, args.sync_customers // 2), results)
+        fast_api_item(work, databases, args.sync_customers, results)
     if "writer" in chosen:
         writer_item(databases, args.writer_rows, results)
     if "memory" in chosen:
