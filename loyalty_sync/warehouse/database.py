@@ -122,15 +122,15 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-# Each of the API client's request threads (16 by default) holds a connection while it
-# reserves its rate-limit slot, next to the pass's own writer: a pool smaller than that
-# closes its overflow connections on return and opens new ones for most requests.
-POOL_SIZE = 20
+# Kept small: every run worker, sensor and CLI process holds its own pool on one server
+# (the embedded one allows 100 connections). Request threads beyond the pool borrow
+# overflow connections, which the rate limiter's one-statement reservations hold briefly.
+POOL_SIZE = 5
 
 
 @cache
 def _engine_for(url: str) -> Engine:
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=10)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=20)
 
 
 def get_engine(url: str | None = None) -> Engine:
