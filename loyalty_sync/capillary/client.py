@@ -528,14 +528,19 @@ class CapillaryClient:
         items: Iterable[T],
         *,
         return_exceptions: bool = False,
+        prefetch: int = 0,
     ) -> Iterator[R | Exception]:
         """`fn` over `items` on `max_concurrency` threads, results in input order.
 
-        At most twice the pool size is in flight, so a roster of any length streams in
-        constant memory. With `return_exceptions`, an item's exception is yielded in its
-        place instead of stopping the whole map.
+        At most twice the pool size plus `prefetch` items are submitted ahead of the
+        consumer, so a roster of any length streams in constant memory. A consumer that
+        stops to write every N results should pass `prefetch=N`: the pool then keeps
+        taking rate-limit slots while it writes, instead of idling once its two-per-thread
+        window is done, and a slot missed is time lost for good. With
+        `return_exceptions`, an item's exception is yielded in its place instead of
+        stopping the whole map.
         """
-        window = max(1, self.settings.max_concurrency) * 2
+        window = max(1, self.settings.max_concurrency) * 2 + max(0, prefetch)
         pending: list[Future[R]] = []
         with ThreadPoolExecutor(
             max_workers=max(1, self.settings.max_concurrency), thread_name_prefix="capillary"

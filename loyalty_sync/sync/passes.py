@@ -143,7 +143,11 @@ def sync_customers(engine: sa.Engine, client: CapillaryClient, scope: RunScope) 
             )
             events = EventLog(conn, scope)
             seen: set[int] = set()
-            answers = zip(roster, client.imap(fetch, roster, return_exceptions=True), strict=True)
+            answers = zip(
+                roster,
+                client.imap(fetch, roster, return_exceptions=True, prefetch=CHUNK),
+                strict=True,
+            )
             for chunk in _chunks(answers):
                 batch: dict[str, list[dict[str, Any]]] = {
                     "customers": [],
@@ -272,7 +276,9 @@ def sync_promotions(engine: sa.Engine, client: CapillaryClient, scope: RunScope)
             )
             events = EventLog(conn, scope)
             answers = zip(
-                customer_ids, client.imap(fetch, customer_ids, return_exceptions=True), strict=True
+                customer_ids,
+                client.imap(fetch, customer_ids, return_exceptions=True, prefetch=CHUNK),
+                strict=True,
             )
             for chunk in _chunks(answers):
                 batch: list[dict[str, Any]] = []
@@ -418,7 +424,9 @@ def sync_benefits(
             events = EventLog(conn, scope)
             pairs_list_iter, fetch_iter = tee(pairs)
             answers = zip(
-                pairs_list_iter, client.imap(fetch, fetch_iter, return_exceptions=True), strict=True
+                pairs_list_iter,
+                client.imap(fetch, fetch_iter, return_exceptions=True, prefetch=CHUNK),
+                strict=True,
             )
             for chunk in _chunks(answers):
                 batch: dict[str, list[dict[str, Any]]] = {name: [] for name in table_of}
