@@ -7,10 +7,13 @@ pushes TAT one interval on. With the TAT in one Postgres row, updated by one ato
 statement on the database clock, all processes draw from the same schedule and no host's
 clock matters.
 
-Slots are spaced `60 / (limit * SAFETY_FACTOR)` seconds apart with no burst allowance, so
-jitter between reserving a slot and the request reaching Capillary (sleep overshoot,
-network) never puts limit + 1 requests in a 60-second window, while the limit stays 98 %
-used when there is work queued.
+Slots are spaced `60 / (limit * SAFETY_FACTOR)` seconds apart. Idle time banks no burst,
+with one exception: a slot that went by while the process was busy (writing a chunk,
+between two passes, a GC pause) may still be taken up to `CATCH_UP_SECONDS` late, so a
+short stall does not lose its share of the budget for good. The busiest 60 seconds then
+hold at most `(60 + CATCH_UP_SECONDS) / interval + 1` requests, 98.8 % of the limit plus
+one, and the rest absorbs jitter between reserving a slot and the request reaching
+Capillary (sleep overshoot, network).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 SAFETY_FACTOR = 0.98
+CATCH_UP_SECONDS = 0.5
 RATE_LIMIT_TABLE = "capillary.api_rate_limits"
 
 
@@ -86,12 +90,12 @@ class MemoryRateLimiter:
             return limiter
 
     def reserve(self) -> float:
-        """Take the next slot; return how long until it starts (0 when it is now)."""
+        """Take the next slot; return how long until it may be used (0: now)."""
         with self._lock:
             now = self._clock()
             slot = now if self._tat is None else max(self._tat, now)
             self._tat = slot + self._interval
-            return slot - now
+            return max(0.0, slot - CATCH_UP_SECONDS - now)
 
     def acquire(self) -> float:
         delay = self.reserve()
@@ -101,14 +105,16 @@ class MemoryRateLimiter:
 
 
 # One statement reserves a slot: the row's TAT moves on by one interval from max(TAT, now),
-# and the answer is how far in the future the reserved slot (new TAT - interval) lies.
+# and the answer is how far in the future the reserved slot (new TAT - interval) lies,
+# less the catch-up allowance.
 _RESERVE_SLOT = sa.text(
     f"""
     INSERT INTO {RATE_LIMIT_TABLE} AS r (api_key_hash, tat)
     VALUES (:key, clock_timestamp() + make_interval(secs => :interval))
     ON CONFLICT (api_key_hash) DO UPDATE
         SET tat = greatest(r.tat, clock_timestamp()) + make_interval(secs => :interval)
-    RETURNING extract(epoch FROM r.tat - clock_timestamp())::float8 - :interval AS delay
+    RETURNING extract(epoch FROM r.tat - clock_timestamp())::float8 - :interval - :catch_up
+        AS delay
     """
 )
 
@@ -168,7 +174,14 @@ class PostgresRateLimiter:
             with self._get_engine().connect() as conn:
                 delay = (
                     conn.execution_options(isolation_level="AUTOCOMMIT")
-                    .execute(_RESERVE_SLOT, {"key": self._key, "interval": self._interval})
+                    .execute(
+                        _RESERVE_SLOT,
+                        {
+                            "key": self._key,
+                            "interval": self._interval,
+                            "catch_up": CATCH_UP_SECONDS,
+                        },
+                    )
                     .scalar_one()
                 )
         except sa.exc.ProgrammingError as exc:
@@ -184,7 +197,7 @@ class PostgresRateLimiter:
                 "cannot reach the warehouse database that holds the shared rate limit: "
                 f"{type(exc.orig).__name__} {reason}".rstrip()
             ) from None
-        return float(delay)
+        return max(0.0, float(delay))
 
     def acquire(self) -> float:
         delay = self.reserve()

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from loyalty_sync.capillary.ratelimit import (
+    CATCH_UP_SECONDS,
     SAFETY_FACTOR,
     MemoryRateLimiter,
     PostgresRateLimiter,
@@ -42,11 +43,31 @@ def test_memory_limiter_spaces_slots_without_burst() -> None:
     clock = FakeClock()
     limiter = MemoryRateLimiter(60, clock=clock, sleep=clock.sleep)
     interval = slot_interval(60)
+    assert interval > CATCH_UP_SECONDS  # at 60/min the allowance is less than one slot
     delays = [limiter.reserve() for _ in range(5)]
-    assert delays == pytest.approx([0, interval, 2 * interval, 3 * interval, 4 * interval])
+    assert delays == pytest.approx([0] + [n * interval - CATCH_UP_SECONDS for n in range(1, 5)])
     clock.now += 100  # idle time does not bank a burst
     assert limiter.reserve() == 0
-    assert limiter.reserve() == pytest.approx(interval)
+    assert limiter.reserve() == pytest.approx(interval - CATCH_UP_SECONDS)
+
+
+def test_memory_limiter_catches_up_on_a_short_stall_only() -> None:
+    """Slots missed while the caller was busy are taken late, CATCH_UP_SECONDS at most."""
+    clock = FakeClock()
+    limiter = MemoryRateLimiter(6_000, clock=clock, sleep=clock.sleep)
+    interval = slot_interval(6_000)
+    for _ in range(100):
+        limiter.acquire()
+    clock.now += 0.3  # a stall shorter than the allowance: its slots are all still there
+    caught_up = 0
+    while limiter.reserve() == 0:
+        caught_up += 1
+    assert caught_up == pytest.approx(0.3 / interval, abs=2)
+    clock.now += 30  # a long stall: only the allowance's worth goes at once
+    burst = 0
+    while limiter.reserve() == 0:
+        burst += 1
+    assert burst == pytest.approx(CATCH_UP_SECONDS / interval, abs=1)
 
 
 def test_memory_limiter_holds_the_limit_in_any_minute() -> None:
@@ -59,6 +80,27 @@ def test_memory_limiter_holds_the_limit_in_any_minute() -> None:
     busiest = max(sum(1 for t in sent if start <= t < start + 60) for start in sent)
     assert busiest <= 100
     assert busiest >= 97
+
+
+def test_memory_limiter_holds_the_limit_when_the_caller_stalls() -> None:
+    """Stalls followed by catch-up bursts still leave the busiest minute under the limit."""
+    clock = FakeClock()
+    limit = 6_000
+    limiter = MemoryRateLimiter(limit, clock=clock, sleep=clock.sleep)
+    sent: list[float] = []
+    for n in range(30_000):
+        if n % 400 == 399:
+            clock.now += 0.45  # a chunk being written
+        limiter.acquire()
+        sent.append(clock.now)
+    end = 0
+    busiest = 0
+    for start, first in enumerate(sent):
+        while end < len(sent) and sent[end] < first + 60:
+            end += 1
+        busiest = max(busiest, end - start)
+    assert busiest <= 0.99 * limit
+    assert busiest >= 0.97 * limit
 
 
 def test_shared_memory_limiters_are_one_per_key() -> None:
@@ -100,8 +142,9 @@ def test_postgres_limiter_spaces_slots_across_engines(database_url: str) -> None
     sent.sort()
     interval = slot_interval(limit)
     span = sent[-1] - sent[0]
-    # Never more than one slot per interval (plus scheduling noise), and close to the rate.
-    assert len(sent) <= span / interval + 2
+    # Never more than one slot per interval (plus the catch-up allowance and scheduling
+    # noise), and close to the rate.
+    assert len(sent) <= (span + CATCH_UP_SECONDS) / interval + 2
     assert len(sent) >= 0.9 * 3.0 * limit / 60
 
 
