@@ -1,4 +1,8 @@
-"""Asset checks: they run in the `capillary_sync` run, right after the asset they judge.
+"""Asset checks: they run in the `capillary_sync` run, after the asset they judge.
+
+The blocking checks run right after their asset, since the next pass waits on them. The
+others run once the API passes are done: a run executes one step at a time, and a check
+querying the warehouse between two passes would leave the rate-limit budget idle.
 
 Each check judges the partitions of its run (all known partitions when run on its own from
 the UI), reads only the warehouse, and reports counts, shares and the offending rows as
@@ -58,6 +62,9 @@ from loyalty_sync.sync.no_benefits import NoBenefitsReport, PromotionShare, no_b
 from loyalty_sync.sync.scope import parse_partition_key
 from loyalty_sync.warehouse import tables
 
+# Op tags of the checks that gate nothing: a lower priority than the passes' default 0, so
+# a run executes them once no API pass is ready (see the module docstring).
+AFTER_THE_PASSES = {"dagster/priority": "-1"}
 WARN = dg.AssetCheckSeverity.WARN
 ERROR = dg.AssetCheckSeverity.ERROR
 
@@ -117,6 +124,7 @@ def _no_benefits_description(report: NoBenefitsReport) -> str:
     name="no_benefits_share",
     description="Share of summaries answered 8116 (no benefits earned), overall and per "
     "promotion; names active promotions where every enrolled holder got 8116.",
+    op_tags=AFTER_THE_PASSES,
 )
 def no_benefits_share(
     context: dg.AssetCheckExecutionContext,
@@ -214,6 +222,7 @@ def _finding_result(
         )
         for name, (sev, what) in TIER_CHECKS.items()
     ],
+    op_tags=AFTER_THE_PASSES,
 )
 def tier_anomalies(
     context: dg.AssetCheckExecutionContext,
@@ -257,6 +266,7 @@ def _freshness_table(rows: Sequence[sync_health.PartitionFreshness]) -> str:
     name="partitions_fresh",
     description="Every org/program partition finished a successful sync recently "
     "(from sync_runs): WARN when stale or never synced, ERROR when overdue.",
+    op_tags=AFTER_THE_PASSES,
 )
 def partitions_fresh(
     context: dg.AssetCheckExecutionContext,
@@ -325,6 +335,7 @@ def _row_count_drop_check(table: str, blocking: bool) -> dg.AssetChecksDefinitio
         blocking=blocking,
         description=f"Rows of {table} per partition against the previous sync (sync_runs); "
         + ("ERROR, blocks the passes downstream." if blocking else "WARN."),
+        op_tags=None if blocking else AFTER_THE_PASSES,
     )
     def row_count_drop(
         context: dg.AssetCheckExecutionContext,

@@ -328,6 +328,23 @@ def test_check_results_are_in_the_instance_after_the_cli_sync(clean: CleanRuns) 
             assert evaluation.metadata
 
 
+def test_only_blocking_checks_run_between_the_passes(clean: CleanRuns) -> None:
+    """The API passes follow each other; checks that gate nothing wait until they are done."""
+    run_id = _latest_run_id(clean.synced)
+    with dg.DagsterInstance.from_config(str(clean.synced.home)) as instance:
+        started = [
+            record.event_log_entry.step_key
+            for record in instance.get_records_for_run(
+                run_id, of_type=dg.DagsterEventType.STEP_START
+            ).records
+        ]
+    last_pass = started.index("benefits_pass")
+    between = set(started[: last_pass + 1]) - {"customers_pass", "promotions_pass", "benefits_pass"}
+    blocking = {f"{table}_row_count_drop" for table, blocks in DROP_CHECKED.items() if blocks}
+    assert between == blocking
+    assert {"tier_anomalies", "benefit_summaries_no_benefits_share"} <= set(started[last_pass:])
+
+
 # --- row-count drops and freshness ---------------------------------------------------------
 
 
