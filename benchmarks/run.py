@@ -437,8 +437,8 @@ def fast_api_item(work: Path, databases: BenchDatabases, customers: int, results
         f"{_int(ours.busiest_minute())}, dlt {_int(peer.busiest_minute())} requests "
         f"({_int(peer.calls)} sent, 429s included). dlt has no limiter of its own: it "
         "sends as fast as its threads go and retries a 429 after its `Retry-After`. "
-        "loyalty_sync spaces every request evenly (no burst allowance), so a sync that "
-        "fits in one minute's budget still takes calls / limit."
+        "loyalty_sync spaces requests evenly (idle time banks no burst beyond a 0.5 s "
+        "catch-up), so a sync that fits in one minute's budget still takes calls / limit."
     )
 
 

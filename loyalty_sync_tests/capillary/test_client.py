@@ -374,6 +374,28 @@ def test_map_hides_latency_behind_threads(
     assert elapsed < 24 * 0.2 / 4  # far below one call after another
 
 
+@pytest.mark.parametrize("prefetch", [0, 15])
+def test_imap_keeps_calling_while_the_consumer_writes(
+    make_client: ClientFactory, api_data: SimulatorDataset, prefetch: int
+) -> None:
+    """With prefetch, calls go on while the consumer is busy; without, the window drains."""
+    client = make_client(max_concurrency=2)
+    ids = [api_data.customer_by_index(HOME_ORG, n).customer_id for n in range(25)]
+    called: list[int] = []
+
+    def fetch(customer_id: int) -> int:
+        client.loyalty_details(HOME_ORG, customer_id)
+        called.append(customer_id)
+        return customer_id
+
+    answers = client.imap(fetch, ids, prefetch=prefetch)
+    assert next(answers) == ids[0]
+    time.sleep(1.0)  # the consumer writes a chunk
+    done_while_busy = len(called)
+    assert list(answers) == ids[1:]
+    assert done_while_busy == (2 * 2 + prefetch)
+
+
 def test_map_can_return_errors_in_place(
     make_client: ClientFactory, api_data: SimulatorDataset
 ) -> None:
