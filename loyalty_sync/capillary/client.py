@@ -156,6 +156,7 @@ class CapillaryClient:
 
     def close(self) -> None:
         self._http.close()
+        self.limiter.close()
 
     def __enter__(self) -> CapillaryClient:
         return self

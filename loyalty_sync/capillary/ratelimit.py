@@ -18,12 +18,14 @@ Capillary (sleep overshoot, network).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -42,6 +44,8 @@ class RateLimiter(Protocol):
     limit_per_minute: int
 
     def acquire(self) -> float: ...
+
+    def close(self) -> None: ...
 
 
 def slot_interval(limit_per_minute: int) -> float:
@@ -103,20 +107,21 @@ class MemoryRateLimiter:
             self._sleep(delay)
         return max(delay, 0.0)
 
+    def close(self) -> None:
+        """Nothing to release: the schedule lives on in the process's registry."""
+
 
 # One statement reserves a slot: the row's TAT moves on by one interval from max(TAT, now),
 # and the answer is how far in the future the reserved slot (new TAT - interval) lies,
-# less the catch-up allowance.
-_RESERVE_SLOT = sa.text(
-    f"""
+# less the catch-up allowance. Plain psycopg placeholders: it runs on a DBAPI connection.
+_RESERVE_SLOT = f"""
     INSERT INTO {RATE_LIMIT_TABLE} AS r (api_key_hash, tat)
-    VALUES (:key, clock_timestamp() + make_interval(secs => :interval))
+    VALUES (%(key)s, clock_timestamp() + make_interval(secs => %(interval)s))
     ON CONFLICT (api_key_hash) DO UPDATE
-        SET tat = greatest(r.tat, clock_timestamp()) + make_interval(secs => :interval)
-    RETURNING extract(epoch FROM r.tat - clock_timestamp())::float8 - :interval - :catch_up
-        AS delay
-    """
-)
+        SET tat = greatest(r.tat, clock_timestamp()) + make_interval(secs => %(interval)s)
+    RETURNING extract(epoch FROM r.tat - clock_timestamp())::float8
+        - %(interval)s - %(catch_up)s AS delay
+"""
 
 _CREATE_TABLE = (
     "CREATE SCHEMA IF NOT EXISTS capillary",
@@ -137,6 +142,13 @@ def ensure_rate_limit_table(engine: Engine) -> None:
 class PostgresRateLimiter:
     """GCRA whose TAT lives in `capillary.api_rate_limits`, shared by every process.
 
+    Every request costs one statement, so it runs on one autocommit connection the limiter
+    keeps for itself (detached from the engine's pool), with the threads of a process
+    taking turns on it. A pooled connection per request cost more than the statement: a
+    checkout, a pre-ping and a reset, and with more request threads than pooled
+    connections, a new server backend each time. The turns cost nothing extra, since
+    every reservation of a key queues on the key's row lock anyway.
+
     The engine defaults to the warehouse's (`get_engine()`), resolved on first use so that
     building a resource does not start a database.
     """
@@ -150,57 +162,73 @@ class PostgresRateLimiter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.limit_per_minute = limit_per_minute
-        self._interval = slot_interval(limit_per_minute)
-        self._key = key_hash
+        self._params = {"key": key_hash, "interval": slot_interval(limit_per_minute)}
+        self._params["catch_up"] = CATCH_UP_SECONDS
         self._engine = engine
         self._database_url = database_url
         self._sleep = sleep
-        self._engine_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._connection: psycopg.Connection[Any] | None = None
 
-    def _get_engine(self) -> Engine:
-        with self._engine_lock:
-            if self._engine is None:
-                from loyalty_sync.warehouse.database import get_engine
+    def _connect(self) -> psycopg.Connection[Any]:
+        if self._engine is None:
+            from loyalty_sync.warehouse.database import get_engine
 
-                self._engine = get_engine(self._database_url)
-            return self._engine
+            self._engine = get_engine(self._database_url)
+        pooled = self._engine.raw_connection()
+        connection = pooled.driver_connection
+        pooled.detach()  # ours until close(); the pool makes another in its place
+        assert isinstance(connection, psycopg.Connection)
+        connection.rollback()  # out of the transaction a pre-ping may have begun
+        connection.autocommit = True
+        return connection
+
+    def _execute(self) -> float:
+        if self._connection is None or self._connection.closed:
+            self._connection = self._connect()
+        row = self._connection.execute(_RESERVE_SLOT, self._params).fetchone()
+        assert row is not None
+        return float(row[0])
 
     def reserve(self) -> float:
-        """Take the next slot in the shared schedule; return how long until it starts."""
-        try:
-            # Autocommit: the statement is atomic on its own, and without a BEGIN/COMMIT
-            # round trip around it the row lock that every request queues behind is held
-            # for the statement only, not while this thread waits for the GIL to commit.
-            with self._get_engine().connect() as conn:
-                delay = (
-                    conn.execution_options(isolation_level="AUTOCOMMIT")
-                    .execute(
-                        _RESERVE_SLOT,
-                        {
-                            "key": self._key,
-                            "interval": self._interval,
-                            "catch_up": CATCH_UP_SECONDS,
-                        },
-                    )
-                    .scalar_one()
-                )
-        except sa.exc.ProgrammingError as exc:
-            if "api_rate_limits" in str(exc.orig):
+        """Take the next slot in the shared schedule; return how long until it may be used."""
+        with self._lock:
+            try:
+                try:
+                    delay = self._execute()
+                except psycopg.OperationalError:
+                    # A connection the server dropped (restart, idle timeout): one new try.
+                    self._close_connection()
+                    delay = self._execute()
+            except psycopg.errors.UndefinedTable:
                 raise RateLimiterError(
                     f"table {RATE_LIMIT_TABLE} is missing: apply the warehouse migrations "
                     "(or set rate_limit_backend='memory' when no two runs overlap)"
                 ) from None
-            raise
-        except sa.exc.OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
-            raise RateLimiterError(
-                "cannot reach the warehouse database that holds the shared rate limit: "
-                f"{type(exc.orig).__name__} {reason}".rstrip()
-            ) from None
-        return max(0.0, float(delay))
+            except (psycopg.OperationalError, sa.exc.OperationalError) as exc:
+                self._close_connection()
+                cause = getattr(exc, "orig", None) or exc
+                text = str(cause).strip()
+                reason = text.splitlines()[0] if text else ""
+                raise RateLimiterError(
+                    "cannot reach the warehouse database that holds the shared rate limit: "
+                    f"{type(cause).__name__} {reason}".rstrip()
+                ) from None
+        return max(0.0, delay)
 
     def acquire(self) -> float:
         delay = self.reserve()
         if delay > 0:
             self._sleep(delay)
-        return max(delay, 0.0)
+        return delay
+
+    def _close_connection(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._connection.close()
+            self._connection = None
+
+    def close(self) -> None:
+        """Close the limiter's connection (a later request opens a new one)."""
+        with self._lock:
+            self._close_connection()

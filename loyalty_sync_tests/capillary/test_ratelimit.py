@@ -137,6 +137,8 @@ def test_postgres_limiter_spaces_slots_across_engines(database_url: str) -> None
         thread.start()
     for thread in threads:
         thread.join()
+    for limiter in limiters:
+        limiter.close()
     for engine in engines:
         engine.dispose()
     sent.sort()
@@ -154,5 +156,38 @@ def test_postgres_limiter_explains_a_missing_table(server_admin_url: str) -> Non
         limiter = PostgresRateLimiter(100, "k", engine=engine)
         with pytest.raises(RateLimiterError, match="migrations"):
             limiter.acquire()
+        limiter.close()
     finally:
         engine.dispose()
+
+
+def test_postgres_limiter_reconnects_after_losing_its_connection(database_url: str) -> None:
+    """A server restart or idle timeout drops the kept connection; the next request goes on."""
+    engine = sa.create_engine(database_url)
+    limiter = PostgresRateLimiter(60_000, f"reconnect-{time.time_ns()}", engine=engine)
+    try:
+        limiter.acquire()
+        with engine.connect() as conn:
+            killed = conn.scalar(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND query LIKE '%api_rate_limits%'"
+                )
+            )
+        assert killed == 1
+        limiter.acquire()
+        with engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT count(*) FROM capillary.api_rate_limits")).scalar()
+        assert row is not None and row >= 1
+    finally:
+        limiter.close()
+        engine.dispose()
+
+
+def test_postgres_limiter_names_an_unreachable_database() -> None:
+    engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    limiter = PostgresRateLimiter(100, "k", engine=engine)
+    with pytest.raises(RateLimiterError, match="cannot reach the warehouse database"):
+        limiter.acquire()
+    engine.dispose()
