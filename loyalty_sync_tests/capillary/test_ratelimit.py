@@ -10,6 +10,8 @@ import sqlalchemy as sa
 
 from loyalty_sync.capillary.ratelimit import (
     CATCH_UP_SECONDS,
+    LATE_SLOT_SECONDS,
+    MAX_LEASE_SLOTS,
     SAFETY_FACTOR,
     MemoryRateLimiter,
     PostgresRateLimiter,
@@ -144,9 +146,9 @@ def test_postgres_limiter_spaces_slots_across_engines(database_url: str) -> None
     sent.sort()
     interval = slot_interval(limit)
     span = sent[-1] - sent[0]
-    # Never more than one slot per interval (plus the catch-up allowance and scheduling
-    # noise), and close to the rate.
-    assert len(sent) <= (span + CATCH_UP_SECONDS) / interval + 2
+    # Never more than one slot per interval (plus the catch-up allowance, a leased slot's
+    # lateness and scheduling noise), and close to the rate.
+    assert len(sent) <= (span + CATCH_UP_SECONDS + LATE_SLOT_SECONDS) / interval + 2
     assert len(sent) >= 0.9 * 3.0 * limit / 60
 
 
@@ -164,7 +166,8 @@ def test_postgres_limiter_explains_a_missing_table(server_admin_url: str) -> Non
 def test_postgres_limiter_reconnects_after_losing_its_connection(database_url: str) -> None:
     """A server restart or idle timeout drops the kept connection; the next request goes on."""
     engine = sa.create_engine(database_url)
-    limiter = PostgresRateLimiter(60_000, f"reconnect-{time.time_ns()}", engine=engine)
+    limiter = PostgresRateLimiter(600, f"reconnect-{time.time_ns()}", engine=engine)
+    assert limiter.lease_slots == 1  # every acquire goes to the database
     try:
         limiter.acquire()
         with engine.connect() as conn:
@@ -180,6 +183,42 @@ def test_postgres_limiter_reconnects_after_losing_its_connection(database_url: s
         with engine.connect() as conn:
             row = conn.execute(sa.text("SELECT count(*) FROM capillary.api_rate_limits")).scalar()
         assert row is not None and row >= 1
+    finally:
+        limiter.close()
+        engine.dispose()
+
+
+def test_postgres_limiter_leases_slots_a_few_at_a_time(database_url: str) -> None:
+    """At high limits one statement leases several slots; a stalled process drops its lease."""
+    engine = sa.create_engine(database_url)
+    key = api_key_hash("http://lease.test", f"user-{time.time_ns()}")
+    limiter = PostgresRateLimiter(60_000, key, engine=engine)
+    interval = slot_interval(60_000)
+
+    def tat() -> float:
+        with engine.connect() as conn:
+            return float(
+                conn.scalar(
+                    sa.text(
+                        "SELECT extract(epoch FROM tat) FROM capillary.api_rate_limits "
+                        "WHERE api_key_hash = :key"
+                    ),
+                    {"key": key},
+                )
+            )
+
+    try:
+        assert limiter.lease_slots == MAX_LEASE_SLOTS
+        limiter.reserve()
+        first = tat()
+        for _ in range(MAX_LEASE_SLOTS - 1):
+            limiter.reserve()
+        assert tat() == first  # the whole lease served without a statement
+        limiter.reserve()
+        assert tat() == pytest.approx(first + MAX_LEASE_SLOTS * interval, abs=1e-4)
+        time.sleep(LATE_SLOT_SECONDS * 2)  # the process stalls: its leased slots are late
+        limiter.reserve()
+        assert tat() > first + MAX_LEASE_SLOTS * interval + LATE_SLOT_SECONDS
     finally:
         limiter.close()
         engine.dispose()
