@@ -71,16 +71,23 @@ def _run_pass(
 # --- customers + loyalty_program_details + tier_history ----------------------------------
 
 
-def _roster(engine: sa.Engine, org_id: int) -> list[sa.Row[Any]]:
+def _roster(org_id: int) -> sa.Select[Any]:
     t = tables.customer_roster
+    return (
+        sa.select(t.c.source, t.c.identifier_name, t.c.identifier_value, t.c.account_id)
+        .where(t.c.org_id == org_id)
+        .order_by(t.c.source, t.c.identifier_name, t.c.identifier_value)
+    )
+
+
+def _count(engine: sa.Engine, query: sa.Select[Any]) -> int:
     with engine.connect() as conn:
-        return list(
-            conn.execute(
-                sa.select(t.c.source, t.c.identifier_name, t.c.identifier_value, t.c.account_id)
-                .where(t.c.org_id == org_id)
-                .order_by(t.c.source, t.c.identifier_name, t.c.identifier_value)
-            )
-        )
+        return int(conn.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0)
+
+
+def _streamed(reader: sa.Connection, query: sa.Select[Any]) -> Iterator[sa.Row[Any]]:
+    """Rows of `query` from a server-side cursor: a roster of any size in constant memory."""
+    yield from reader.execution_options(stream_results=True, yield_per=2000).execute(query)
 
 
 def _current_tiers(
@@ -111,9 +118,8 @@ def sync_customers(engine: sa.Engine, client: CapillaryClient, scope: RunScope) 
     progress = reporter()
 
     def per_org(org_id: int, programs: tuple[int, ...], outcome: PassOutcome) -> None:
-        roster = _roster(engine, org_id)
         previous = _current_tiers(engine, org_id, programs)
-        progress.start(f"customers {org_id}", len(roster))
+        progress.start(f"customers {org_id}", _count(engine, _roster(org_id)))
 
         def fetch(entry: sa.Row[Any]) -> Customer | LoyaltyDetails:
             if entry.identifier_name == "id":
@@ -126,7 +132,7 @@ def sync_customers(engine: sa.Engine, client: CapillaryClient, scope: RunScope) 
                 account_id=entry.account_id,
             )
 
-        with engine.begin() as conn:
+        with engine.connect() as reader, engine.begin() as conn:
             customers = StagedMerge(conn, tables.customers, run_id=scope.run_id)
             details = StagedMerge(
                 conn,
@@ -143,9 +149,10 @@ def sync_customers(engine: sa.Engine, client: CapillaryClient, scope: RunScope) 
             )
             events = EventLog(conn, scope)
             seen: set[int] = set()
+            entries, to_fetch = tee(_streamed(reader, _roster(org_id)))
             answers = zip(
-                roster,
-                client.imap(fetch, roster, return_exceptions=True, prefetch=CHUNK),
+                entries,
+                client.imap(fetch, to_fetch, return_exceptions=True, prefetch=CHUNK),
                 strict=True,
             )
             for chunk in _chunks(answers):
@@ -365,11 +372,6 @@ def benefit_pairs_query(org_id: int, programs: tuple[int, ...]) -> sa.Select[Any
     )
 
 
-def _count(engine: sa.Engine, query: sa.Select[Any]) -> int:
-    with engine.connect() as conn:
-        return int(conn.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0)
-
-
 def _held_pairs(org_id: int, programs: tuple[int, ...]) -> sa.Select[Any]:
     cp = tables.customer_promotions
     return sa.select(cp.c.customer_id).where(cp.c.org_id == org_id, cp.c.program_id.in_(programs))
@@ -406,12 +408,7 @@ def sync_benefits(
             )
 
         with engine.connect() as reader, engine.begin() as conn:
-            pairs = (
-                tuple(row)
-                for row in reader.execution_options(stream_results=True, yield_per=2000).execute(
-                    query
-                )
-            )
+            pairs = (tuple(row) for row in _streamed(reader, query))
             staged = {
                 name: StagedMerge(
                     conn,
