@@ -209,16 +209,39 @@ def test_postgres_limiter_leases_slots_a_few_at_a_time(database_url: str) -> Non
 
     try:
         assert limiter.lease_slots == MAX_LEASE_SLOTS
-        limiter.reserve()
+        # Another process holds the next 5 s, so every lease starts where the last ended
+        # however slowly this test runs.
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO capillary.api_rate_limits (api_key_hash, tat) "
+                    "VALUES (:key, clock_timestamp() + interval '5 seconds')"
+                ),
+                {"key": key},
+            )
+        held = tat()
+        assert limiter.reserve() > 4
         first = tat()
+        assert first == pytest.approx(held + MAX_LEASE_SLOTS * interval, abs=1e-4)
         for _ in range(MAX_LEASE_SLOTS - 1):
             limiter.reserve()
         assert tat() == first  # the whole lease served without a statement
         limiter.reserve()
         assert tat() == pytest.approx(first + MAX_LEASE_SLOTS * interval, abs=1e-4)
-        time.sleep(LATE_SLOT_SECONDS * 2)  # the process stalls: its leased slots are late
+
+        # A lease the process stalled past is dropped, not used late.
+        limiter.close()
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("DELETE FROM capillary.api_rate_limits WHERE api_key_hash = :key"),
+                {"key": key},
+            )
+        limiter = PostgresRateLimiter(60_000, key, engine=engine)
         limiter.reserve()
-        assert tat() > first + MAX_LEASE_SLOTS * interval + LATE_SLOT_SECONDS
+        leased = tat()
+        time.sleep(MAX_LEASE_SLOTS * interval + LATE_SLOT_SECONDS * 2)
+        limiter.reserve()
+        assert tat() > leased
     finally:
         limiter.close()
         engine.dispose()
