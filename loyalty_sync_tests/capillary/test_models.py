@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -17,53 +18,15 @@ from loyalty_sync.capillary.models import (
     parse_amount,
     parse_timestamp,
 )
-from loyalty_sync_tests.reference_bodies import V3_NO_BENEFITS, V3_SUMMARY
+from loyalty_sync_tests.reference_bodies import V2_SUCCESS, V3_NO_BENEFITS, V3_SUMMARY
 
 
 def _v2_summary(sub_details_key: str) -> dict:
-    return {
-        "orgId": 51135,
-        "programId": 2568,
-        "customerId": 387729100,
-        "promotionId": 2000065,
-        "promotionIdentifier": "021a1876-17d9-4d7a-bd2c-e74a65298398",
-        "points": [
-            {
-                "pointsCategory": "REGULAR_POINTS",
-                "totalPointsIssued": 600.000,
-                "numberOfTimesIssued": 6,
-                "lastIssuedOn": "2025-03-22T17:36:21+05:30",
-            }
-        ],
-        "alternateCurrencies": [
-            {
-                "alternateCurrencyName": "DocCoin",
-                sub_details_key: [
-                    {
-                        "alternateCurrencyType": "REGULAR",
-                        "totalIssued": 5600.000,
-                        "numberOfTimesIssued": 8,
-                        "lastIssuedOn": "2025-03-22T17:36:21+05:30",
-                    }
-                ],
-            }
-        ],
-        "rewards": [
-            {
-                "rewardSeriesId": "113336.0",
-                "numberOfTimesIssued": 2,
-                "lastIssuedOn": "2025-03-29T16:30:01+05:30",
-            }
-        ],
-        "badges": [
-            {
-                "badgeSeriesId": "67ce697296dcfc6386c64f8a",
-                "numberOfTimesIssued": 8,
-                "lastIssuedOn": "2025-03-22T17:36:23+05:30",
-            }
-        ],
-        "warnings": [],
-    }
+    """The reference page's v2 body, its currency sub-details under `sub_details_key`."""
+    body = copy.deepcopy(V2_SUCCESS)
+    [currency] = body["alternateCurrencies"]
+    currency[sub_details_key] = currency.pop("alternateCurrencySubDetails")
+    return body
 
 
 @pytest.mark.parametrize(
