@@ -246,6 +246,40 @@ def _rows_total(counts: dict[str, int]) -> int:
     return sum(counts.values())
 
 
+@dataclass
+class PeerComparison:
+    """`loyalty-sync sync` and the dlt peer, one after the other, on one simulator."""
+
+    ours: ProcessMeasure
+    peer: ProcessMeasure
+    product_rows: dict[str, int]  # table -> rows, schema `capillary`
+    peer_rows: dict[str, int]  # loyalty_sync's table name -> rows in the dlt dataset
+
+    @property
+    def matched(self) -> bool:
+        return self.product_rows == self.peer_rows
+
+
+def compare_with_dlt(
+    work: Path, label: str, simulator: RunningSimulator, url: str
+) -> PeerComparison:
+    """Load the simulator's roster, sync it with loyalty_sync, then with the dlt peer."""
+    roster = work / f"{label}-roster.csv"
+    load_roster(url, simulator, roster)
+    ours = run_sync(work, f"{label}-first", simulator, url, RATE_LIMIT_PER_MINUTE)
+    print(f"  loyalty-sync sync: {ours.wall_seconds:.1f} s, {ours.calls:,} calls", flush=True)
+    peer = run_dlt(work, f"{label}-dlt", simulator, url, roster)
+    print(f"  dlt pipeline: {peer.wall_seconds:.1f} s, {peer.calls:,} calls", flush=True)
+    product = count_rows(url, [f"{SCHEMA}.{t}" for t in COMPARABLE_TABLES])
+    theirs = count_rows(url, [f"{DATASET}.{t}" for t in COMPARABLE_TABLES.values()])
+    return PeerComparison(
+        ours,
+        peer,
+        {t: product[f"{SCHEMA}.{t}"] for t in COMPARABLE_TABLES},
+        {ours_name: theirs[f"{DATASET}.{t}"] for ours_name, t in COMPARABLE_TABLES.items()},
+    )
+
+
 # ----------------------------------------------------------------------------- items
 def sync_items(work: Path, databases: BenchDatabases, customers: int, results: Results) -> None:
     """Items 1, 2, 3 and 6 on one simulator: sync, dlt peer, then the unchanged re-run."""
@@ -257,16 +291,8 @@ def sync_items(work: Path, databases: BenchDatabases, customers: int, results: R
     )
     url = databases.fresh("bench_sync")
     with start_simulator(config) as simulator:
-        roster = work / "sync-roster.csv"
-        load_roster(url, simulator, roster)
-
-        first = run_sync(work, "sync-first", simulator, url, RATE_LIMIT_PER_MINUTE)
-        product_rows = count_rows(url, [f"{SCHEMA}.{t}" for t in COMPARABLE_TABLES])
-        print(f"  loyalty-sync sync: {first.wall_seconds:.1f} s, {first.calls:,} calls", flush=True)
-
-        peer = run_dlt(work, "dlt", simulator, url, roster)
-        peer_rows = count_rows(url, [f"{DATASET}.{t}" for t in COMPARABLE_TABLES.values()])
-        print(f"  dlt pipeline: {peer.wall_seconds:.1f} s, {peer.calls:,} calls", flush=True)
+        compared = compare_with_dlt(work, "sync", simulator, url)
+        first, peer = compared.ours, compared.peer
 
         # Item 6 re-runs at full speed: what it calls and writes does not depend on the pace.
         simulator.set_faults(latency_ms=0, rate_limit_per_minute=0)
@@ -316,16 +342,8 @@ def sync_items(work: Path, databases: BenchDatabases, customers: int, results: R
         "",
     )
     # --- item 3
-    product_total = _rows_total(product_rows)
-    peer_total = _rows_total(peer_rows)
-    matched = all(
-        product_rows[f"{SCHEMA}.{ours}"] == peer_rows[f"{DATASET}.{theirs}"]
-        for ours, theirs in COMPARABLE_TABLES.items()
-    )
-    for ours, theirs in COMPARABLE_TABLES.items():
-        results.row_counts.append(
-            (ours, product_rows[f"{SCHEMA}.{ours}"], peer_rows[f"{DATASET}.{theirs}"])
-        )
+    for table in COMPARABLE_TABLES:
+        results.row_counts.append((table, compared.product_rows[table], compared.peer_rows[table]))
     results.add(
         "3",
         f"dlt {_dlt_version()} pipeline, same endpoints and settings: wall time",
@@ -345,9 +363,9 @@ def sync_items(work: Path, databases: BenchDatabases, customers: int, results: R
     results.add(
         "3",
         f"rows in the {len(COMPARABLE_TABLES)} comparable tables",
-        _int(product_total),
-        f"dlt {_int(peer_total)}",
-        "match" if matched else "MISMATCH",
+        _int(_rows_total(compared.product_rows)),
+        f"dlt {_int(_rows_total(compared.peer_rows))}",
+        "match" if compared.matched else "MISMATCH",
         "must match",
     )
     results.add(
@@ -410,27 +428,18 @@ def fast_api_item(work: Path, databases: BenchDatabases, customers: int, results
     )
     url = databases.fresh("bench_sync_fast")
     with start_simulator(config) as simulator:
-        roster = work / "fast-roster.csv"
-        load_roster(url, simulator, roster)
-        ours = run_sync(work, "fast-sync", simulator, url, RATE_LIMIT_PER_MINUTE)
-        print(f"  loyalty-sync sync: {ours.wall_seconds:.1f} s, {ours.calls:,} calls", flush=True)
-        peer = run_dlt(work, "fast-dlt", simulator, url, roster)
-        print(f"  dlt pipeline: {peer.wall_seconds:.1f} s, {peer.calls:,} calls", flush=True)
-    product_rows = count_rows(url, [f"{SCHEMA}.{t}" for t in COMPARABLE_TABLES])
-    peer_rows = count_rows(url, [f"{DATASET}.{t}" for t in COMPARABLE_TABLES.values()])
-    matched = all(
-        product_rows[f"{SCHEMA}.{ours_name}"] == peer_rows[f"{DATASET}.{theirs}"]
-        for ours_name, theirs in COMPARABLE_TABLES.items()
-    )
+        compared = compare_with_dlt(work, "fast", simulator, url)
+    ours, peer = compared.ours, compared.peer
     setting = f"{customers:,} customers, {FAST_LATENCY_MS:.0f} ms latency"
     results.add(
         "3",
         f"Same comparison, {setting}: wall time / 429s / rows",
         f"{_seconds(ours.wall_seconds)} / {_int(ours.throttled)} / "
-        f"{_int(_rows_total(product_rows))}",
+        f"{_int(_rows_total(compared.product_rows))}",
         f"dlt {_seconds(peer.wall_seconds)} / {_int(peer.throttled)} / "
-        f"{_int(_rows_total(peer_rows))}",
-        f"{ours.wall_seconds / peer.wall_seconds:.3f}; rows {'match' if matched else 'MISMATCH'}",
+        f"{_int(_rows_total(compared.peer_rows))}",
+        f"{ours.wall_seconds / peer.wall_seconds:.3f}; "
+        f"rows {'match' if compared.matched else 'MISMATCH'}",
         "0 429s, rows match",
     )
     minimum = ours.calls / RATE_LIMIT_PER_MINUTE * 60
