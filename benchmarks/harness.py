@@ -127,11 +127,8 @@ def sync_environment(
 ) -> dict[str, str]:
     """The environment `loyalty-sync sync` reads, pointed at `simulator` and `database_url`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPILLARY_")}
+    env.update(simulator.client_environment())
     env.update(
-        CAPILLARY_BASE_URL=simulator.base_url,
-        CAPILLARY_USERNAME=simulator.config.username,
-        CAPILLARY_PASSWORD=simulator.config.password,
-        CAPILLARY_ORG_IDS=",".join(str(o) for o in simulator.dataset.org_ids),
         CAPILLARY_RATE_LIMIT_PER_MINUTE=str(rate_limit_per_minute),
         LOYALTY_SYNC_DATABASE_URL=database_url,
         DAGSTER_HOME=str(dagster_home),

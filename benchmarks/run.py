@@ -210,9 +210,8 @@ def run_dlt(
     work: Path, label: str, simulator: RunningSimulator, url: str, roster: Path
 ) -> ProcessMeasure:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPILLARY_")}
+    env.update(simulator.client_environment())  # the peer reads the user and password
     env.update(
-        CAPILLARY_USERNAME=simulator.config.username,
-        CAPILLARY_PASSWORD=simulator.config.password,
         RUNTIME__DLTHUB_TELEMETRY="false",  # no traffic off this machine
         RUNTIME__LOG_LEVEL="WARNING",
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),

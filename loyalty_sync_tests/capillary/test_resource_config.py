@@ -13,6 +13,7 @@ from loyalty_sync.capillary.resource import (
     capillary_resource_from_env,
     parse_org_ids,
 )
+from loyalty_sync.capillary.simulator import SimulatorConfig
 
 SECRETS = {
     "CAPILLARY_USERNAME": "till.user",
@@ -108,3 +109,19 @@ def test_reprs_and_description_hold_no_secret() -> None:
         for secret in ("pw-never-printed", digest, "secret-never-printed", "key-never-printed"):
             assert secret not in text
     assert resource.describe()["capillary_auth"] == "oauth"
+
+
+def test_simulator_client_environment_is_what_the_resource_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The simulator's export lines and test set-ups use the names the resource reads."""
+    config = SimulatorConfig()
+    for name in (*SECRETS, "CAPILLARY_BASE_URL", "CAPILLARY_ORG_IDS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in config.client_environment("http://127.0.0.1:9", [51135, 51136]).items():
+        monkeypatch.setenv(name, value)
+    settings = capillary_resource_from_env().resolved_settings()
+    assert settings.base_url == "http://127.0.0.1:9"
+    assert settings.org_ids == (51135, 51136)
+    assert settings.credentials.kind == "basic"
+    assert settings.credentials.principal == config.username

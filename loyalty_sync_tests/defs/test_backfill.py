@@ -84,10 +84,8 @@ def instance(
     home.mkdir()
     shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("CAPILLARY_BASE_URL", simulator.base_url)
-    monkeypatch.setenv("CAPILLARY_USERNAME", CONFIG.username)
-    monkeypatch.setenv("CAPILLARY_PASSWORD", CONFIG.password)
-    monkeypatch.setenv("CAPILLARY_ORG_IDS", "51135,51136")
+    for name, value in simulator.client_environment().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("CAPILLARY_RATE_LIMIT_PER_MINUTE", str(LIMIT_PER_MINUTE))
     roster = tmp_path / "roster.csv"
     roster.write_text(simulator.roster_csv())

@@ -113,10 +113,7 @@ def _start(sim: RunningSimulator, admin_url: str, home: Path) -> Synced:
     import_roster(engine, roster)
     env = {
         "LOYALTY_SYNC_DATABASE_URL": url,
-        "CAPILLARY_BASE_URL": sim.base_url,
-        "CAPILLARY_USERNAME": sim.config.username,
-        "CAPILLARY_PASSWORD": sim.config.password,
-        "CAPILLARY_ORG_IDS": ",".join(map(str, sim.dataset.org_ids)),
+        **sim.client_environment(),
         "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
         "DAGSTER_HOME": str(home / "dagster"),
         "COLUMNS": "200",

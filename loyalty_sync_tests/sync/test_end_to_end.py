@@ -48,10 +48,8 @@ def simulator() -> Iterator[RunningSimulator]:
 
 
 def _point_at(sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("CAPILLARY_BASE_URL", sim.base_url)
-    monkeypatch.setenv("CAPILLARY_USERNAME", CONFIG.username)
-    monkeypatch.setenv("CAPILLARY_PASSWORD", CONFIG.password)
-    monkeypatch.setenv("CAPILLARY_ORG_IDS", ",".join(map(str, sim.dataset.org_ids)))
+    for name, value in sim.client_environment().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("CAPILLARY_RATE_LIMIT_PER_MINUTE", "600000")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
 
@@ -298,10 +296,7 @@ def test_killed_sync_then_rerun_equals_a_clean_run(server_admin_url: str, tmp_pa
     with start_simulator(config) as sim:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CAPILLARY_")},
-            "CAPILLARY_BASE_URL": sim.base_url,
-            "CAPILLARY_USERNAME": config.username,
-            "CAPILLARY_PASSWORD": config.password,
-            "CAPILLARY_ORG_IDS": ",".join(map(str, sim.dataset.org_ids)),
+            **sim.client_environment(),
             "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
         }
         results = {}

@@ -33,10 +33,8 @@ def announce(config: SimulatorConfig, base_url: str) -> None:
     click.echo(f"  OAuth client: {config.oauth_key} / {config.oauth_secret}")
     click.echo(f"  roster: {base_url}/_admin/roster.csv  counters: {base_url}/_admin/counters")
     click.echo("  to sync against it:")
-    click.echo(f"    export CAPILLARY_BASE_URL={base_url}")
-    click.echo(f"    export CAPILLARY_USERNAME={config.username}")
-    click.echo(f"    export CAPILLARY_PASSWORD={config.password}")
-    click.echo(f"    export CAPILLARY_ORG_IDS={','.join(str(o) for o in dataset.org_ids)}")
+    for name, value in config.client_environment(base_url, dataset.org_ids).items():
+        click.echo(f"    export {name}={value}")
     click.echo("  Ctrl-C stops it.")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 from typing import Any
@@ -196,6 +197,19 @@ class SimulatorConfig:
     def basic_authorization(self) -> str:
         """The `Authorization` header value this simulator accepts."""
         return basic_authorization(self.username, self.password)
+
+    def client_environment(self, base_url: str, org_ids: Iterable[int]) -> dict[str, str]:
+        """The variables that point loyalty_sync at this simulator (Basic auth, `org_ids`).
+
+        They are the Environment table's names (`capillary/resource.py` reads them); the
+        tests and benchmarks that configure syncs through them keep the two in step.
+        """
+        return {
+            "CAPILLARY_BASE_URL": base_url,
+            "CAPILLARY_USERNAME": self.username,
+            "CAPILLARY_PASSWORD": self.password,
+            "CAPILLARY_ORG_IDS": ",".join(str(org_id) for org_id in org_ids),
+        }
 
 
 def basic_authorization(username: str, password: str) -> str:

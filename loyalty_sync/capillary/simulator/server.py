@@ -180,6 +180,10 @@ class RunningSimulator:
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": self.config.basic_authorization()}
 
+    def client_environment(self) -> dict[str, str]:
+        """The CAPILLARY_* variables that point a sync at this simulator's every org."""
+        return self.config.client_environment(self.base_url, self.dataset.org_ids)
+
     def _admin(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         response = self._http.request(method, f"/_admin/{path}", json=payload)
         if response.status_code >= 400:
