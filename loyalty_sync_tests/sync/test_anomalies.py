@@ -12,6 +12,7 @@ from loyalty_sync.capillary.models import LoyaltyProgramDetails
 from loyalty_sync.sync import rows as to_rows
 from loyalty_sync.sync.anomalies import RULES, tier_findings
 from loyalty_sync.warehouse import tables
+from loyalty_sync_tests.capillary.simulator import reference_examples as examples
 from loyalty_sync_tests.sync.rule_rows import (
     EARLIER,
     LATER,
@@ -37,23 +38,8 @@ REFERENCE_EXAMPLES: list[dict[str, Any]] = [
         "delayedReturnedPoints": 0.0, "delayedExpiredPoints": 0.0,
         "totalAvailablePoints": 95827.0, "totalReturnedPoints": 0.0,
     },
-    {
-        "redeemed": 0.0, "expired": 0.0, "returned": 0.0, "adjusted": 0.0,
-        "lifetimePoints": 0.0, "loyaltyPoints": 0.0, "cumulativePurchases": 212350.0,
-        "loyaltyId": -1, "currentSlab": "Coral", "currentSlabDescription": "Tier 2",
-        "nextSlab": "Opal", "nextSlabSerialNumber": 3, "nextSlabDescription": "Tier 3",
-        "slabSNo": 2, "slabExpiryDate": "2121-11-10T23:59:59Z", "programId": 983,
-        "delayedPoints": 0.0, "delayedReturnedPoints": 0.0, "delayedExpiredPoints": 0.0,
-        "totalAvailablePoints": 0.0, "totalReturnedPoints": 0.0,
-    },
-    {
-        "redeemed": 0.0, "expired": 0.0, "returned": 0.0, "adjusted": 0.0,
-        "lifetimePoints": 8500.0, "loyaltyPoints": 8500.0, "cumulativePurchases": 0.0,
-        "loyaltyId": 649583788, "currentSlab": "Bronze", "nextSlab": "Silver",
-        "nextSlabSerialNumber": 2, "nextSlabDescription": "Tier 2", "slabSNo": 1,
-        "slabExpiryDate": "2125-02-28T23:59:59Z", "programId": 973, "delayedPoints": 0.0,
-        "delayedReturnedPoints": 0.0, "totalAvailablePoints": 8500.0, "totalReturnedPoints": 0.0,
-    },
+    examples.LOOKUP["loyaltyProgramDetails"][0],  # Coral, not enrolled
+    examples.LOYALTY_DETAILS["data"][0],  # Bronze
     {
         "redeemed": 0.0, "expired": 0.0, "returned": 0.0, "adjusted": 0.0,
         "lifetimePoints": 0.0, "loyaltyPoints": 0.0, "cumulativePurchases": 0.0,
