@@ -18,7 +18,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from loyalty_sync.capillary.client import CapillaryClient
-from loyalty_sync.defs.metadata import asset_spec, column_schema, table_metadata
+from loyalty_sync.defs.metadata import asset_spec, column_schema, markdown_table, table_metadata
 from loyalty_sync.defs.partitions import org_program_partitions
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync.sync import passes
@@ -237,17 +237,15 @@ def api_events(
             .limit(10)
         ).all()
     finish_runs(engine, scope, "success")
-    lines = [
-        "| endpoint | code | message | org | program | customer | promotion |",
-        "|---" * 7 + "|",
-    ]
-    lines += [
-        "| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in sample_rows
-    ]
+    sample = markdown_table(
+        ["endpoint", "code", "message", "org", "program", "customer", "promotion"],
+        sample_rows,
+        empty="_no events_",
+    )
     metadata: dict[str, Any] = {
         "events_this_run": sum(by_code.values()),
         "events_by_code": as_metadata_counts({k: v for k, v in by_code.items() if k is not None}),
-        "sample": dg.MetadataValue.md("\n".join(lines) if sample_rows else "_no events_"),
+        "sample": dg.MetadataValue.md(sample),
         "partitions": ", ".join(scope.partition_keys),
     }
     return dg.MaterializeResult(metadata=metadata)

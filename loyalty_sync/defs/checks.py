@@ -54,10 +54,11 @@ from loyalty_sync.defs.check_config import (
     RowCountDropConfig,
     TierAnomaliesConfig,
 )
+from loyalty_sync.defs.metadata import markdown_table
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import WarehouseResource
 from loyalty_sync.sync import anomalies, sync_health
-from loyalty_sync.sync.findings import Finding, Pair, format_value, markdown_table
+from loyalty_sync.sync.findings import Finding, Offender, Pair, format_value
 from loyalty_sync.sync.no_benefits import NoBenefitsReport, PromotionShare, no_benefits_report
 from loyalty_sync.sync.scope import parse_partition_key
 from loyalty_sync.warehouse import tables
@@ -89,21 +90,32 @@ def _percent(share: float) -> str:
 
 
 def _promotion_table(promotions: Sequence[PromotionShare], limit: int) -> str:
-    if not promotions:
-        return "_none_"
-    lines = [
-        "| program | promotion | name | summaries | 8116 | share |",
-        "|---|---|---|---|---|---|",
-    ]
-    for p in promotions[:limit]:
-        name = (p.name or "").replace("|", "\\|")
-        lines.append(
-            f"| {p.program_id} | {p.promotion_id} | {name} | {p.summaries} | {p.no_benefits} "
-            f"| {_percent(p.share)} |"
-        )
-    if len(promotions) > limit:
-        lines.append(f"\n_{limit} of {len(promotions)} shown_")
-    return "\n".join(lines)
+    return markdown_table(
+        ["program", "promotion", "name", "summaries", "8116", "share"],
+        [
+            [p.program_id, p.promotion_id, p.name, p.summaries, p.no_benefits, _percent(p.share)]
+            for p in promotions
+        ],
+        limit=limit,
+    )
+
+
+def _offenders_table(offenders: Sequence[Offender], limit: int, total: int) -> str:
+    """The first `limit` offenders as `customer | program | promotion | values`."""
+    return markdown_table(
+        ["customer", "program", "promotion", "values"],
+        [
+            [
+                o.customer_id,
+                o.program_id,
+                o.promotion_id,
+                ", ".join(f"{k}={format_value(v)}" for k, v in o.values.items()),
+            ]
+            for o in offenders
+        ],
+        limit=limit,
+        total=total,
+    )
 
 
 def _no_benefits_description(report: NoBenefitsReport) -> str:
@@ -162,7 +174,7 @@ def no_benefits_share(
             ),
             "shares_by_promotion": dg.MetadataValue.md(_promotion_table(by_share, 20)),
             "sample": dg.MetadataValue.md(
-                markdown_table(report.offenders, config.sample_rows, report.no_benefits)
+                _offenders_table(report.offenders, config.sample_rows, report.no_benefits)
             ),
             "partitions": ", ".join(keys),
         },
@@ -204,7 +216,9 @@ def _finding_result(
             "share": dg.MetadataValue.float(round(finding.share, 4)),
             "by_partition": dg.MetadataValue.json(dict(finding.by_partition)),
             "offenders": dg.MetadataValue.json([o.as_json() for o in finding.offenders]),
-            "sample": dg.MetadataValue.md(markdown_table(finding.offenders, sample, finding.count)),
+            "sample": dg.MetadataValue.md(
+                _offenders_table(finding.offenders, sample, finding.count)
+            ),
             "partitions": ", ".join(keys),
         },
     )
@@ -245,20 +259,19 @@ def tier_anomalies(
 
 
 def _freshness_table(rows: Sequence[sync_health.PartitionFreshness]) -> str:
-    if not rows:
-        return "_none_"
-    lines = [
-        "| partition | program | last success | age (h) | latest sync |",
-        "|---|---|---|---|---|",
-    ]
-    for r in rows:
-        age = "never" if r.age_hours is None else f"{r.age_hours:.1f}"
-        program = parse_partition_key(r.partition_key)[1]
-        last = format_value(r.last_success_at) or ""
-        lines.append(
-            f"| {r.partition_key} | {program} | {last} | {age} | {r.latest_status or 'none'} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["partition", "program", "last success", "age (h)", "latest sync"],
+        [
+            [
+                r.partition_key,
+                parse_partition_key(r.partition_key)[1],
+                format_value(r.last_success_at) or "",
+                "never" if r.age_hours is None else f"{r.age_hours:.1f}",
+                r.latest_status or "none",
+            ]
+            for r in rows
+        ],
+    )
 
 
 @dg.asset_check(
@@ -312,18 +325,20 @@ DROP_CHECKED: dict[str, bool] = {
 
 
 def _drop_table(changes: Sequence[sync_health.RowCountChange]) -> str:
-    if not changes:
-        return "_none_"
-    lines = [
-        "| partition | previous rows | rows | drop | previous run | run |",
-        "|---|---|---|---|---|---|",
-    ]
-    for c in changes:
-        lines.append(
-            f"| {c.partition_key} | {c.previous_rows} | {c.rows} | {_percent(c.drop_share)} "
-            f"| {(c.previous_run_id or '')[:8]} | {(c.run_id or '')[:8]} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["partition", "previous rows", "rows", "drop", "previous run", "run"],
+        [
+            [
+                c.partition_key,
+                str(c.previous_rows),
+                str(c.rows),
+                _percent(c.drop_share),
+                (c.previous_run_id or "")[:8],
+                (c.run_id or "")[:8],
+            ]
+            for c in changes
+        ],
+    )
 
 
 def _row_count_drop_check(table: str, blocking: bool) -> dg.AssetChecksDefinition:

@@ -7,6 +7,7 @@ sample of the rows, and the column schema taken from `warehouse.tables`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -53,20 +54,32 @@ def asset_spec(table: sa.Table, description: str, **kwargs: Any) -> dg.AssetSpec
     )
 
 
-def _markdown(rows: list[sa.Row[Any]]) -> str:
+def markdown_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    limit: int | None = None,
+    total: int | None = None,
+    empty: str = "_none_",
+) -> str:
+    """The first `limit` of `rows` as a markdown table, `empty` when there are none.
+
+    A cell shows None as blank and escapes `|`, which would otherwise end it. When fewer
+    rows are shown than there are (`total`, default all of `rows`), a line says so.
+    """
     if not rows:
-        return "_no rows_"
-    columns = [c for c in rows[0]._fields if c not in _SKIP_IN_SAMPLE]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        values = row._mapping
-        lines.append("| " + " | ".join(_cell(values[c]) for c in columns) + " |")
+        return empty
+    shown = rows if limit is None else rows[:limit]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in shown]
+    total = len(rows) if total is None else total
+    if total > len(shown):
+        lines.append(f"\n_{len(shown)} of {total} shown_")
     return "\n".join(lines)
 
 
 def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("|", "\\|")[:40]
+    return ("" if value is None else str(value)).replace("|", "\\|")
 
 
 def sample(engine: sa.Engine, table: sa.Table, scope: RunScope) -> str:
@@ -78,7 +91,15 @@ def sample(engine: sa.Engine, table: sa.Table, scope: RunScope) -> str:
     key = list(table.primary_key.columns)
     with engine.connect() as conn:
         rows = list(conn.execute(query.order_by(*key).limit(SAMPLE_ROWS)))
-    return _markdown(rows)
+    if not rows:
+        return "_no rows_"
+    columns = [c for c in rows[0]._fields if c not in _SKIP_IN_SAMPLE]
+    return markdown_table(columns, [[_cut(row._mapping[c]) for c in columns] for row in rows])
+
+
+def _cut(value: Any) -> str | None:
+    """A sample cell's first 40 characters: the table is a glance, not the data."""
+    return None if value is None else str(value)[:40]
 
 
 def table_metadata(

@@ -88,23 +88,3 @@ def format_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
-
-
-def markdown_table(offenders: Sequence[Offender], limit: int, total: int | None = None) -> str:
-    """The first `limit` offenders as `customer | program | promotion | values`."""
-    if not offenders:
-        return "_none_"
-    lines = ["| customer | program | promotion | values |", "|---|---|---|---|"]
-    for item in offenders[:limit]:
-        values = ", ".join(f"{k}={format_value(v)}" for k, v in item.values.items())
-        cells = [
-            "" if item.customer_id is None else str(item.customer_id),
-            str(item.program_id),
-            "" if item.promotion_id is None else str(item.promotion_id),
-            values.replace("|", "\\|"),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    total = len(offenders) if total is None else total
-    if total > min(limit, len(offenders)):
-        lines.append(f"\n_{min(limit, len(offenders))} of {total} shown_")
-    return "\n".join(lines)
