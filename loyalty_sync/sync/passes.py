@@ -43,6 +43,18 @@ def _chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
         yield chunk
 
 
+def _answered(
+    client: CapillaryClient, fetch: Callable[[T], Any], items: Iterable[T]
+) -> Iterator[tuple[T, Any]]:
+    """(item, answer or its exception) in input order, with a chunk of calls queued ahead.
+
+    The pool keeps calling while the pass maps and writes the previous chunk.
+    """
+    listed, to_fetch = tee(items)
+    answers = client.imap(fetch, to_fetch, return_exceptions=True, prefetch=CHUNK)
+    return zip(listed, answers, strict=True)
+
+
 def _skippable(error: BaseException) -> bool:
     """Answers about one record that asking again cannot change; the pass goes on."""
     return isinstance(error, NotFound | BadRequest)
@@ -149,12 +161,7 @@ def sync_customers(engine: sa.Engine, client: CapillaryClient, scope: RunScope) 
             )
             events = EventLog(conn, scope)
             seen: set[int] = set()
-            entries, to_fetch = tee(_streamed(reader, _roster(org_id)))
-            answers = zip(
-                entries,
-                client.imap(fetch, to_fetch, return_exceptions=True, prefetch=CHUNK),
-                strict=True,
-            )
+            answers = _answered(client, fetch, _streamed(reader, _roster(org_id)))
             for chunk in _chunks(answers):
                 batch: dict[str, list[dict[str, Any]]] = {
                     "customers": [],
@@ -282,12 +289,7 @@ def sync_promotions(engine: sa.Engine, client: CapillaryClient, scope: RunScope)
                 scope={"org_id": org_id, "program_id": list(programs)},
             )
             events = EventLog(conn, scope)
-            answers = zip(
-                customer_ids,
-                client.imap(fetch, customer_ids, return_exceptions=True, prefetch=CHUNK),
-                strict=True,
-            )
-            for chunk in _chunks(answers):
+            for chunk in _chunks(_answered(client, fetch, customer_ids)):
                 batch: list[dict[str, Any]] = []
                 for customer_id, answer in chunk:
                     if isinstance(answer, Exception):
@@ -419,13 +421,7 @@ def sync_benefits(
                 for name, table in table_of.items()
             }
             events = EventLog(conn, scope)
-            pairs_list_iter, fetch_iter = tee(pairs)
-            answers = zip(
-                pairs_list_iter,
-                client.imap(fetch, fetch_iter, return_exceptions=True, prefetch=CHUNK),
-                strict=True,
-            )
-            for chunk in _chunks(answers):
+            for chunk in _chunks(_answered(client, fetch, pairs)):
                 batch: dict[str, list[dict[str, Any]]] = {name: [] for name in table_of}
                 for (customer_id, program_id, promotion_id), answer in chunk:
                     context = {
