@@ -72,7 +72,22 @@ def api_key_hash(base_url: str, principal: str) -> str:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-class MemoryRateLimiter:
+class _SleepsUntilItsSlot:
+    """`acquire` for both limiters: reserve a slot, then sleep until it may be used."""
+
+    _sleep: Callable[[float], None]
+
+    def reserve(self) -> float:
+        raise NotImplementedError
+
+    def acquire(self) -> float:
+        delay = self.reserve()
+        if delay > 0:
+            self._sleep(delay)
+        return delay
+
+
+class MemoryRateLimiter(_SleepsUntilItsSlot):
     """GCRA in process memory: for unit tests, and when runs never overlap.
 
     Instances from `shared()` are one per key per process, so several clients of one
@@ -112,12 +127,6 @@ class MemoryRateLimiter:
             self._tat = slot + self._interval
             return max(0.0, slot - CATCH_UP_SECONDS - now)
 
-    def acquire(self) -> float:
-        delay = self.reserve()
-        if delay > 0:
-            self._sleep(delay)
-        return max(delay, 0.0)
-
     def close(self) -> None:
         """Nothing to release: the schedule lives on in the process's registry."""
 
@@ -149,7 +158,7 @@ def ensure_rate_limit_table(engine: Engine) -> None:
             conn.execute(sa.text(statement))
 
 
-class PostgresRateLimiter:
+class PostgresRateLimiter(_SleepsUntilItsSlot):
     """GCRA whose TAT lives in `capillary.api_rate_limits`, shared by every process.
 
     Every request costs one statement, so it runs on one autocommit connection the limiter
@@ -242,12 +251,6 @@ class PostgresRateLimiter:
             self._next_slot += self._interval
             self._slots_left -= 1
         return max(0.0, slot - CATCH_UP_SECONDS - now)
-
-    def acquire(self) -> float:
-        delay = self.reserve()
-        if delay > 0:
-            self._sleep(delay)
-        return delay
 
     def _close_connection(self) -> None:
         if self._connection is not None:
