@@ -19,6 +19,7 @@ from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync.sync.discovery import discover_programs
 from loyalty_sync.sync.promotion_watch import CatalogueCursor, OrgScan, scan_org
 from loyalty_sync.sync.scope import PartitionKeyError, parse_partition_key, partition_key
+from loyalty_sync.sync.tally import event_row
 from loyalty_sync.warehouse import tables, writer
 
 DISCOVERY_SENSOR = "org_program_discovery"
@@ -47,23 +48,20 @@ def _vanished_events(keys: list[str]) -> list[dict[str, Any]]:
     rows = []
     for key in keys:
         org_id, program_id = parse_partition_key(key)
+        message = (
+            f"program {program_id} of org {org_id} is no longer listed by "
+            f"/v2/organization/programs; partition {key} and its history are kept"
+        )
         rows.append(
-            {
-                "occurred_at": now,
-                "endpoint": "programs",
-                "http_status": None,
-                "code": None,
-                "kind": "warning",
-                "message": (
-                    f"program {program_id} of org {org_id} is no longer listed by "
-                    f"/v2/organization/programs; partition {key} and its history are kept"
-                ),
-                "org_id": org_id,
-                "program_id": program_id,
-                "customer_id": None,
-                "promotion_id": None,
-                "partition_key": key,
-            }
+            event_row(
+                occurred_at=now,
+                endpoint="programs",
+                code=None,
+                kind="warning",
+                message=message,
+                org_id=org_id,
+                program_id=program_id,
+            )
         )
     return rows
 

@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +23,35 @@ from loyalty_sync.warehouse import tables, writer
 from loyalty_sync.warehouse.writer import MergeResult
 
 EVENT_FLUSH = 5_000
+
+
+def event_row(
+    *,
+    occurred_at: datetime,
+    endpoint: str,
+    code: int | None,
+    kind: str,
+    message: str | None,
+    org_id: int,
+    program_id: int | None = None,
+    customer_id: int | None = None,
+    promotion_id: int | None = None,
+    http_status: int | None = None,
+) -> dict[str, Any]:
+    """One api_events row; its partition key follows from org and program (none: org-level)."""
+    return {
+        "occurred_at": occurred_at,
+        "endpoint": endpoint,
+        "http_status": http_status,
+        "code": code,
+        "kind": kind,
+        "message": message,
+        "org_id": org_id,
+        "program_id": program_id,
+        "customer_id": customer_id,
+        "promotion_id": promotion_id,
+        "partition_key": partition_key(org_id, program_id) if program_id is not None else None,
+    }
 
 
 class EventLog:
@@ -49,25 +79,22 @@ class EventLog:
         promotion_id: int | None = None,
         http_status: int | None = None,
     ) -> None:
-        key = partition_key(org_id, program_id) if program_id is not None else None
+        row = event_row(
+            occurred_at=self.scope.started_at,
+            endpoint=endpoint,
+            code=code,
+            kind=kind,
+            message=message,
+            org_id=org_id,
+            program_id=program_id,
+            customer_id=customer_id,
+            promotion_id=promotion_id,
+            http_status=http_status,
+        )
         if code is not None:
             self.codes[code] += 1
-            self.placed[(org_id, key, code)] += 1
-        self._buffer.append(
-            {
-                "occurred_at": self.scope.started_at,
-                "endpoint": endpoint,
-                "http_status": http_status,
-                "code": code,
-                "kind": kind,
-                "message": message,
-                "org_id": org_id,
-                "program_id": program_id,
-                "customer_id": customer_id,
-                "promotion_id": promotion_id,
-                "partition_key": key,
-            }
-        )
+            self.placed[(org_id, row["partition_key"], code)] += 1
+        self._buffer.append(row)
         if len(self._buffer) >= EVENT_FLUSH:
             self.flush()
 
