@@ -54,6 +54,7 @@ from loyalty_sync.defs.check_config import (
     RowCountDropConfig,
     TierAnomaliesConfig,
 )
+from loyalty_sync.defs.jobs import PRIORITY_TAG
 from loyalty_sync.defs.metadata import markdown_table
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import WarehouseResource
@@ -65,7 +66,7 @@ from loyalty_sync.warehouse import tables
 
 # Op tags of the checks that gate nothing: a lower priority than the passes' default 0, so
 # a run executes them once no API pass is ready (see the module docstring).
-AFTER_THE_PASSES = {"dagster/priority": "-1"}
+AFTER_THE_PASSES = {PRIORITY_TAG: "-1"}
 WARN = dg.AssetCheckSeverity.WARN
 ERROR = dg.AssetCheckSeverity.ERROR
 

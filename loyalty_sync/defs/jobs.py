@@ -7,6 +7,8 @@ import dagster as dg
 from loyalty_sync.defs.partitions import org_program_partitions
 
 CAPILLARY_SYNC_JOB = "capillary_sync"
+# Dagster's priority tag: higher goes first, among queued runs and among a run's steps.
+PRIORITY_TAG = "dagster/priority"
 
 capillary_sync_job = dg.define_asset_job(
     CAPILLARY_SYNC_JOB,
