@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from loyalty_sync.defs.jobs import TRIGGER_TAG
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync.instance import ensure_dagster_home
@@ -94,6 +95,13 @@ def contiguous_blocks(selected: list[str], ordered: list[str]) -> list[list[str]
         else:
             blocks.append([key])
     return blocks
+
+
+def block_target(block: list[str]) -> tuple[str | None, dict[str, str]]:
+    """How one run covers `block`: its partition key when it is one, else range tags."""
+    if len(block) == 1:
+        return block[0], {}
+    return None, {RANGE_START_TAG: block[0], RANGE_END_TAG: block[-1]}
 
 
 def import_simulator_roster(capillary: CapillaryResource, engine: sa.Engine) -> int:
@@ -211,16 +219,11 @@ def run_sync(
     try:
         with bar:
             for block in contiguous_blocks(selected, ordered):
-                tags = {"loyalty_sync/trigger": "cli"}
-                partition_key = None
-                if len(block) == 1:
-                    partition_key = block[0]
-                else:
-                    tags |= {RANGE_START_TAG: block[0], RANGE_END_TAG: block[-1]}
+                partition_key, range_tags = block_target(block)
                 result = job.execute_in_process(
                     instance=instance,
                     partition_key=partition_key,
-                    tags=tags,
+                    tags={TRIGGER_TAG: "cli", **range_tags},
                     run_config=QUIET_LOGS,
                     raise_on_error=False,
                 )

@@ -7,6 +7,8 @@ import dagster as dg
 from loyalty_sync.defs.partitions import org_program_partitions
 
 CAPILLARY_SYNC_JOB = "capillary_sync"
+# Who asked for a run: cli, schedule, or the sensor's name.
+TRIGGER_TAG = "loyalty_sync/trigger"
 # Dagster's priority tag: higher goes first, among queued runs and among a run's steps.
 PRIORITY_TAG = "dagster/priority"
 

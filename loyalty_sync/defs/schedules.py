@@ -3,10 +3,10 @@
 import dagster as dg
 
 from loyalty_sync.capillary.errors import CapillaryError
-from loyalty_sync.defs.jobs import capillary_sync_job
+from loyalty_sync.defs.jobs import TRIGGER_TAG, capillary_sync_job
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource
-from loyalty_sync.local_sync import RANGE_END_TAG, RANGE_START_TAG, contiguous_blocks
+from loyalty_sync.local_sync import block_target, contiguous_blocks
 from loyalty_sync.sync.discovery import discover_programs
 from loyalty_sync.sync.scope import parse_partition_key
 
@@ -24,13 +24,12 @@ def org_run_requests(
     requests = []
     for org_keys in by_org.values():
         for block in contiguous_blocks(org_keys, ordered):
-            if len(block) == 1:
-                requests.append(dg.RunRequest(run_key=block[0], partition_key=block[0], tags=tags))
-                continue
+            key, range_tags = block_target(block)
             requests.append(
                 dg.RunRequest(
-                    run_key=f"{block[0]}..{block[-1]}",
-                    tags={**tags, RANGE_START_TAG: block[0], RANGE_END_TAG: block[-1]},
+                    run_key=key or f"{block[0]}..{block[-1]}",
+                    partition_key=key,
+                    tags={**tags, **range_tags},
                 )
             )
     return requests
@@ -74,7 +73,7 @@ def daily_capillary_sync(
         context.log.info(f"not synced (program not listed): {', '.join(left_out)}")
     if not live:
         return dg.SkipReason("no partition's program is listed by Capillary")
-    return org_run_requests(live, ordered, {"loyalty_sync/trigger": "schedule"})
+    return org_run_requests(live, ordered, {TRIGGER_TAG: "schedule"})
 
 
 capillary_schedules = [daily_capillary_sync]

@@ -13,7 +13,7 @@ import dagster as dg
 
 from loyalty_sync.capillary.errors import CapillaryError
 from loyalty_sync.defs.assets import api_events, benefits_pass, promotions_pass
-from loyalty_sync.defs.jobs import PRIORITY_TAG, capillary_sync_job
+from loyalty_sync.defs.jobs import PRIORITY_TAG, TRIGGER_TAG, capillary_sync_job
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS, org_program_partitions
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync.sync.discovery import discover_programs
@@ -24,7 +24,6 @@ from loyalty_sync.warehouse import tables, writer
 
 DISCOVERY_SENSOR = "org_program_discovery"
 NEW_PROMOTIONS_SENSOR = "new_promotions"
-TRIGGER_TAG = "loyalty_sync/trigger"
 PROMOTION_TAG = "loyalty_sync/promotion_id"
 
 # What a new promotion changes: the promotions pass, the benefits pass, and the closing

@@ -123,8 +123,8 @@ def describe_url(url: str) -> str:
 
 
 # Kept small: every run worker, sensor and CLI process holds its own pool on one server
-# (the embedded one allows 100 connections). Request threads beyond the pool borrow
-# overflow connections, which the rate limiter's one-statement reservations hold briefly.
+# (the embedded one allows 100 connections). The rate limiter keeps a connection of its
+# own outside the pool; the rest of a process needs only a few at once.
 POOL_SIZE = 5
 
 
