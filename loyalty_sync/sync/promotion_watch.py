@@ -112,8 +112,12 @@ def _modified(promotion: CataloguePromotion) -> datetime | None:
     return promotion.last_modified_on or promotion.metadata.created_on
 
 
-def _descending(items: Sequence[CataloguePromotion]) -> bool:
-    times = [t for t in map(_modified, items) if t is not None]
+def _times(items: Sequence[CataloguePromotion]) -> list[datetime]:
+    """The page's modification times, in page order (promotions without one left out)."""
+    return [t for t in map(_modified, items) if t is not None]
+
+
+def _descending(times: Sequence[datetime]) -> bool:
     return all(a >= b for a, b in pairwise(times))
 
 
@@ -142,7 +146,7 @@ def scan_org(client: CapillaryClient, org_id: int, mark: OrgMark | None) -> OrgS
         for items in _pages(client, org_id):
             pages += 1
             seen.extend(items)
-            if _descending(items):
+            if _descending(_times(items)):
                 break  # the first page holds the newest
         return OrgScan(org_id, [], OrgMark(None).advanced(seen), pages, first_look=True)
 
@@ -153,8 +157,8 @@ def scan_org(client: CapillaryClient, org_id: int, mark: OrgMark | None) -> OrgS
             when, pid = _modified(promotion), promotion.promotion_id
             if when is not None and pid is not None and not mark.has_seen(pid, when):
                 fresh.append(promotion)
-        times = [t for t in map(_modified, items) if t is not None]
-        if times and _descending(items) and mark.modified is not None and times[-1] < mark.modified:
+        times = _times(items)
+        if times and _descending(times) and mark.modified is not None and times[-1] < mark.modified:
             break
     new = [p for p in fresh if _is_new(p, mark)]
     new.sort(key=lambda p: p.promotion_id or 0)

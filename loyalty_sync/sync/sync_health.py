@@ -50,9 +50,9 @@ def partition_freshness(conn: sa.Connection, keys: Iterable[str]) -> list[Partit
     """Freshness of each of `keys`, in key order; keys never synced have no last success."""
     s = tables.sync_runs
     chosen = sorted(set(keys))
-    now = conn.scalar(sa.select(sa.func.now()))
     if not chosen:
         return []
+    now = conn.scalar(sa.select(sa.func.now()))
     last_success = dict(
         conn.execute(
             sa.select(s.c.partition_key, sa.func.max(s.c.finished_at))
