@@ -16,14 +16,14 @@ import itertools
 import time
 from typing import Any
 
-from loyalty_sync.capillary.resource import CapillaryResource
-from loyalty_sync.capillary.simulator import (
+from capillary_simulator import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     SimulatorConfig,
     start_simulator,
 )
-from loyalty_sync.capillary.simulator.data import SimulatorDataset
+from capillary_simulator.data import SimulatorDataset
+from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync.warehouse import migrate
 from loyalty_sync.warehouse.database import database_url, get_engine
 
@@ -58,7 +58,7 @@ def run(
             password=DEMO_PASSWORD,
             rate_limit_per_minute=limit,
             rate_limit_backend=limiter,
-            rate_limit_database_url=limiter_url,
+            warehouse=WarehouseResource(database_url=limiter_url),
             max_concurrency=concurrency,
         )
         client = resource.get_client()

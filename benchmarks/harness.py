@@ -28,7 +28,7 @@ from typing import Any
 import psutil
 import sqlalchemy as sa
 
-from loyalty_sync.capillary.simulator import RunningSimulator
+from capillary_simulator import RunningSimulator
 from loyalty_sync.warehouse import migrate
 from loyalty_sync.warehouse.database import embedded_url, ensure_database
 from loyalty_sync.warehouse.roster import import_roster

@@ -56,7 +56,7 @@ from benchmarks.harness import (
     settled_tuples_written,
     sync_environment,
 )
-from loyalty_sync.capillary.simulator import (
+from capillary_simulator import (
     RunningSimulator,
     SimulatorConfig,
     SimulatorDataset,

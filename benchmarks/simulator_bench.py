@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import psutil
 
-from loyalty_sync.capillary.simulator import SimulatorConfig, SimulatorDataset, start_simulator
+from capillary_simulator import SimulatorConfig, SimulatorDataset, start_simulator
 
 HOME_ORG = 51135
 

@@ -7,7 +7,7 @@ to its reward, and a top-tier program entry carrying a field the models must kee
 
 from __future__ import annotations
 
-from loyalty_sync_tests.capillary.simulator.reference_examples import (
+from loyalty_sync_tests.capillary_simulator.reference_examples import (
     ACTION_SUMMARY_V2,
     ACTION_SUMMARY_V3_NO_BENEFITS,
     PROMOTION_DATA,

@@ -18,6 +18,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from loyalty_sync.capillary.client import CapillaryClient
+from loyalty_sync.defs.jobs import API_POOL
 from loyalty_sync.defs.metadata import asset_spec, column_schema, markdown_table, table_metadata
 from loyalty_sync.defs.partitions import org_program_partitions
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
@@ -100,7 +101,7 @@ def _run_pass(
     ],
     partitions_def=org_program_partitions,
     backfill_policy=_POLICY,
-    pool="capillary_api",
+    pool=API_POOL,
 )
 def customers_pass(
     context: dg.AssetExecutionContext, capillary: CapillaryResource, warehouse: WarehouseResource
@@ -130,7 +131,7 @@ def customers_pass(
     ],
     partitions_def=org_program_partitions,
     backfill_policy=_POLICY,
-    pool="capillary_api",
+    pool=API_POOL,
 )
 def promotions_pass(
     context: dg.AssetExecutionContext, capillary: CapillaryResource, warehouse: WarehouseResource
@@ -178,7 +179,7 @@ BENEFIT_TABLES = [
     ],
     partitions_def=org_program_partitions,
     backfill_policy=_POLICY,
-    pool="capillary_api",
+    pool=API_POOL,
 )
 def benefits_pass(
     context: dg.AssetExecutionContext, capillary: CapillaryResource, warehouse: WarehouseResource

@@ -11,6 +11,11 @@ CAPILLARY_SYNC_JOB = "capillary_sync"
 TRIGGER_TAG = "loyalty_sync/trigger"
 # Dagster's priority tag: higher goes first, among queued runs and among a run's steps.
 PRIORITY_TAG = "dagster/priority"
+# Dagster's tags for a run over a range of partition keys (what a single-run backfill makes).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+# The concurrency pool every step that calls Capillary takes a slot of.
+API_POOL = "capillary_api"
 
 capillary_sync_job = dg.define_asset_job(
     CAPILLARY_SYNC_JOB,
@@ -19,3 +24,22 @@ capillary_sync_job = dg.define_asset_job(
     description="Sync every Capillary table of the selected org/program partitions.",
     tags={"capillary/api": "shared"},
 )
+
+
+def contiguous_blocks(selected: list[str], ordered: list[str]) -> list[list[str]]:
+    """Split `selected` into runs of keys adjacent in the instance's key order."""
+    position = {key: i for i, key in enumerate(ordered)}
+    blocks: list[list[str]] = []
+    for key in sorted(set(selected), key=position.__getitem__):
+        if blocks and position[key] == position[blocks[-1][-1]] + 1:
+            blocks[-1].append(key)
+        else:
+            blocks.append([key])
+    return blocks
+
+
+def block_target(block: list[str]) -> tuple[str | None, dict[str, str]]:
+    """How one run covers `block`: its partition key when it is one, else range tags."""
+    if len(block) == 1:
+        return block[0], {}
+    return None, {RANGE_START_TAG: block[0], RANGE_END_TAG: block[-1]}

@@ -3,10 +3,9 @@
 import dagster as dg
 
 from loyalty_sync.capillary.errors import CapillaryError
-from loyalty_sync.defs.jobs import TRIGGER_TAG, capillary_sync_job
+from loyalty_sync.defs.jobs import TRIGGER_TAG, block_target, capillary_sync_job, contiguous_blocks
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource
-from loyalty_sync.local_sync import block_target, contiguous_blocks
 from loyalty_sync.sync.discovery import discover_programs
 from loyalty_sync.sync.scope import parse_partition_key
 

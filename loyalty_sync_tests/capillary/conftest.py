@@ -11,10 +11,7 @@ from typing import Any
 
 import pytest
 
-from loyalty_sync.capillary.auth import Credentials
-from loyalty_sync.capillary.client import CapillaryClient, ClientSettings
-from loyalty_sync.capillary.ratelimit import MemoryRateLimiter
-from loyalty_sync.capillary.simulator import (
+from capillary_simulator import (
     DEMO_OAUTH_KEY,
     DEMO_OAUTH_SECRET,
     DEMO_PASSWORD,
@@ -23,7 +20,10 @@ from loyalty_sync.capillary.simulator import (
     SimulatorConfig,
     start_simulator,
 )
-from loyalty_sync.capillary.simulator.data import SimulatorDataset
+from capillary_simulator.data import SimulatorDataset
+from loyalty_sync.capillary.auth import Credentials
+from loyalty_sync.capillary.client import CapillaryClient, ClientSettings
+from loyalty_sync.capillary.ratelimit import MemoryRateLimiter
 
 # Home org with programs of 60 promotions each; one customer in ten holds every promotion
 # of the org, which takes several promotionData pages.

@@ -15,8 +15,8 @@ import sys
 import time
 from collections.abc import Iterator
 
-from loyalty_sync.capillary.resource import CapillaryResource
-from loyalty_sync.capillary.simulator import DEMO_PASSWORD, DEMO_USERNAME
+from capillary_simulator import DEMO_PASSWORD, DEMO_USERNAME
+from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync.warehouse.database import get_engine
 
 
@@ -36,7 +36,7 @@ def main() -> None:
         username=DEMO_USERNAME,
         password=DEMO_PASSWORD,
         rate_limit_per_minute=args.limit,
-        rate_limit_database_url=args.database_url,
+        warehouse=WarehouseResource(database_url=args.database_url),
         max_concurrency=args.concurrency,
     )
     client = resource.get_client()

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from capillary_simulator import DEMO_OAUTH_KEY, DEMO_USERNAME, RunningSimulator
+from capillary_simulator.data import SimulatorDataset
 from loyalty_sync.capillary.auth import Credentials
 from loyalty_sync.capillary.errors import (
     AuthenticationError,
@@ -19,8 +21,6 @@ from loyalty_sync.capillary.errors import (
     ProgramNotFound,
     PromotionNotFound,
 )
-from loyalty_sync.capillary.simulator import DEMO_OAUTH_KEY, DEMO_USERNAME, RunningSimulator
-from loyalty_sync.capillary.simulator.data import SimulatorDataset
 from loyalty_sync_tests.capillary.conftest import (
     BASIC,
     CONNECTED_ORG,

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from capillary_simulator import DEMO_USERNAME, RunningSimulator
+from capillary_simulator.data import SimulatorDataset
 from loyalty_sync.capillary.errors import RetriesExhausted, TransientError
-from loyalty_sync.capillary.simulator import DEMO_USERNAME, RunningSimulator
-from loyalty_sync.capillary.simulator.data import SimulatorDataset
 from loyalty_sync_tests.capillary.conftest import HOME_ORG, ClientFactory
 
 

@@ -14,11 +14,11 @@ from loyalty_sync.capillary.ratelimit import (
     MAX_LEASE_SLOTS,
     SAFETY_FACTOR,
     MemoryRateLimiter,
-    PostgresRateLimiter,
     RateLimiterError,
     api_key_hash,
     slot_interval,
 )
+from loyalty_sync.warehouse.rate_limits import PostgresRateLimiter
 from loyalty_sync_tests.conftest import new_database
 
 

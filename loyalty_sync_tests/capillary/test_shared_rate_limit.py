@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from loyalty_sync.capillary.simulator import DEMO_USERNAME, SimulatorConfig, start_simulator
+from capillary_simulator import DEMO_USERNAME, SimulatorConfig, start_simulator
 from loyalty_sync_tests.capillary.conftest import HOME_ORG
 
 LIMIT_PER_MINUTE = 600

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from loyalty_sync.capillary.simulator import RunningSimulator, SimulatorConfig, start_simulator
+from capillary_simulator import RunningSimulator, SimulatorConfig, start_simulator
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 
@@ -41,16 +41,16 @@ def automation_env(database_url: str, *, ephemeral: bool = True) -> Iterator[Aut
         start_simulator(CONFIG, in_thread=True) as sim,
         dg.DagsterInstance.ephemeral() if ephemeral else dg.instance_for_test() as instance,
     ):
+        warehouse = WarehouseResource(database_url=database_url)
         capillary = CapillaryResource(
             base_url=sim.base_url,
             org_ids=f"{HOME_ORG},{CONNECTED_ORG}",
             username=CONFIG.username,
             password=CONFIG.password,
             rate_limit_per_minute=60_000,
-            rate_limit_database_url=database_url,
+            warehouse=warehouse,
             max_attempts=2,
             backoff_initial_seconds=0.01,
             backoff_max_seconds=0.05,
         )
-        warehouse = WarehouseResource(database_url=database_url)
         yield AutomationEnv(sim, instance, {"capillary": capillary, "warehouse": warehouse})

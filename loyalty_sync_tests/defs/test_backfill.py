@@ -28,10 +28,10 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
 )
 from dagster_graphql.test.utils import execute_dagster_graphql
 
-from loyalty_sync.capillary.simulator import RunningSimulator, SimulatorConfig, start_simulator
+from capillary_simulator import RunningSimulator, SimulatorConfig, start_simulator
 from loyalty_sync.defs.assets import capillary_assets
+from loyalty_sync.defs.jobs import RANGE_END_TAG, RANGE_START_TAG
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
-from loyalty_sync.local_sync import RANGE_END_TAG, RANGE_START_TAG
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.roster import import_roster
 

@@ -22,13 +22,13 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from dagster._core.events import DagsterEventType
 
-from loyalty_sync.capillary.simulator import SimulatorConfig, start_simulator
-from loyalty_sync.capillary.simulator.server import RunningSimulator
+from capillary_simulator import SimulatorConfig, start_simulator
+from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli import main
+from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
 from loyalty_sync.defs.check_config import FreshnessConfig
 from loyalty_sync.defs.checks import DROP_CHECKED, TIER_CHECKS, partitions_fresh
 from loyalty_sync.defs.resources import WarehouseResource
-from loyalty_sync.local_sync import SyncSummary, run_sync
 from loyalty_sync.sync.scope import partition_key
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.roster import import_roster

@@ -12,7 +12,7 @@ from loyalty_sync.capillary.models import LoyaltyProgramDetails
 from loyalty_sync.sync import rows as to_rows
 from loyalty_sync.sync.anomalies import RULES, tier_findings
 from loyalty_sync.warehouse import tables
-from loyalty_sync_tests.capillary.simulator import reference_examples as examples
+from loyalty_sync_tests.capillary_simulator import reference_examples as examples
 from loyalty_sync_tests.sync.rule_rows import (
     EARLIER,
     LATER,

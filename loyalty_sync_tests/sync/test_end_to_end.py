@@ -1,6 +1,6 @@
 """A whole sync against the simulator over HTTP and a real PostgreSQL: no part mocked.
 
-Runs go through `loyalty_sync.local_sync.run_sync`, i.e. the `capillary_sync` job executed
+Runs go through `loyalty_sync.cli.sync_runner.run_sync`, i.e. the `capillary_sync` job executed
 in process on a Dagster instance, exactly as `loyalty-sync sync` does.
 """
 
@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from loyalty_sync.capillary.simulator import SimulatorConfig, start_simulator
-from loyalty_sync.capillary.simulator.server import RunningSimulator
-from loyalty_sync.local_sync import run_sync
+from capillary_simulator import SimulatorConfig, start_simulator
+from capillary_simulator.server import RunningSimulator
+from loyalty_sync.cli.sync_runner import run_sync
 from loyalty_sync.sync.passes import BENEFITS_CUTOFF
 from loyalty_sync.warehouse import tables
 from loyalty_sync_tests.conftest import new_database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loyalty_sync.local_sync import contiguous_blocks
+from loyalty_sync.defs.jobs import contiguous_blocks
 from loyalty_sync.sync.scope import PartitionKeyError, RunScope, parse_partition_key
 
 

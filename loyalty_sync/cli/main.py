@@ -1,0 +1,177 @@
+"""`loyalty-sync`: the command line for data engineers.
+
+Subcommands stay thin: each parses its options and calls the module that owns the work,
+so the same code runs from Dagster, the CLI and the tests.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from loyalty_sync.warehouse.database import DatabaseConfigError, describe_url, get_engine
+
+# Dagster marks some parameters we use (backfill_policy on @asset, pools) as beta; the
+# warnings say nothing a user of this command can act on.
+warnings.filterwarnings("ignore", module="dagster")
+warnings.filterwarnings("ignore", message=".*is currently in beta.*")
+warnings.filterwarnings("ignore", message=".*is currently in preview.*")
+
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+
+
+@click.group()
+@click.version_option(package_name="loyalty_sync")
+def main() -> None:
+    """Keep a Postgres copy of Capillary loyalty data fresh."""
+
+
+@main.group()
+def db() -> None:
+    """Warehouse schema: migrations and status."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    from loyalty_sync.warehouse import migrate
+
+    engine = _engine()
+    migrate.upgrade(engine)
+    state = migrate.status(engine)
+    console.print(
+        f"[green]warehouse at revision {state.current}[/] ({describe_url(str(engine.url))})"
+    )
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say where the database stands: URL, current revision, pending migrations."""
+    from loyalty_sync.warehouse import migrate
+
+    engine = _engine()
+    state = migrate.status(engine)
+    console.print(f"database: {describe_url(str(engine.url))}")
+    console.print(f"current revision: {state.current or 'none (empty database)'}")
+    console.print(f"head revision: {state.head}")
+    if state.up_to_date:
+        console.print("[green]up to date[/]")
+    else:
+        console.print(
+            f"[yellow]pending: {', '.join(state.pending)}[/] (run `loyalty-sync db upgrade`)"
+        )
+        sys.exit(1)
+
+
+@main.group()
+def roster() -> None:
+    """The customer roster a sync starts from."""
+
+
+@roster.command("import")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def roster_import(file: Path) -> None:
+    """Load customer identifiers from a CSV FILE.
+
+    Columns: org_id,source,identifier_name,identifier_value and optionally account_id.
+    Exit code 0 when every row loaded, 1 when some rows were rejected (they are listed and
+    written to FILE.rejects.csv), 2 when the file cannot be read as a roster.
+    """
+    from loyalty_sync.warehouse import migrate
+    from loyalty_sync.warehouse.roster import RosterFileError, import_roster
+
+    engine = _engine()
+    migrate.ensure_upgraded(engine)
+    try:
+        report = import_roster(engine, file)
+    except RosterFileError as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+    console.print(
+        f"read {report.read} row(s): loaded {report.loaded} ({report.new} new), "
+        f"{report.duplicates} duplicate(s) in the file, {len(report.rejected)} rejected"
+    )
+    if report.rejected:
+        table = Table("line", "reason", title="rejected rows")
+        for item in report.rejected:
+            table.add_row(str(item.line), item.reason)
+        errors.print(table)
+        errors.print(f"rejected rows written to {report.rejects_path}")
+        sys.exit(1)
+
+
+@main.command("sync")
+@click.option(
+    "--partition",
+    "partitions",
+    multiple=True,
+    metavar="KEY",
+    help="Sync only this org/program partition (ORG-PROGRAM, e.g. 51135-2568); repeatable.",
+)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
+def sync(partitions: tuple[str, ...], no_progress: bool) -> None:
+    """Discover orgs/programs, then materialise every asset once, in process."""
+    from loyalty_sync.cli.sync_runner import SyncError, run_sync
+    from loyalty_sync.sync.scope import PartitionKeyError
+
+    try:
+        summary = run_sync(list(partitions) or None, show_progress=not no_progress)
+    except (SyncError, PartitionKeyError, DatabaseConfigError) as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+    _print_summary(summary)
+    sys.exit(0 if summary.success else 1)
+
+
+def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
+    endpoint = summary.endpoint
+    source = endpoint.get("capillary_endpoint", "")
+    if endpoint.get("capillary_simulator"):
+        source += " (bundled simulator)"
+    console.print(f"Capillary: {source}")
+    console.print(f"warehouse: {endpoint.get('warehouse', '')}")
+    if summary.new_partitions:
+        console.print(f"new partitions: {', '.join(summary.new_partitions)}")
+    runs = Table("run", "partitions", "outcome", title="runs")
+    for run in summary.runs:
+        outcome = "[green]success[/]" if run.success else f"[red]failed[/] {run.error or ''}"
+        runs.add_row(run.run_id[:8], ", ".join(run.partition_keys), outcome)
+    console.print(runs)
+    rows = Table("table", "rows", title="warehouse rows")
+    for name, count in summary.rows.items():
+        rows.add_row(name, f"{count:,}")
+    console.print(rows)
+    console.print(f"API calls: {summary.calls:,} ({summary.retries:,} retries)")
+    warnings = ", ".join(f"{code}: {n:,}" for code, n in sorted(summary.warnings.items()))
+    console.print(f"warnings and errors by code: {warnings or 'none'}")
+    checks = [c for run in summary.runs for c in run.checks]
+    if checks:
+        table = Table("asset", "check", "result", "severity", "detail", title="checks")
+        for check in checks:
+            result = "[green]passed[/]" if check["passed"] else "[red]failed[/]"
+            detail = "" if check["passed"] else check["description"]
+            table.add_row(check["asset"], check["check"], result, check["severity"], detail)
+        console.print(table)
+
+
+def _register_simulator() -> None:
+    from capillary_simulator.command import simulator_command
+
+    main.add_command(simulator_command, "simulator")
+
+
+_register_simulator()
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    try:
+        return get_engine()
+    except DatabaseConfigError as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        sys.exit(2)

@@ -1,0 +1,348 @@
+"""`CapillaryResource`: the Dagster face of the Capillary client.
+
+A small `ConfigurableResource` in the usual shape: plain fields with descriptions, secrets
+from `EnvVar`, and one `CapillaryClient` (one pooled `httpx.Client`) held as a private
+attribute for the resource's lifetime, opened in `setup_for_execution` (or on first use
+outside Dagster) and closed in `teardown_after_execution`. With no base URL it points at
+the bundled simulator and says so in logs and metadata, so a demo is never mistaken for a
+sync of real data. Secret fields are left out of the resource's repr, which is what Dagster
+and pydantic print.
+
+It takes the warehouse as a resource dependency (`ResourceDependency`) rather than finding
+a database on its own: the shared rate limit lives in the warehouse, so a warehouse set in
+code and the limiter cannot end up on two databases.
+"""
+
+# No `from __future__ import annotations`: Dagster reads `ResourceDependency` from the
+# evaluated annotation, and a string annotation makes pydantic reject the warehouse.
+
+import logging
+import threading
+from typing import Any
+
+import dagster as dg
+import httpx
+from pydantic import Field, PrivateAttr
+
+from loyalty_sync.capillary.auth import Credentials
+from loyalty_sync.capillary.client import CapillaryClient, ClientSettings
+from loyalty_sync.capillary.config import (
+    ENV_BASE_URL,
+    ENV_BENEFITS_API,
+    ENV_OAUTH_KEY,
+    ENV_OAUTH_SECRET,
+    ENV_ORG_IDS,
+    ENV_PASSWORD,
+    ENV_RATE_LIMIT,
+    ENV_USERNAME,
+    CapillaryConfigError,
+    ResolvedSettings,
+    check_base_url,
+    check_benefits_api,
+    parse_org_ids,
+)
+from loyalty_sync.capillary.ratelimit import MemoryRateLimiter, RateLimiter, api_key_hash
+from loyalty_sync.capillary.stats import ClientStats
+from loyalty_sync.defs.resources.env import env_text, env_var_or_none, resolved
+from loyalty_sync.defs.resources.warehouse import WarehouseResource
+from loyalty_sync.warehouse.rate_limits import PostgresRateLimiter
+
+logger = logging.getLogger("loyalty_sync.capillary")
+
+RATE_LIMIT_BACKENDS = ("postgres", "memory")
+
+
+class CapillaryResource(dg.ConfigurableResource):
+    """Capillary loyalty API: auth, shared rate limit, retries, pagination, typed answers."""
+
+    base_url: str | None = Field(
+        default=None,
+        description=(
+            "Capillary API host, e.g. https://eu.api.capillarytech.com (CAPILLARY_BASE_URL). "
+            "Unset: the bundled simulator, started on demand and shared by local processes."
+        ),
+    )
+    username: str | None = Field(
+        default=None,
+        repr=False,
+        description="Basic-auth user (till or API user), from CAPILLARY_USERNAME.",
+    )
+    password: str | None = Field(
+        default=None,
+        repr=False,
+        description="Basic-auth password, from CAPILLARY_PASSWORD; sent only as its MD5 digest.",
+    )
+    oauth_key: str | None = Field(
+        default=None,
+        repr=False,
+        description="OAuth client key, from CAPILLARY_OAUTH_KEY; preferred over Basic when set.",
+    )
+    oauth_secret: str | None = Field(
+        default=None,
+        repr=False,
+        description="OAuth client secret, from CAPILLARY_OAUTH_SECRET.",
+    )
+    org_ids: str | None = Field(
+        default=None,
+        description=(
+            "Comma-separated org ids (CAPILLARY_ORG_IDS): the credential's own org first, "
+            "then connected orgs, reached with DATA-SCOPE headers. Required with base_url."
+        ),
+    )
+    rate_limit_per_minute: int = Field(
+        default=100,
+        description=(
+            "Requests per minute allowed for this API key (CAPILLARY_RATE_LIMIT_PER_MINUTE), "
+            "held across every concurrent run and process."
+        ),
+    )
+    rate_limit_backend: str = Field(
+        default="postgres",
+        description=(
+            "'postgres': the limit is shared through the warehouse by all processes; "
+            "'memory': per process only (tests, or when runs never overlap)."
+        ),
+    )
+    warehouse: dg.ResourceDependency[WarehouseResource] = Field(
+        description=(
+            "The warehouse whose `api_rate_limits` table holds the shared rate limit, so the "
+            "limit and the data can never point at two databases."
+        ),
+    )
+    benefits_api: str = Field(
+        default="v3",
+        description="actionSummary flavour (CAPILLARY_BENEFITS_API): v3 by customer id, v2 by "
+        "identifier.",
+    )
+    max_concurrency: int = Field(
+        default=16,
+        description="Threads making calls at once, so latency does not cap throughput.",
+    )
+    timeout_seconds: float = Field(
+        default=10.0,
+        description="Seconds to wait for a connection or for the next bytes of an answer.",
+    )
+    max_attempts: int = Field(
+        default=5, description="Attempts per call before a transient failure is raised."
+    )
+    backoff_initial_seconds: float = Field(
+        default=0.5, description="First retry pause; doubles per attempt, with jitter."
+    )
+    backoff_max_seconds: float = Field(default=30.0, description="Longest retry pause.")
+
+    _client: CapillaryClient | None = PrivateAttr(default=None)
+    _settings: ResolvedSettings | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    # --- settings ------------------------------------------------------------------------
+
+    def validate_settings(self) -> None:
+        """Raise `CapillaryConfigError` for settings that cannot work, without any I/O."""
+        credentials = self._given_credentials()
+        if self.base_url is not None:
+            check_base_url(self.base_url)
+            if not parse_org_ids(self.org_ids):
+                raise CapillaryConfigError(
+                    f"{ENV_BASE_URL} is set but {ENV_ORG_IDS} is not: list the org ids to "
+                    "sync, the credential's own org first"
+                )
+            if credentials.kind == "none":
+                raise CapillaryConfigError(
+                    f"{ENV_BASE_URL} is set but no credentials are: set {ENV_OAUTH_KEY} and "
+                    f"{ENV_OAUTH_SECRET}, or {ENV_USERNAME} and {ENV_PASSWORD}"
+                )
+        else:
+            parse_org_ids(self.org_ids)
+        check_benefits_api(self.benefits_api)
+        if self.rate_limit_per_minute <= 0:
+            raise CapillaryConfigError(
+                f"{ENV_RATE_LIMIT} must be a positive number of requests per minute"
+            )
+        if self.rate_limit_backend not in RATE_LIMIT_BACKENDS:
+            raise CapillaryConfigError("rate_limit_backend must be 'postgres' or 'memory'")
+        if self.max_concurrency < 1 or self.max_attempts < 1 or self.timeout_seconds <= 0:
+            raise CapillaryConfigError(
+                "max_concurrency and max_attempts must be at least 1, timeout_seconds above 0"
+            )
+
+    def _given_credentials(self) -> Credentials:
+        return Credentials(
+            resolved(self.username),
+            resolved(self.password),
+            resolved(self.oauth_key),
+            resolved(self.oauth_secret),
+        )
+
+    def resolved_settings(self) -> ResolvedSettings:
+        """Settings with the simulator and its demo credentials filled in where unset."""
+        if self._settings is not None:
+            return self._settings
+        self.validate_settings()
+        if self.base_url is not None:
+            settings = ResolvedSettings(
+                base_url=check_base_url(self.base_url),
+                simulator=False,
+                org_ids=parse_org_ids(self.org_ids),
+                credentials=self._given_credentials(),
+            )
+        else:
+            settings = self._simulator_settings()
+        self._settings = settings
+        return settings
+
+    def _simulator_settings(self) -> ResolvedSettings:
+        import capillary_simulator as simulator
+        from loyalty_sync.settings import home_dir
+
+        base_url = simulator.ensure_shared_simulator(home_dir())
+        given = self._given_credentials()
+        credentials = (
+            given
+            if given.kind != "none"
+            else Credentials(
+                simulator.DEMO_USERNAME,
+                simulator.DEMO_PASSWORD,
+                simulator.DEMO_OAUTH_KEY,
+                simulator.DEMO_OAUTH_SECRET,
+            )
+        )
+        org_ids = parse_org_ids(self.org_ids) or _simulator_org_ids(base_url)
+        return ResolvedSettings(
+            base_url=base_url.rstrip("/"),
+            simulator=True,
+            org_ids=org_ids,
+            credentials=credentials,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """What this resource talks to, for logs and metadata; never a credential."""
+        settings = self.resolved_settings()
+        return {
+            "capillary_endpoint": (
+                f"bundled simulator at {settings.base_url}"
+                if settings.simulator
+                else settings.base_url
+            ),
+            "capillary_simulator": settings.simulator,
+            "capillary_auth": settings.credentials.kind,
+            "capillary_org_ids": list(settings.org_ids),
+            "capillary_rate_limit_per_minute": self.rate_limit_per_minute,
+            "capillary_rate_limit_backend": self.rate_limit_backend,
+            "capillary_benefits_api": self.benefits_api,
+        }
+
+    def org_id_list(self) -> list[int]:
+        """Configured orgs (or the simulator's), the credential's own org first."""
+        return list(self.resolved_settings().org_ids)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def _build_limiter(self, settings: ResolvedSettings) -> RateLimiter:
+        key = api_key_hash(settings.base_url, settings.credentials.principal)
+        if self.rate_limit_backend == "memory":
+            return MemoryRateLimiter.shared(key, self.rate_limit_per_minute)
+        return PostgresRateLimiter(
+            self.rate_limit_per_minute, key, engine=self.warehouse.get_engine()
+        )
+
+    def get_client(self) -> CapillaryClient:
+        """The resource's client, created on first use; thread-safe and shared by all callers."""
+        with self._lock:
+            if self._client is None:
+                settings = self.resolved_settings()
+                self._client = CapillaryClient(
+                    ClientSettings(
+                        base_url=settings.base_url,
+                        own_org_id=settings.own_org_id,
+                        timeout_seconds=self.timeout_seconds,
+                        max_attempts=self.max_attempts,
+                        max_concurrency=self.max_concurrency,
+                        backoff_initial_seconds=self.backoff_initial_seconds,
+                        backoff_max_seconds=self.backoff_max_seconds,
+                    ),
+                    settings.credentials,
+                    self._build_limiter(settings),
+                    stats=ClientStats(),
+                )
+                self._announce(settings)
+            return self._client
+
+    def _announce(self, settings: ResolvedSettings) -> None:
+        if settings.simulator:
+            logger.warning(
+                "CAPILLARY_BASE_URL is not set: using the bundled Capillary simulator at %s "
+                "(demo data, not a real tenant)",
+                settings.base_url,
+            )
+        else:
+            logger.info(
+                "Capillary API at %s (%s auth, orgs %s, %d requests/minute)",
+                settings.base_url,
+                settings.credentials.kind,
+                ",".join(map(str, settings.org_ids)),
+                self.rate_limit_per_minute,
+            )
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        """The client's counters (zeros before the first call)."""
+        return self._client.stats.snapshot() if self._client else ClientStats().snapshot()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        client = self.get_client()
+        description = self.describe()
+        if context.log is not None:
+            if description["capillary_simulator"]:
+                context.log.warning(
+                    f"Capillary: {description['capillary_endpoint']} (CAPILLARY_BASE_URL unset)"
+                )
+            else:
+                context.log.info(
+                    f"Capillary: {description['capillary_endpoint']} ({client.auth_kind} auth)"
+                )
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.close()
+
+
+def _simulator_org_ids(base_url: str) -> tuple[int, ...]:
+    """The simulator's orgs, home org first, from its health answer."""
+    health = httpx.get(f"{base_url.rstrip('/')}/_admin/health", timeout=10.0).json()
+    return tuple(int(org_id) for org_id in health["orgIds"])
+
+
+def capillary_resource_from_env(
+    warehouse: WarehouseResource, **overrides: Any
+) -> CapillaryResource:
+    """The resource as the Environment table describes it, validated now.
+
+    Secrets are passed as `EnvVar` so Dagster resolves them in each run process and shows
+    only their names. `overrides` set any other field (e.g. `rate_limit_backend`).
+    """
+    values: dict[str, Any] = {
+        "warehouse": warehouse,
+        "base_url": env_text(ENV_BASE_URL),
+        "org_ids": env_text(ENV_ORG_IDS),
+        "benefits_api": (env_text(ENV_BENEFITS_API) or "v3").lower(),
+        "username": env_var_or_none(ENV_USERNAME),
+        "password": env_var_or_none(ENV_PASSWORD),
+        "oauth_key": env_var_or_none(ENV_OAUTH_KEY),
+        "oauth_secret": env_var_or_none(ENV_OAUTH_SECRET),
+    }
+    limit = env_text(ENV_RATE_LIMIT)
+    if limit is not None:
+        try:
+            values["rate_limit_per_minute"] = int(limit)
+        except ValueError:
+            raise CapillaryConfigError(
+                f"{ENV_RATE_LIMIT} must be an integer, not {limit!r}"
+            ) from None
+    values.update(overrides)
+    resource = CapillaryResource(**values)
+    resource.validate_settings()
+    return resource
