@@ -118,7 +118,7 @@ def roster_import(file: Path) -> None:
 def sync(partitions: tuple[str, ...], no_progress: bool) -> None:
     """Discover orgs/programs, then materialise every asset once, in process."""
     from loyalty_sync.cli.sync_runner import SyncError, run_sync
-    from loyalty_sync.sync.scope import PartitionKeyError
+    from loyalty_sync.warehouse.scope import PartitionKeyError
 
     try:
         summary = run_sync(list(partitions) or None, show_progress=not no_progress)

@@ -27,9 +27,9 @@ from loyalty_sync.instance import ensure_dagster_home
 from loyalty_sync.settings import home_dir
 from loyalty_sync.sync import progress
 from loyalty_sync.sync.discovery import discover_programs
-from loyalty_sync.sync.scope import parse_partition_key
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.roster import import_roster
+from loyalty_sync.warehouse.scope import parse_partition_key
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

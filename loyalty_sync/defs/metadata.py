@@ -83,11 +83,8 @@ def _cell(value: Any) -> str:
 
 
 def sample(engine: sa.Engine, table: sa.Table, scope: RunScope) -> str:
-    """A few rows of `table` inside the run's orgs (and programs), as markdown."""
-    query = sa.select(table).where(table.c.org_id.in_(list(scope.org_programs)))
-    if "program_id" in table.c:
-        programs = [p for ps in scope.org_programs.values() for p in ps]
-        query = query.where(table.c.program_id.in_(programs))
+    """A few rows of `table` inside the run's partitions, as markdown."""
+    query = sa.select(table).where(scope.partitions.where(table))
     key = list(table.primary_key.columns)
     with engine.connect() as conn:
         rows = list(conn.execute(query.order_by(*key).limit(SAMPLE_ROWS)))
@@ -107,11 +104,8 @@ def table_metadata(
 ) -> dict[str, Any]:
     merge = outcome.merges.get(table.name)
     with engine.connect() as conn:
-        query = sa.select(sa.func.count()).where(table.c.org_id.in_(list(scope.org_programs)))
-        if "program_id" in table.c:
-            programs = [p for ps in scope.org_programs.values() for p in ps]
-            query = query.where(table.c.program_id.in_(programs))
-        total = int(conn.scalar(query.select_from(table)) or 0)
+        query = sa.select(sa.func.count()).select_from(table)
+        total = int(conn.scalar(query.where(scope.partitions.where(table))) or 0)
     metadata: dict[str, Any] = {
         "dagster/row_count": total,
         "rows_in_batch": merge.staged if merge else 0,

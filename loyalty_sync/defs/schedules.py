@@ -7,7 +7,7 @@ from loyalty_sync.defs.jobs import TRIGGER_TAG, block_target, capillary_sync_job
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource
 from loyalty_sync.sync.discovery import discover_programs
-from loyalty_sync.sync.scope import parse_partition_key
+from loyalty_sync.warehouse.scope import parse_partition_key
 
 DAILY_SCHEDULE = "daily_capillary_sync"
 DAILY_CRON = "0 3 * * *"

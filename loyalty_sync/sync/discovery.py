@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from loyalty_sync.capillary.client import CapillaryClient
-from loyalty_sync.sync.scope import partition_key
+from loyalty_sync.warehouse.scope import partition_key
 
 
 @dataclass(frozen=True)

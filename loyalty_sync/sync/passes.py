@@ -25,9 +25,10 @@ from loyalty_sync.capillary.errors import BadRequest, NotFound
 from loyalty_sync.capillary.models import Customer, LoyaltyDetails
 from loyalty_sync.sync import rows as to_rows
 from loyalty_sync.sync.progress import reporter
-from loyalty_sync.sync.scope import RunScope, partition_key
+from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.sync.tally import EventLog, PassOutcome
 from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse.scope import PartitionScope, partition_key
 from loyalty_sync.warehouse.writer import StagedMerge
 
 # actionSummary reports benefits earned on or after this date only.
@@ -68,13 +69,13 @@ def _api_delta(client: CapillaryClient, before: dict[str, Any]) -> tuple[int, in
 def _run_pass(
     client: CapillaryClient,
     scope: RunScope,
-    per_org: Callable[[int, tuple[int, ...], PassOutcome], None],
+    per_org: Callable[[int, PartitionScope, PassOutcome], None],
 ) -> PassOutcome:
     outcome = PassOutcome()
     before = client.stats.snapshot()
     reporter().count_calls_with(lambda: client.stats.total_calls)
-    for org_id, programs in scope.org_programs.items():
-        per_org(org_id, programs, outcome)
+    for org_id in scope.partitions.orgs:
+        per_org(org_id, scope.partitions.for_org(org_id), outcome)
     outcome.calls, outcome.retries = _api_delta(client, before)
     outcome.api = client.stats.snapshot()
     return outcome
@@ -103,7 +104,7 @@ def _streamed(reader: sa.Connection, query: sa.Select[Any]) -> Iterator[sa.Row[A
 
 
 def _current_tiers(
-    engine: sa.Engine, org_id: int, programs: tuple[int, ...]
+    engine: sa.Engine, partitions: PartitionScope
 ) -> dict[tuple[int, int], tuple[Any, ...]]:
     t = tables.loyalty_program_details
     with engine.connect() as conn:
@@ -120,7 +121,7 @@ def _current_tiers(
                     t.c.slab_sno,
                     t.c.current_slab,
                     t.c.slab_expiry_date,
-                ).where(t.c.org_id == org_id, t.c.program_id.in_(programs))
+                ).where(partitions.where(t))
             )
         }
 
@@ -129,8 +130,8 @@ def sync_customers(engine: sa.Engine, client: CapillaryClient, scope: RunScope) 
     """customerDetails (embed=mlp) per roster entry -> customers, program details, tiers."""
     progress = reporter()
 
-    def per_org(org_id: int, programs: tuple[int, ...], outcome: PassOutcome) -> None:
-        previous = _current_tiers(engine, org_id, programs)
+    def per_org(org_id: int, partitions: PartitionScope, outcome: PassOutcome) -> None:
+        previous = _current_tiers(engine, partitions)
         progress.start(f"customers {org_id}", _count(engine, _roster(org_id)))
 
         def fetch(entry: sa.Row[Any]) -> Customer | LoyaltyDetails:
@@ -150,7 +151,7 @@ def sync_customers(engine: sa.Engine, client: CapillaryClient, scope: RunScope) 
                 conn,
                 tables.loyalty_program_details,
                 run_id=scope.run_id,
-                scope={"org_id": org_id, "program_id": list(programs)},
+                scope=partitions,
             )
             history = StagedMerge(conn, tables.tier_history, run_id=scope.run_id)
             roster_ids = StagedMerge(
@@ -210,7 +211,7 @@ def sync_customers(engine: sa.Engine, client: CapillaryClient, scope: RunScope) 
                     seen.add(customer_id)
                     batch["customers"].append(customer_row)
                     for item in program_details:
-                        if item.program_id not in programs:
+                        if (org_id, item.program_id) not in partitions:
                             continue
                         row = to_rows.program_detail_row(org_id, customer_id, item)
                         batch["details"].append(row)
@@ -242,7 +243,7 @@ def sync_customers(engine: sa.Engine, client: CapillaryClient, scope: RunScope) 
             for staged in (customers, details, history, roster_ids):
                 outcome.add_merge(staged.finish())
             outcome.add_events(events)
-            for key in scope.keys_of(org_id):
+            for key in partitions.keys:
                 outcome.rows_by_partition[("customers", key)] += len(seen)
 
     return _run_pass(client, scope, per_org)
@@ -268,7 +269,7 @@ def sync_promotions(engine: sa.Engine, client: CapillaryClient, scope: RunScope)
     """promotionData (every page) per customer, plus the org's catalogue -> promotions."""
     progress = reporter()
 
-    def per_org(org_id: int, programs: tuple[int, ...], outcome: PassOutcome) -> None:
+    def per_org(org_id: int, partitions: PartitionScope, outcome: PassOutcome) -> None:
         customer_ids = _found_customers(engine, org_id)
         catalogue = {
             p.promotion_id: p
@@ -286,7 +287,7 @@ def sync_promotions(engine: sa.Engine, client: CapillaryClient, scope: RunScope)
                 conn,
                 tables.customer_promotions,
                 run_id=scope.run_id,
-                scope={"org_id": org_id, "program_id": list(programs)},
+                scope=partitions,
             )
             events = EventLog(conn, scope)
             for chunk in _chunks(_answered(client, fetch, customer_ids)):
@@ -298,7 +299,7 @@ def sync_promotions(engine: sa.Engine, client: CapillaryClient, scope: RunScope)
                         events.add_error(answer, org_id=org_id, customer_id=customer_id)  # type: ignore[arg-type]
                         continue
                     for promotion in answer.promotions:
-                        if promotion.program_id not in programs:
+                        if (org_id, promotion.program_id) not in partitions:
                             continue
                         if promotion.org_id is not None and promotion.org_id != org_id:
                             continue
@@ -314,10 +315,10 @@ def sync_promotions(engine: sa.Engine, client: CapillaryClient, scope: RunScope)
                 held.add(batch)
                 progress.advance(f"promotions {org_id}", len(chunk))
             for promotion_id, listed in catalogue.items():
-                if (
-                    listed.program_id in programs
-                    and (listed.program_id, promotion_id) not in promotions
-                ):
+                if (org_id, listed.program_id) in partitions and (
+                    listed.program_id,
+                    promotion_id,
+                ) not in promotions:
                     promotions[(listed.program_id, promotion_id)] = to_rows.catalogue_promotion_row(
                         org_id, listed
                     )
@@ -327,7 +328,7 @@ def sync_promotions(engine: sa.Engine, client: CapillaryClient, scope: RunScope)
                 conn,
                 tables.promotions,
                 run_id=scope.run_id,
-                scope={"org_id": org_id, "program_id": list(programs)},
+                scope=partitions,
             )
             catalogue_table.add(promotions.values())
             outcome.add_merge(catalogue_table.finish())
@@ -340,7 +341,7 @@ def sync_promotions(engine: sa.Engine, client: CapillaryClient, scope: RunScope)
 # --- benefit summaries -------------------------------------------------------------------
 
 
-def benefit_pairs_query(org_id: int, programs: tuple[int, ...]) -> sa.Select[Any]:
+def benefit_pairs_query(partitions: PartitionScope) -> sa.Select[Any]:
     """(customer, program, promotion) pairs actionSummary can answer, in a stable order."""
     cp = tables.customer_promotions
     lpd = tables.loyalty_program_details
@@ -364,8 +365,7 @@ def benefit_pairs_query(org_id: int, programs: tuple[int, ...]) -> sa.Select[Any
             ),
         )
         .where(
-            cp.c.org_id == org_id,
-            cp.c.program_id.in_(programs),
+            partitions.where(cp),
             lpd.c.loyalty_id.is_not(None),
             lpd.c.loyalty_id != -1,
             sa.or_(p.c.end_date.is_(None), p.c.end_date >= BENEFITS_CUTOFF),
@@ -374,17 +374,15 @@ def benefit_pairs_query(org_id: int, programs: tuple[int, ...]) -> sa.Select[Any
     )
 
 
-def _held_pairs(org_id: int, programs: tuple[int, ...]) -> sa.Select[Any]:
+def _held_pairs(partitions: PartitionScope) -> sa.Select[Any]:
     cp = tables.customer_promotions
-    return sa.select(cp.c.customer_id).where(cp.c.org_id == org_id, cp.c.program_id.in_(programs))
+    return sa.select(cp.c.customer_id).where(partitions.where(cp))
 
 
 def sync_benefits(
     engine: sa.Engine, client: CapillaryClient, scope: RunScope, api_version: str = "v3"
 ) -> PassOutcome:
     """actionSummary per eligible pair -> summaries, points, currencies, incentives."""
-    if api_version not in ("v2", "v3"):
-        raise ValueError(f"benefits API must be v2 or v3, not {api_version!r}")
     progress = reporter()
     table_of = {
         "benefit_summaries": tables.benefit_summaries,
@@ -393,11 +391,11 @@ def sync_benefits(
         "benefit_incentives": tables.benefit_incentives,
     }
 
-    def per_org(org_id: int, programs: tuple[int, ...], outcome: PassOutcome) -> None:
-        query = benefit_pairs_query(org_id, programs)
+    def per_org(org_id: int, partitions: PartitionScope, outcome: PassOutcome) -> None:
+        query = benefit_pairs_query(partitions)
         eligible = _count(engine, query)
         outcome.skipped["not_enrolled_or_ended_before_cutoff"] += (
-            _count(engine, _held_pairs(org_id, programs)) - eligible
+            _count(engine, _held_pairs(partitions)) - eligible
         )
         progress.start(f"benefits {org_id}", eligible)
 
@@ -416,7 +414,7 @@ def sync_benefits(
                     conn,
                     table,
                     run_id=scope.run_id,
-                    scope={"org_id": org_id, "program_id": list(programs)},
+                    scope=partitions,
                 )
                 for name, table in table_of.items()
             }

@@ -1,57 +1,37 @@
-"""Run scope: which orgs and programs a run covers, named by partition keys like `51135-2568`."""
+"""Run scope: which partitions a run covers, under which run id, from when."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-_KEY = re.compile(r"^(\d+)-(\d+)$")
-
-
-class PartitionKeyError(ValueError):
-    """A partition key that does not name an org and a program."""
-
-
-def partition_key(org_id: int, program_id: int) -> str:
-    return f"{org_id}-{program_id}"
-
-
-def parse_partition_key(key: str) -> tuple[int, int]:
-    match = _KEY.match(key.strip())
-    if not match:
-        raise PartitionKeyError(
-            f"partition key {key!r} is not ORG-PROGRAM (two integers, e.g. 51135-2568)"
-        )
-    return int(match.group(1)), int(match.group(2))
+from loyalty_sync.warehouse.scope import PartitionKeyError, PartitionScope
 
 
 @dataclass(frozen=True)
 class RunScope:
-    """What one run syncs: programs grouped by org, so an org's customers are fetched once."""
+    """What one run syncs: its partitions (grouped by org, so an org's customers are
+    fetched once), its run id, and the time its rows are stamped with."""
 
     run_id: str
-    org_programs: dict[int, tuple[int, ...]]
+    partitions: PartitionScope
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @classmethod
     def from_partition_keys(cls, run_id: str, keys: Iterable[str]) -> RunScope:
-        grouped: dict[int, set[int]] = {}
-        for key in keys:
-            org_id, program_id = parse_partition_key(key)
-            grouped.setdefault(org_id, set()).add(program_id)
-        if not grouped:
+        partitions = PartitionScope.from_keys(keys)
+        if not partitions:
             raise PartitionKeyError("a run needs at least one org/program partition")
-        return cls(run_id, {org: tuple(sorted(p)) for org, p in sorted(grouped.items())})
+        return cls(run_id, partitions)
+
+    @property
+    def org_programs(self) -> dict[int, tuple[int, ...]]:
+        return self.partitions.by_org()
 
     @property
     def partition_keys(self) -> list[str]:
-        return [
-            partition_key(org, program)
-            for org, programs in self.org_programs.items()
-            for program in programs
-        ]
+        return self.partitions.keys
 
     def keys_of(self, org_id: int) -> list[str]:
-        return [partition_key(org_id, p) for p in self.org_programs[org_id]]
+        return self.partitions.for_org(org_id).keys

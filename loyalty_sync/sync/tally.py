@@ -8,7 +8,6 @@ from rows that say how the sync ended, not from the absence of errors in logs.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,8 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from loyalty_sync.capillary.errors import CapillaryError
-from loyalty_sync.sync.scope import RunScope, partition_key
+from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.warehouse import tables, writer
+from loyalty_sync.warehouse.scope import partition_key
 from loyalty_sync.warehouse.writer import MergeResult
 
 EVENT_FLUSH = 5_000
@@ -232,14 +232,10 @@ def finish_runs(engine: sa.Engine, scope: RunScope, status: str, error: str | No
     with engine.begin() as conn:
         conn.execute(
             sa.update(t)
-            .where(t.c.run_id == scope.run_id, t.c.partition_key.in_(scope.partition_keys))
+            .where(t.c.run_id == scope.run_id, scope.partitions.where(t))
             .values(status=status, finished_at=sa.func.now(), error=error, synced_at=sa.func.now())
         )
 
 
 def as_metadata_counts(counter: Mapping[Any, int]) -> dict[str, int]:
     return {str(k): int(v) for k, v in sorted(counter.items(), key=lambda kv: str(kv[0]))}
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=str, sort_keys=True)

@@ -23,6 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from loyalty_sync.warehouse.scope import PartitionScope
+
 WRITER_COLUMNS = frozenset({"synced_at", "run_id"})
 
 
@@ -114,16 +116,15 @@ class StagedMerge:
         table: sa.Table,
         *,
         run_id: str,
-        scope: Mapping[str, Any] | None = None,
+        scope: PartitionScope | None = None,
         columns: Iterable[str] | None = None,
     ) -> None:
-        unknown_scope = set(scope or {}) - {c.name for c in table.columns}
-        if unknown_scope:
-            raise BatchError(f"scope names columns {table.name} lacks: {sorted(unknown_scope)}")
+        if scope is not None and "org_id" not in table.c:
+            raise BatchError(f"{table.name} has no org_id: it cannot be scoped by partition")
         self.conn = conn
         self.table = table
         self.run_id = run_id
-        self.scope = dict(scope) if scope else None
+        self.scope = scope
         self.columns = data_columns(table, columns)
         self.stage = f"stage_{table.name}"
         self.staged = 0
@@ -160,14 +161,17 @@ class StagedMerge:
         conn.execute(sa.text(f"ANALYZE {stage}"))
         target = _qualified(conn, table)
         params: dict[str, Any] = {"run_id": self.run_id}
-        if self.scope:
-            clause, scope_params = _scope_clause(conn, "s", self.scope)
+        staged_rows = sa.table(stage, *(sa.column(c.name) for c in self.columns))
+        if self.scope is not None:
             outside = conn.scalar(
-                sa.text(f"SELECT count(*) FROM {stage} s WHERE NOT ({clause})"), scope_params
+                sa.select(sa.func.count())
+                .select_from(staged_rows)
+                .where(sa.not_(self.scope.where(staged_rows)))
             )
             if outside:
                 raise BatchError(
-                    f"{outside} row(s) for {table.name} fall outside the scope {self.scope}"
+                    f"{outside} row(s) for {table.name} fall outside the partitions "
+                    f"{', '.join(self.scope.keys) or '(none)'}"
                 )
         keys = [c.name for c in table.primary_key.columns]
         values = [c.name for c in self.columns if c.name not in keys]
@@ -200,15 +204,12 @@ class StagedMerge:
             params,
         ).one()
         deleted = 0
-        if self.scope:
-            clause, scope_params = _scope_clause(conn, "t", self.scope)
-            match = " AND ".join(f"s.{_quote(conn, k)} = t.{_quote(conn, k)}" for k in keys)
+        if self.scope is not None:
+            still_served = sa.select(sa.literal(1)).where(
+                *(staged_rows.c[k] == table.c[k] for k in keys)
+            )
             deleted = conn.execute(
-                sa.text(
-                    f"DELETE FROM {target} t WHERE {clause}"
-                    f" AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
-                ),
-                scope_params,
+                sa.delete(table).where(self.scope.where(table), ~still_served.exists())
             ).rowcount
         conn.execute(sa.text(f"DROP TABLE {stage}"))
         return MergeResult(
@@ -220,35 +221,19 @@ class StagedMerge:
         )
 
 
-def _scope_clause(
-    conn: sa.Connection, alias: str, scope: Mapping[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    parts: list[str] = []
-    params: dict[str, Any] = {}
-    for i, (column, value) in enumerate(scope.items()):
-        name = f"scope_{i}"
-        if isinstance(value, (list, tuple, set, frozenset)):
-            parts.append(f"{alias}.{_quote(conn, column)} = ANY(:{name})")
-            params[name] = list(value)
-        else:
-            parts.append(f"{alias}.{_quote(conn, column)} = :{name}")
-            params[name] = value
-    return " AND ".join(parts) or "TRUE", params
-
-
 def merge(
     conn: sa.Connection,
     table: sa.Table,
     rows: Iterable[Mapping[str, Any]],
     *,
     run_id: str,
-    scope: Mapping[str, Any] | None = None,
+    scope: PartitionScope | None = None,
     columns: Iterable[str] | None = None,
 ) -> MergeResult:
     """Merge `rows` into `table`: insert new, update changed, keep unchanged.
 
-    With `scope` (column -> value or list of values), rows of the table inside the scope
-    that the batch lacks are deleted, and a batch row outside the scope is an error.
+    With `scope` (a set of partitions), rows of the table inside the scope that the batch
+    lacks are deleted, and a batch row outside the scope is an error.
     Without it, nothing is deleted (plain upsert). With `columns`, the batch supplies
     only those (plus the key) and other columns of existing rows are kept.
     """

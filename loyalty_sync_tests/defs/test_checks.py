@@ -26,12 +26,12 @@ from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli import main
 from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
-from loyalty_sync.defs.check_config import FreshnessConfig
 from loyalty_sync.defs.checks import DROP_CHECKED, TIER_CHECKS, partitions_fresh
+from loyalty_sync.defs.checks.config import FreshnessConfig
 from loyalty_sync.defs.resources import WarehouseResource
-from loyalty_sync.sync.scope import partition_key
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.roster import import_roster
+from loyalty_sync.warehouse.scope import partition_key
 from loyalty_sync_tests.conftest import new_database
 
 # Two orgs, three programs; every customer of an org is in the roster.

@@ -10,7 +10,7 @@ from loyalty_sync.defs.assets import capillary_assets
 from loyalty_sync.defs.jobs import RANGE_END_TAG, RANGE_START_TAG, capillary_sync_job
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.schedules import DAILY_CRON, daily_capillary_sync
-from loyalty_sync.sync.scope import parse_partition_key
+from loyalty_sync.warehouse.scope import parse_partition_key
 from loyalty_sync_tests.defs.automation_env import (
     CONNECTED_ORG,
     HOME_ORG,

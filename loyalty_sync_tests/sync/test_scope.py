@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from loyalty_sync.defs.jobs import contiguous_blocks
-from loyalty_sync.sync.scope import PartitionKeyError, RunScope, parse_partition_key
+from loyalty_sync.sync.scope import RunScope
+from loyalty_sync.warehouse.scope import PartitionKeyError, parse_partition_key
 
 
 def test_keys_round_trip_and_group_by_org() -> None:

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from loyalty_sync.warehouse import tables, writer
+from loyalty_sync.warehouse.scope import PartitionScope
 
 
 def _row(org: int, program: int, customer: int, points: str = "10", **extra: Any) -> dict:
@@ -41,13 +42,13 @@ def _state(engine: sa.Engine) -> dict[tuple[int, int, int], tuple[Any, ...]]:
     return {(r[0], r[1], r[2]): tuple(r[3:]) for r in rows}
 
 
-def _merge(engine: sa.Engine, rows: list[dict], run_id: str, scope: dict | None) -> Any:
+def _merge(engine: sa.Engine, rows: list[dict], run_id: str, scope: PartitionScope | None) -> Any:
     with engine.begin() as conn:
         return writer.merge(conn, tables.loyalty_program_details, rows, run_id=run_id, scope=scope)
 
 
 def test_merge_inserts_updates_keeps_and_deletes_within_scope(engine: sa.Engine) -> None:
-    scope_a = {"org_id": 1, "program_id": 10}
+    scope_a = PartitionScope.org(1, [10])
     first = _merge(engine, [_row(1, 10, c) for c in (1, 2, 3)], "run-1", scope_a)
     other = _merge(engine, [_row(1, 20, 1), _row(2, 10, 1)], "run-1", None)
     assert (first.inserted, first.updated, first.deleted) == (3, 0, 0)
@@ -74,17 +75,17 @@ def test_merge_inserts_updates_keeps_and_deletes_within_scope(engine: sa.Engine)
 
 def test_rerun_with_unchanged_data_rewrites_nothing(engine: sa.Engine) -> None:
     rows = [_row(1, 10, c, points=f"{c}.500") for c in range(50)]
-    _merge(engine, rows, "run-1", {"org_id": 1, "program_id": 10})
+    _merge(engine, rows, "run-1", PartitionScope.org(1, [10]))
     before = _state(engine)
     # Numerically equal values written differently are not a change.
     again = [_row(1, 10, c, points=f"{c}.50000") for c in range(50)]
-    result = _merge(engine, again, "run-2", {"org_id": 1, "program_id": 10})
+    result = _merge(engine, again, "run-2", PartitionScope.org(1, [10]))
     assert result.written == 0
     assert _state(engine) == before
 
 
 def test_error_mid_batch_leaves_previous_rows(engine: sa.Engine) -> None:
-    scope = {"org_id": 1, "program_id": 10}
+    scope = PartitionScope.org(1, [10])
     _merge(engine, [_row(1, 10, c) for c in range(5)], "run-1", scope)
     before = _state(engine)
 
@@ -109,24 +110,34 @@ def test_error_mid_batch_leaves_previous_rows(engine: sa.Engine) -> None:
     [
         ([_row(1, 10, 1, bogus=1)], "columns the batch lacks"),
         ([_row(1, 10, 1), _row(1, 10, 1)], "duplicate key"),
-        ([_row(1, 99, 1)], "outside the scope"),
+        ([_row(1, 99, 1)], "outside the partitions 1-10"),
     ],
 )
 def test_bad_batches_are_refused_with_a_reason(
     engine: sa.Engine, rows: list[dict], message: str
 ) -> None:
-    _merge(engine, [_row(1, 10, 7)], "run-1", {"org_id": 1, "program_id": 10})
+    _merge(engine, [_row(1, 10, 7)], "run-1", PartitionScope.org(1, [10]))
     before = _state(engine)
     with pytest.raises(writer.BatchError, match=message):
-        _merge(engine, rows, "run-2", {"org_id": 1, "program_id": 10})
+        _merge(engine, rows, "run-2", PartitionScope.org(1, [10]))
     assert _state(engine) == before
 
 
 def test_scope_with_several_programs(engine: sa.Engine) -> None:
     _merge(engine, [_row(1, p, 1) for p in (10, 20, 30)], "run-1", None)
-    result = _merge(engine, [_row(1, 10, 1)], "run-2", {"org_id": 1, "program_id": [10, 20]})
+    result = _merge(engine, [_row(1, 10, 1)], "run-2", PartitionScope.org(1, [10, 20]))
     assert result.deleted == 1
     assert set(_state(engine)) == {(1, 10, 1), (1, 30, 1)}
+
+
+def test_scope_of_two_orgs_is_their_pairs_not_a_cross_product(engine: sa.Engine) -> None:
+    # (1, 20) and (2, 10) belong to neither partition of the scope: an org IN x program IN
+    # reading of {1-10, 2-20} would take them in and delete them.
+    _merge(engine, [_row(o, p, 1) for o in (1, 2) for p in (10, 20)], "run-1", None)
+    scope = PartitionScope.from_keys(["1-10", "2-20"])
+    result = _merge(engine, [], "run-2", scope)
+    assert result.deleted == 2
+    assert set(_state(engine)) == {(1, 20, 1), (2, 10, 1)}
 
 
 def test_append_stamps_run_and_time(engine: sa.Engine) -> None:

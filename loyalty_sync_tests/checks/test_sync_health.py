@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from loyalty_sync.sync import sync_health
+from loyalty_sync.checks import sync_health
 from loyalty_sync.warehouse import tables
-from loyalty_sync_tests.sync.rule_rows import NOW, insert, sync_run
+from loyalty_sync.warehouse.scope import PartitionScope
+from loyalty_sync_tests.checks.rule_rows import NOW, insert, sync_run
 
 KEY = "51135-2568"
 OTHER = "51135-2569"
@@ -27,8 +28,10 @@ def test_freshness_per_partition(engine: sa.Engine) -> None:
         ],
     )
     with engine.connect() as conn:
-        rows = sync_health.partition_freshness(conn, [OTHER, KEY, "51136-2570"])
-        assert sync_health.synced_partitions(conn) == [KEY, OTHER]
+        rows = sync_health.partition_freshness(
+            conn, PartitionScope.from_keys([OTHER, KEY, "51136-2570"])
+        )
+        assert sync_health.synced_partitions(conn).keys == [KEY, OTHER]
     by_key = {r.partition_key: r for r in rows}
     assert [r.partition_key for r in rows] == [KEY, OTHER, "51136-2570"]
     stale = by_key[KEY]
@@ -43,7 +46,9 @@ def test_freshness_per_partition(engine: sa.Engine) -> None:
 
 def _changes(engine: sa.Engine, run_id: str | None) -> dict[str, sync_health.RowCountChange]:
     with engine.connect() as conn:
-        changes = sync_health.row_count_changes(conn, "customers", [KEY, OTHER], run_id)
+        changes = sync_health.row_count_changes(
+            conn, "customers", PartitionScope.from_keys([KEY, OTHER]), run_id
+        )
     return {c.partition_key: c for c in changes}
 
 
@@ -91,8 +96,13 @@ def test_mark_blocked_closes_only_the_runs_partitions(engine: sa.Engine) -> None
         ],
     )
     with engine.begin() as conn:
-        assert sync_health.mark_blocked(conn, "r1", [KEY, OTHER], "first reason") == 2
-        sync_health.mark_blocked(conn, "r1", [KEY], "second reason")
+        assert (
+            sync_health.mark_blocked(
+                conn, "r1", PartitionScope.from_keys([KEY, OTHER]), "first reason"
+            )
+            == 2
+        )
+        sync_health.mark_blocked(conn, "r1", PartitionScope.from_keys([KEY]), "second reason")
     t = tables.sync_runs
     with engine.connect() as conn:
         rows = {(r.run_id, r.partition_key): r for r in conn.execute(sa.select(t))}

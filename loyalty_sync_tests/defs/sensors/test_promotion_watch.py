@@ -5,7 +5,7 @@ from typing import Any, cast
 
 from loyalty_sync.capillary.client import CapillaryClient
 from loyalty_sync.capillary.models import CataloguePromotion
-from loyalty_sync.sync.promotion_watch import CatalogueCursor, OrgMark, scan_org
+from loyalty_sync.defs.sensors.promotion_watch import CatalogueCursor, OrgMark, scan_org
 
 ORG = 51135
 T0 = 1_760_000_000_000  # epoch milliseconds

@@ -1,27 +1,31 @@
 """What a data-quality rule found: offending rows counted by partition, and the first few.
 
-The rules (`anomalies.py`, `no_benefits.py`, `sync_health.py`) are plain SQL over the
+The rules (`tier_anomalies.py`, `no_benefits.py`, `sync_health.py`) are plain SQL over the
 warehouse so they can be tested without Dagster; the asset checks (`defs/checks.py`) turn
 a finding into a check result and its metadata.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
-import sqlalchemy as sa
-
-from loyalty_sync.sync.scope import partition_key
+from loyalty_sync.warehouse.scope import partition_key
 
 # Rules fetch at most this many offending rows: enough to name every offender of a small
 # partition, few enough to keep check metadata light.
 LIST_LIMIT = 100
 
-Pair = tuple[int, int]  # (org_id, program_id)
+
+class Severity(StrEnum):
+    """A failed rule's weight, spelled as Dagster's check severities are."""
+
+    ERROR = "ERROR"
+    WARN = "WARN"
 
 
 @dataclass(frozen=True)
@@ -68,16 +72,6 @@ class Finding:
     @property
     def passed(self) -> bool:
         return self.count == 0
-
-
-def in_scope(
-    org: sa.ColumnElement[Any], program: sa.ColumnElement[Any], pairs: Iterable[Pair]
-) -> sa.ColumnElement[bool]:
-    """`(org, program) IN pairs`; false when there are none, so an empty scope finds nothing."""
-    chosen = sorted(set(pairs))
-    if not chosen:
-        return sa.false()
-    return sa.tuple_(org, program).in_(chosen)
 
 
 def format_value(value: Any) -> Any:

@@ -1,6 +1,9 @@
 """Tier anomalies in `loyalty_program_details` and `tier_history`, as SQL rules.
 
-Impossible states cannot come out of a healthy loyalty engine, whatever the customer did:
+The rules and their severities are listed once, in `TIER_RULES`; why each is what it is:
+
+Impossible states (ERROR) cannot come out of a healthy loyalty engine, whatever the
+customer did:
 - `negative_balances`: loyalty, delayed, available or lifetime points below zero;
 - `available_points_sum`: `totalAvailablePoints` is not `loyaltyPoints + delayedPoints`;
 - `next_slab_serial`: `nextSlabSerialNumber` is not `slabSNo + 1`. `-1` is the top tier's
@@ -10,7 +13,7 @@ Impossible states cannot come out of a healthy loyalty engine, whatever the cust
   tier (the reference pages show one), so a tier alone is not an anomaly; zero points are
   what such a row should carry.
 
-Suspicious states can happen but usually mean a tier job or a manual change went wrong:
+Suspicious states (WARN) can happen but usually mean a tier job or a manual change went wrong:
 - `downgrade_before_expiry`: a tier change seen by the judged sync moved the customer to a
   lower tier while the previous tier's `slabExpiryDate` had not passed yet;
 - `tier_kept_past_expiry`: an enrolled customer above the base tier (serial 1, which has
@@ -26,7 +29,7 @@ freshness check covers staleness).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -34,18 +37,43 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from loyalty_sync.sync.findings import LIST_LIMIT, Finding, Offender, Pair, in_scope
-from loyalty_sync.sync.scope import partition_key
+from loyalty_sync.checks.findings import LIST_LIMIT, Finding, Offender, Severity
 from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse.scope import PartitionScope, partition_key
 
-IMPOSSIBLE = (
-    "negative_balances",
-    "available_points_sum",
-    "next_slab_serial",
-    "points_while_not_enrolled",
-)
-SUSPICIOUS = ("downgrade_before_expiry", "tier_kept_past_expiry", "lifetime_below_current")
-RULES = IMPOSSIBLE + SUSPICIOUS
+
+@dataclass(frozen=True)
+class TierRule:
+    """How bad a rule's finding is (impossible: ERROR, suspicious: WARN) and what it finds."""
+
+    severity: Severity
+    what: str
+
+
+# The one list of tier rules: the asset checks, their severities and the tests read it.
+TIER_RULES: dict[str, TierRule] = {
+    "negative_balances": TierRule(
+        Severity.ERROR, "loyalty, delayed, available or lifetime points below zero"
+    ),
+    "available_points_sum": TierRule(
+        Severity.ERROR, "totalAvailablePoints is not loyaltyPoints + delayedPoints"
+    ),
+    "next_slab_serial": TierRule(
+        Severity.ERROR, "nextSlabSerialNumber is not slabSNo + 1 (-1 only at the top tier)"
+    ),
+    "points_while_not_enrolled": TierRule(
+        Severity.ERROR, "points held with loyaltyId -1 (not enrolled)"
+    ),
+    "downgrade_before_expiry": TierRule(
+        Severity.WARN, "tier lowered since the previous sync before the old tier's slabExpiryDate"
+    ),
+    "tier_kept_past_expiry": TierRule(
+        Severity.WARN, "tier above the base still held after its slabExpiryDate"
+    ),
+    "lifetime_below_current": TierRule(
+        Severity.WARN, "lifetime points lower than current loyalty points"
+    ),
+}
 
 _DETAILS = tables.loyalty_program_details
 _HISTORY = tables.tier_history
@@ -61,12 +89,12 @@ class _Rule:
     values: Mapping[str, sa.ColumnElement[Any]]
 
 
-def judged_syncs(pairs: Iterable[Pair]) -> sa.Subquery:
+def judged_syncs(scope: PartitionScope) -> sa.Subquery:
     """Per partition, the latest sync that wrote its program details: run id and start."""
     s = tables.sync_runs
     return (
         sa.select(s.c.org_id, s.c.program_id, s.c.run_id, s.c.started_at)
-        .where(in_scope(s.c.org_id, s.c.program_id, pairs), s.c.rows[_DETAILS.name].is_not(None))
+        .where(scope.where(s), s.c.rows[_DETAILS.name].is_not(None))
         .order_by(s.c.org_id, s.c.program_id, s.c.started_at.desc(), s.c.run_id)
         .distinct(s.c.org_id, s.c.program_id)
         .subquery("judged")
@@ -74,16 +102,16 @@ def judged_syncs(pairs: Iterable[Pair]) -> sa.Subquery:
 
 
 def _detail_rules(
-    pairs: list[Pair], tolerance: Decimal, expiry_grace: timedelta
+    scope: PartitionScope, tolerance: Decimal, expiry_grace: timedelta
 ) -> dict[str, _Rule]:
     d = _DETAILS.alias("d")
     other = _DETAILS.alias("other")
-    judged = judged_syncs(pairs)
-    scope = in_scope(d.c.org_id, d.c.program_id, pairs)
+    judged = judged_syncs(scope)
+    in_partitions = scope.where(d)
     # The highest tier anyone holds in each program, computed once: a -1 below it is wrong.
     ladders = (
         sa.select(other.c.org_id, other.c.program_id, sa.func.max(other.c.slab_sno).label("top"))
-        .where(in_scope(other.c.org_id, other.c.program_id, pairs))
+        .where(scope.where(other))
         .group_by(other.c.org_id, other.c.program_id)
         .subquery("ladders")
     )
@@ -101,7 +129,12 @@ def _detail_rules(
         source: sa.FromClause = d,
     ) -> _Rule:
         return _Rule(
-            source, d.c.org_id, d.c.program_id, d.c.customer_id, sa.and_(scope, condition), values
+            source,
+            d.c.org_id,
+            d.c.program_id,
+            d.c.customer_id,
+            sa.and_(in_partitions, condition),
+            values,
         )
 
     balances = {
@@ -185,9 +218,9 @@ def _detail_rules(
     }
 
 
-def _downgrade_rule(pairs: list[Pair]) -> _Rule:
+def _downgrade_rule(scope: PartitionScope) -> _Rule:
     h = _HISTORY.alias("h")
-    judged = judged_syncs(pairs)
+    judged = judged_syncs(scope)
     source = h.join(
         judged,
         sa.and_(
@@ -197,7 +230,7 @@ def _downgrade_rule(pairs: list[Pair]) -> _Rule:
         ),
     )
     condition = sa.and_(
-        in_scope(h.c.org_id, h.c.program_id, pairs),
+        scope.where(h),
         h.c.previous_slab_sno.is_not(None),
         h.c.slab_sno < h.c.previous_slab_sno,
         h.c.previous_slab_expiry_date.is_not(None),
@@ -246,29 +279,21 @@ def _judge(conn: sa.Connection, name: str, rule: _Rule, judged: int, limit: int)
 
 def tier_findings(
     conn: sa.Connection,
-    pairs: Iterable[Pair],
+    scope: PartitionScope,
     *,
     points_tolerance: Decimal = Decimal(0),
     expiry_grace: timedelta = timedelta(hours=24),
     limit: int = LIST_LIMIT,
 ) -> dict[str, Finding]:
-    """Every tier rule over the program details of `pairs` (org, program), by rule name.
+    """Every tier rule over the program details of the partitions of `scope`, by rule name.
 
     `judged` is the number of program-detail rows in scope for every rule, so shares read
     as "share of the customers of these programs".
     """
-    pairs = sorted(set(pairs))
     d = _DETAILS
-    judged = int(
-        conn.scalar(
-            sa.select(sa.func.count())
-            .select_from(d)
-            .where(in_scope(d.c.org_id, d.c.program_id, pairs))
-        )
-        or 0
-    )
+    judged = int(conn.scalar(sa.select(sa.func.count()).select_from(d).where(scope.where(d))) or 0)
     rules = {
-        **_detail_rules(pairs, points_tolerance, expiry_grace),
-        "downgrade_before_expiry": _downgrade_rule(pairs),
+        **_detail_rules(scope, points_tolerance, expiry_grace),
+        "downgrade_before_expiry": _downgrade_rule(scope),
     }
-    return {name: _judge(conn, name, rules[name], judged, limit) for name in RULES}
+    return {name: _judge(conn, name, rules[name], judged, limit) for name in TIER_RULES}

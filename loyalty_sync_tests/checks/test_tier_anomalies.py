@@ -9,11 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from loyalty_sync.capillary.models import LoyaltyProgramDetails
+from loyalty_sync.checks.tier_anomalies import TIER_RULES, tier_findings
 from loyalty_sync.sync import rows as to_rows
-from loyalty_sync.sync.anomalies import RULES, tier_findings
 from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse.scope import PartitionScope
 from loyalty_sync_tests.capillary_simulator import reference_examples as examples
-from loyalty_sync_tests.sync.rule_rows import (
+from loyalty_sync_tests.checks.rule_rows import (
     EARLIER,
     LATER,
     NOW,
@@ -53,7 +54,7 @@ REFERENCE_EXAMPLES: list[dict[str, Any]] = [
 
 def _findings(engine: sa.Engine, pairs: list[tuple[int, int]], **options: Any) -> dict[str, Any]:
     with engine.connect() as conn:
-        return tier_findings(conn, pairs, **options)
+        return tier_findings(conn, PartitionScope.of(pairs), **options)
 
 
 def _named(finding: Any) -> set[int]:
@@ -70,7 +71,7 @@ def test_reference_page_examples_are_not_anomalies(engine: sa.Engine) -> None:
     insert_details(engine, rows)
     insert(engine, tables.sync_runs, [sync_run("r1", 973), sync_run("r1", 983)])
     findings = _findings(engine, [(ORG, 973), (ORG, 983)])
-    assert set(findings) == set(RULES)
+    assert set(findings) == set(TIER_RULES)
     assert all(f.judged == 4 for f in findings.values())
     assert {name: _named(f) for name, f in findings.items() if not f.passed} == {}
 

@@ -13,18 +13,15 @@ overall share but is never judged on its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from loyalty_sync.sync.findings import LIST_LIMIT, Offender, Pair, in_scope
-from loyalty_sync.sync.scope import partition_key
+from loyalty_sync.checks.findings import LIST_LIMIT, Offender
 from loyalty_sync.warehouse import tables
-
-NO_BENEFITS_CODE = 8116
+from loyalty_sync.warehouse.scope import PartitionScope, partition_key
 
 
 @dataclass(frozen=True)
@@ -93,7 +90,7 @@ class NoBenefitsReport:
 
 
 def _promotion_shares(
-    conn: sa.Connection, pairs: list[Pair], as_of: datetime
+    conn: sa.Connection, scope: PartitionScope, as_of: datetime
 ) -> list[PromotionShare]:
     s = tables.benefit_summaries
     p = tables.promotions
@@ -121,7 +118,7 @@ def _promotion_shares(
             sa.func.count().filter(s.c.no_benefits),
         )
         .select_from(source)
-        .where(in_scope(s.c.org_id, s.c.program_id, pairs))
+        .where(scope.where(s))
         .group_by(
             s.c.org_id,
             s.c.program_id,
@@ -137,7 +134,7 @@ def _promotion_shares(
 
 
 def _offenders(
-    conn: sa.Connection, promotions: list[PromotionShare], pairs: list[Pair], limit: int
+    conn: sa.Connection, promotions: list[PromotionShare], scope: PartitionScope, limit: int
 ) -> list[Offender]:
     """8116 summaries of the flagged promotions, or of the whole scope when none is flagged."""
     s = tables.benefit_summaries
@@ -149,7 +146,7 @@ def _offenders(
         s.c.promotion_id,
         s.c.warning_code,
         s.c.warning_message,
-    ).where(s.c.no_benefits, in_scope(s.c.org_id, s.c.program_id, pairs))
+    ).where(s.c.no_benefits, scope.where(s))
     if promotions:
         wanted = sorted({(p.program_id, p.promotion_id) for p in promotions})
         query = query.where(sa.tuple_(s.c.program_id, s.c.promotion_id).in_(wanted))
@@ -174,7 +171,7 @@ def _offenders(
 
 def no_benefits_report(
     conn: sa.Connection,
-    pairs: Iterable[Pair],
+    scope: PartitionScope,
     *,
     max_share: float = 0.5,
     min_summaries_per_promotion: int = 20,
@@ -182,7 +179,7 @@ def no_benefits_report(
     as_of: datetime | None = None,
     limit: int = LIST_LIMIT,
 ) -> NoBenefitsReport:
-    """Shares of 8116 summaries in the programs of `pairs` (org, program).
+    """Shares of 8116 summaries in the partitions of `scope`.
 
     - overall: every summary in scope, against `max_share`;
     - per promotion: promotions that have started and have at least
@@ -191,9 +188,8 @@ def no_benefits_report(
     - misconfigured: active promotions (flag set, started, not ended at `as_of`) with at
       least `min_customers_misconfigured` summaries, every one of them 8116.
     """
-    chosen = sorted(set(pairs))
     moment = as_of or conn.scalar(sa.select(sa.func.now()))
-    promotions = _promotion_shares(conn, chosen, moment)
+    promotions = _promotion_shares(conn, scope, moment)
     misconfigured = [
         p
         for p in promotions
@@ -207,5 +203,5 @@ def no_benefits_report(
     report = NoBenefitsReport(max_share, promotions, misconfigured, over)
     flagged = misconfigured + [p for p in over if p not in misconfigured]
     if not report.passed:
-        report.offenders = _offenders(conn, flagged, chosen, limit)
+        report.offenders = _offenders(conn, flagged, scope, limit)
     return report

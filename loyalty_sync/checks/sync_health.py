@@ -12,7 +12,6 @@ pass served, so both questions are answered from it rather than from Dagster's e
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse.scope import PartitionScope
 
 SUCCESS = "success"
 
@@ -46,17 +46,17 @@ class PartitionFreshness:
         return age is None or age > hours
 
 
-def partition_freshness(conn: sa.Connection, keys: Iterable[str]) -> list[PartitionFreshness]:
-    """Freshness of each of `keys`, in key order; keys never synced have no last success."""
+def partition_freshness(conn: sa.Connection, scope: PartitionScope) -> list[PartitionFreshness]:
+    """Freshness of each partition of `scope`, in key order; one never synced has no success."""
     s = tables.sync_runs
-    chosen = sorted(set(keys))
+    chosen = scope.keys
     if not chosen:
         return []
     now = conn.scalar(sa.select(sa.func.now()))
     last_success = dict(
         conn.execute(
             sa.select(s.c.partition_key, sa.func.max(s.c.finished_at))
-            .where(s.c.partition_key.in_(chosen), s.c.status == SUCCESS)
+            .where(scope.where(s), s.c.status == SUCCESS)
             .group_by(s.c.partition_key)
         ).all()
     )
@@ -64,7 +64,7 @@ def partition_freshness(conn: sa.Connection, keys: Iterable[str]) -> list[Partit
         row.partition_key: row
         for row in conn.execute(
             sa.select(s.c.partition_key, s.c.status, s.c.started_at)
-            .where(s.c.partition_key.in_(chosen))
+            .where(scope.where(s))
             .order_by(s.c.partition_key, s.c.started_at.desc(), s.c.run_id)
             .distinct(s.c.partition_key)
         )
@@ -101,15 +101,15 @@ class RowCountChange:
 
 
 def row_count_changes(
-    conn: sa.Connection, table: str, keys: Iterable[str], run_id: str | None = None
+    conn: sa.Connection, table: str, scope: PartitionScope, run_id: str | None = None
 ) -> list[RowCountChange]:
-    """The current and previous row counts of `table` for each of `keys`.
+    """The current and previous row counts of `table` for each partition of `scope`.
 
     Current is `run_id`'s sync when it covered the partition (a table it did not record
     served no rows), otherwise the latest sync that recorded the table.
     """
     s = tables.sync_runs
-    chosen = sorted(set(keys))
+    chosen = scope.keys
     if not chosen:
         return []
     count = s.c.rows[table].astext.cast(sa.BigInteger)
@@ -117,7 +117,7 @@ def row_count_changes(
         row.partition_key: row
         for row in conn.execute(
             sa.select(s.c.partition_key, s.c.started_at, count.label("n")).where(
-                s.c.run_id == (run_id or ""), s.c.partition_key.in_(chosen)
+                s.c.run_id == (run_id or ""), scope.where(s)
             )
         )
     }
@@ -137,7 +137,7 @@ def row_count_changes(
         )
         .select_from(s.outerjoin(own_start, own_start.c.partition_key == s.c.partition_key))
         .where(
-            s.c.partition_key.in_(chosen),
+            scope.where(s),
             s.c.rows[table].is_not(None),
             s.c.run_id != (run_id or ""),
             sa.or_(own_start.c.started_at.is_(None), s.c.started_at <= own_start.c.started_at),
@@ -172,26 +172,27 @@ def row_count_changes(
     return changes
 
 
-def mark_blocked(conn: sa.Connection, run_id: str, keys: Iterable[str], reason: str) -> int:
+def mark_blocked(conn: sa.Connection, run_id: str, scope: PartitionScope, reason: str) -> int:
     """Close a run's partitions as `failed` with `reason` added to their error.
 
     A blocking check that fails stops the run's later steps, so the step that would have
     closed these rows as successful never runs; without this they would stay `running`.
     """
     s = tables.sync_runs
-    chosen = sorted(set(keys))
-    if not chosen:
+    if not scope:
         return 0
     error = sa.func.concat_ws("; ", s.c.error, reason)
     result = conn.execute(
         sa.update(s)
-        .where(s.c.run_id == run_id, s.c.partition_key.in_(chosen))
+        .where(s.c.run_id == run_id, scope.where(s))
         .values(status="failed", finished_at=sa.func.now(), error=error, synced_at=sa.func.now())
     )
     return int(result.rowcount or 0)
 
 
-def synced_partitions(conn: sa.Connection) -> list[str]:
-    """Every partition key sync_runs has seen: the fallback when Dagster knows none."""
+def synced_partitions(conn: sa.Connection) -> PartitionScope:
+    """Every partition sync_runs has seen: the fallback when Dagster knows none."""
     s = tables.sync_runs
-    return list(conn.scalars(sa.select(s.c.partition_key).distinct().order_by(s.c.partition_key)))
+    return PartitionScope.of(
+        conn.execute(sa.select(s.c.org_id, s.c.program_id).distinct()).tuples()
+    )

@@ -7,9 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from loyalty_sync.sync.no_benefits import no_benefits_report
+from loyalty_sync.checks.no_benefits import no_benefits_report
 from loyalty_sync.warehouse import tables
-from loyalty_sync_tests.sync.rule_rows import EARLIER, LATER, NOW, ORG, PROGRAM, insert
+from loyalty_sync.warehouse.scope import PartitionScope
+from loyalty_sync_tests.checks.rule_rows import EARLIER, LATER, NOW, ORG, PROGRAM, insert
 
 RUNNING = {"active": True, "start_date": EARLIER, "end_date": LATER}
 
@@ -70,7 +71,7 @@ def _load(engine: sa.Engine) -> None:
 
 def _report(engine: sa.Engine, **options: Any) -> Any:
     with engine.connect() as conn:
-        return no_benefits_report(conn, [(ORG, PROGRAM)], **options)
+        return no_benefits_report(conn, PartitionScope.org(ORG, [PROGRAM]), **options)
 
 
 def test_shares_misconfigured_and_over_threshold_promotions(engine: sa.Engine) -> None:
@@ -115,4 +116,4 @@ def test_a_healthy_scope_passes(engine: sa.Engine) -> None:
     assert report.offenders == []
     assert _report(engine, max_share=0.05).overall_over_threshold
     with engine.connect() as conn:
-        assert no_benefits_report(conn, [(ORG, 9999)]).summaries == 0
+        assert no_benefits_report(conn, PartitionScope.org(ORG, [9999])).summaries == 0
