@@ -6,6 +6,13 @@ backoff and jitter while the answer may change: 429 (after its `Retry-After`), 5
 521, timeouts, dropped connections and bodies that are not complete JSON. Answers that
 cannot change raise their typed error at once. Latency is hidden by running calls on a
 bounded thread pool (`map`), so throughput is set by the rate limit, not by round trips.
+
+httpx's timeouts are per operation (connect, each read, each write): a server that sends
+a byte every few seconds never trips them and can hold a call, and the pass waiting on
+it, forever. Each attempt therefore also has an overall deadline, from sending the
+request to the last byte of the answer, enforced at the socket: every network operation
+of the attempt waits at most what is left of it. An attempt past its deadline fails as a
+timeout and is retried like one.
 """
 
 from __future__ import annotations
@@ -13,12 +20,15 @@ from __future__ import annotations
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpcore
 import httpx
 from tenacity import (
     RetryCallState,
@@ -85,10 +95,118 @@ class ClientSettings:
     base_url: str
     own_org_id: int | None = None
     timeout_seconds: float = 10.0
+    # Longest one attempt may take, answer included; timeout_seconds is per read.
+    request_deadline_seconds: float = 60.0
     max_attempts: int = 5
     max_concurrency: int = 16
     backoff_initial_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.request_deadline_seconds > 0:
+            raise ValueError("request_deadline_seconds must be above 0")
+
+
+# Monotonic time by which the current attempt must be done; None outside an attempt. A
+# context variable because each attempt runs entirely in the thread that sent it.
+_DEADLINE: ContextVar[float | None] = ContextVar("capillary_request_deadline", default=None)
+
+
+def _left(timeout: float | None, expired: type[httpcore.TimeoutException]) -> float | None:
+    """The wait for one socket operation: httpx's own timeout, cut to the attempt's deadline."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise expired("the request deadline has passed")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and TLS handshake ends by the deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._inner.start_tls(
+                ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout)
+            )
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's network backend with every connection wrapped in `_DeadlineStream`."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(
+            path, _left(timeout, httpcore.ConnectTimeout), socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _bound_by_deadline(http: httpx.Client) -> int:
+    """Route the connections of `http` through `_DeadlineBackend`; the number of pools wrapped.
+
+    httpx has no public setting for its network backend, so this reaches into the
+    transports the client built: the default one and the proxy ones it mounted from the
+    environment, each holding an httpcore pool. httpx is pinned below 0.29, and the
+    deadline tests drive a real socket, so a change of these internals fails loudly.
+    """
+    wrapped = 0
+    mounts: dict[Any, Any] = getattr(http, "_mounts", {})
+    for transport in (getattr(http, "_transport", None), *mounts.values()):
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, httpcore.NetworkBackend) and not isinstance(
+            backend, _DeadlineBackend
+        ):
+            pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+            wrapped += 1
+    return wrapped
 
 
 class _Backoff:
@@ -134,6 +252,9 @@ class CapillaryClient:
             headers={"Accept": "application/json", "User-Agent": f"loyalty_sync/{__version__}"},
             verify=True,
         )
+        # A client passed in keeps its own transport when it has no httpcore pool to wrap.
+        if not _bound_by_deadline(self._http) and http is None:
+            raise RuntimeError("this httpx version gives no way to bound a request by a deadline")
         self._auth: Authenticator
         if credentials.has_oauth:
             assert credentials.oauth_key and credentials.oauth_secret
@@ -186,26 +307,36 @@ class CapillaryClient:
         params: dict[str, Any] | None = None,
         json_body: Any = None,
     ) -> Any:
-        """One HTTP exchange after a limiter slot; returns the JSON body or raises typed."""
+        """One HTTP exchange after a limiter slot; returns the JSON body or raises typed.
+
+        The exchange, from the first byte sent to the last byte of the body, must end
+        within `request_deadline_seconds` of the slot.
+        """
         self.stats.record_limiter_wait(self.limiter.acquire())
         started = time.perf_counter()
+        deadline = time.monotonic() + self.settings.request_deadline_seconds
+        token = _DEADLINE.set(deadline)
         try:
             response = self._http.request(
                 method, path, params=params, headers=headers, json=json_body
             )
         except httpx.TimeoutException as exc:
             self.stats.record_error("timeout")
-            raise TransientError(
-                None,
-                f"no answer within {self.settings.timeout_seconds:g} s ({type(exc).__name__})",
-                endpoint,
-            ) from None
+            if time.monotonic() >= deadline - 0.05:  # a socket wait cut to the deadline
+                reason = (
+                    f"no complete answer within the {self.settings.request_deadline_seconds:g} s "
+                    "request deadline"
+                )
+            else:
+                reason = f"no answer within {self.settings.timeout_seconds:g} s"
+            raise TransientError(None, f"{reason} ({type(exc).__name__})", endpoint) from None
         except httpx.TransportError as exc:
             self.stats.record_error("connection")
             raise TransientError(
                 None, f"connection failed ({type(exc).__name__})", endpoint
             ) from None
         finally:
+            _DEADLINE.reset(token)
             self.stats.record_attempt(time.perf_counter() - started)
         return self._interpret(endpoint, response)
 

@@ -81,17 +81,30 @@ def roster_import(file: Path) -> None:
 
     Columns: org_id,source,identifier_name,identifier_value and optionally account_id.
     Exit code 0 when every row loaded, 1 when some rows were rejected (they are listed and
-    written to FILE.rejects.csv), 2 when the file cannot be read as a roster.
+    written to FILE.rejects.csv), 2 when the file cannot be read as a roster. With
+    CAPILLARY_ORG_IDS set, rows for any other org are rejected.
     """
+    import os
+
+    from rich.markup import escape
+
+    from loyalty_sync.capillary.resource import ENV_ORG_IDS, CapillaryConfigError, parse_org_ids
     from loyalty_sync.warehouse import migrate
     from loyalty_sync.warehouse.roster import RosterFileError, import_roster
 
+    # Rows for orgs that are not configured would never sync: reject them by name.
+    try:
+        org_ids = parse_org_ids(os.environ.get(ENV_ORG_IDS)) or None
+    except CapillaryConfigError as exc:
+        errors.print(f"[red]error:[/] {escape(str(exc))}")
+        sys.exit(2)
     engine = _engine()
     migrate.ensure_upgraded(engine)
     try:
-        report = import_roster(engine, file)
+        report = import_roster(engine, file, org_ids)
     except RosterFileError as exc:
-        errors.print(f"[red]error:[/] {exc}")
+        # Messages and reasons quote the file's own text: print it as text, not markup.
+        errors.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(2)
     console.print(
         f"read {report.read} row(s): loaded {report.loaded} ({report.new} new), "
@@ -100,9 +113,9 @@ def roster_import(file: Path) -> None:
     if report.rejected:
         table = Table("line", "reason", title="rejected rows")
         for item in report.rejected:
-            table.add_row(str(item.line), item.reason)
+            table.add_row(str(item.line), escape(item.reason))
         errors.print(table)
-        errors.print(f"rejected rows written to {report.rejects_path}")
+        errors.print(f"rejected rows written to {escape(str(report.rejects_path))}")
         sys.exit(1)
 
 

@@ -122,6 +122,15 @@ class CapillaryResource(dg.ConfigurableResource):
         default=10.0,
         description="Seconds to wait for a connection or for the next bytes of an answer.",
     )
+    request_deadline_seconds: float = Field(
+        default=60.0,
+        description=(
+            "Seconds one attempt may take in all, from sending the request to the last byte "
+            "of the answer; past it the attempt fails as a timeout and is retried. Bounds a "
+            "server that keeps a call open by sending a byte now and then, which the "
+            "per-read timeout_seconds never catches."
+        ),
+    )
     max_attempts: int = Field(
         default=5, description="Attempts per call before a transient failure is raised."
     )
@@ -255,6 +264,7 @@ class CapillaryResource(dg.ConfigurableResource):
                         base_url=settings.base_url,
                         own_org_id=settings.own_org_id,
                         timeout_seconds=self.timeout_seconds,
+                        request_deadline_seconds=self.request_deadline_seconds,
                         max_attempts=self.max_attempts,
                         max_concurrency=self.max_concurrency,
                         backoff_initial_seconds=self.backoff_initial_seconds,
