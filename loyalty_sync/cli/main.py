@@ -88,7 +88,7 @@ def roster_import(file: Path) -> None:
 
     from rich.markup import escape
 
-    from loyalty_sync.capillary.resource import ENV_ORG_IDS, CapillaryConfigError, parse_org_ids
+    from loyalty_sync.capillary.config import ENV_ORG_IDS, CapillaryConfigError, parse_org_ids
     from loyalty_sync.warehouse import migrate
     from loyalty_sync.warehouse.roster import RosterFileError, import_roster
 

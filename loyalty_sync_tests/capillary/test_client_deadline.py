@@ -18,7 +18,7 @@ import pytest
 from loyalty_sync.capillary.client import CapillaryClient, ClientSettings
 from loyalty_sync.capillary.errors import RetriesExhausted
 from loyalty_sync.capillary.ratelimit import MemoryRateLimiter
-from loyalty_sync.capillary.resource import CapillaryResource
+from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync_tests.capillary.conftest import BASIC
 
 DRIP = 0.3
@@ -151,6 +151,7 @@ def test_a_deadline_must_be_positive() -> None:
 
 def test_the_resource_passes_its_deadline_to_the_client() -> None:
     resource = CapillaryResource(
+        warehouse=WarehouseResource(),
         base_url="http://127.0.0.1:9",
         org_ids="1",
         username="user",
@@ -162,4 +163,4 @@ def test_the_resource_passes_its_deadline_to_the_client() -> None:
         assert resource.get_client().settings.request_deadline_seconds == 7.5
     finally:
         resource.close()
-    assert CapillaryResource().request_deadline_seconds == 60.0
+    assert CapillaryResource(warehouse=WarehouseResource()).request_deadline_seconds == 60.0
