@@ -65,6 +65,44 @@ Site = tuple[int, int, int]  # (org, program, customer)
 
 
 @dataclass
+class Verdict:
+    """One check's evaluations in a run: one per partition (None: the check is not
+    partitioned), seen together."""
+
+    by_partition: dict[str | None, Any]
+
+    @property
+    def passed(self) -> bool:
+        return all(e.passed for e in self.by_partition.values())
+
+    @property
+    def failed_keys(self) -> list[str | None]:
+        return sorted(k for k, e in self.by_partition.items() if not e.passed)  # type: ignore[type-var]
+
+    @property
+    def severity(self) -> dg.AssetCheckSeverity:
+        failing = [e for e in self.by_partition.values() if not e.passed]
+        return (failing or list(self.by_partition.values()))[0].severity
+
+    @property
+    def blocking(self) -> bool:
+        return all(e.blocking for e in self.by_partition.values())
+
+    @property
+    def description(self) -> str:
+        return "; ".join(e.description or "" for e in self.by_partition.values())
+
+    def values(self, name: str) -> list[Any]:
+        return [e.metadata[name].value for e in self.by_partition.values()]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The metadata of the one evaluation of an unpartitioned check."""
+        (only,) = self.by_partition.values()
+        return only.metadata
+
+
+@dataclass
 class Synced:
     sim: RunningSimulator
     engine: sa.Engine
@@ -82,14 +120,15 @@ class Synced:
         with self.environment():
             return run_sync(partitions, show_progress=False)
 
-    def evaluations(self, run_id: str) -> dict[tuple[str, str], Any]:
+    def evaluations(self, run_id: str) -> dict[tuple[str, str], Verdict]:
         """The check evaluations the instance stored for one run, by (asset, check)."""
         with dg.DagsterInstance.from_config(str(self.home)) as instance:
             records = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
-        return {
-            (e.asset_key.to_user_string(), e.check_name): e
-            for e in (r.dagster_event.asset_check_evaluation_data for r in records)
-        }
+        verdicts: dict[tuple[str, str], Verdict] = {}
+        for e in (r.dagster_event.asset_check_evaluation_data for r in records):
+            key = (e.asset_key.to_user_string(), e.check_name)
+            verdicts.setdefault(key, Verdict({})).by_partition[e.partition] = e
+        return verdicts
 
     def partition_keys(self) -> list[str]:
         return [
@@ -121,8 +160,12 @@ def _start(sim: RunningSimulator, admin_url: str, home: Path) -> Synced:
     return Synced(sim, engine, home / "dagster", env)
 
 
-def _sites(evaluation: Any) -> set[Site]:
-    return {(o["org"], o["program"], o["customer"]) for o in evaluation.metadata["offenders"].value}
+def _sites(verdict: Verdict) -> set[Site]:
+    return {
+        (o["org"], o["program"], o["customer"])
+        for offenders in verdict.values("offenders")
+        for o in offenders
+    }
 
 
 def _only_run(summary: SyncSummary) -> str:
@@ -196,11 +239,18 @@ def test_tier_check_names_exactly_the_planted_customers(planted: PlantedRuns, ki
     assert not evaluation.passed
     assert evaluation.severity == TIER_CHECKS[check][0]
     assert _sites(evaluation) == expected
-    metadata = evaluation.metadata
-    assert metadata["offending_rows"].value == len(expected)
-    assert metadata["rows_judged"].value > len(expected)
-    assert 0 < metadata["share"].value < 1
-    sample = metadata["sample"].value
+    # Each partition's result names that partition's offenders only.
+    assert set(evaluation.by_partition) == set(planted.synced.partition_keys())
+    for key, one in evaluation.by_partition.items():
+        own = {s for s in expected if partition_key(s[0], s[1]) == key}
+        assert one.passed == (not own)
+        assert one.metadata["offending_rows"].value == len(own)
+        assert one.metadata["partition"].value == key and one.partition == key
+        assert one.description.startswith(f"{key}: ")
+    assert sum(evaluation.values("offending_rows")) == len(expected)
+    assert sum(evaluation.values("rows_judged")) > len(expected)
+    assert all(0 <= share < 1 for share in evaluation.values("share"))
+    sample = "".join(evaluation.values("sample"))
     assert "| customer | program | promotion | values |" in sample
     assert all(str(customer) in sample for _, _, customer in expected)
 
@@ -235,13 +285,14 @@ def test_no_benefits_share_names_the_misconfigured_promotions(planted: PlantedRu
     assert len(expected) == len(planted.synced.sim.dataset.org_ids)
     assert not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
-    named = evaluation.metadata["misconfigured_promotion_ids"].value
+    named = [p for ids in evaluation.values("misconfigured_promotion_ids") for p in ids]
     assert {(p["org"], p["program"], p["promotion"]) for p in named} == expected
     assert all(p["share"] == 1.0 and p["summaries"] >= 3 for p in named)
-    metadata = evaluation.metadata
-    assert 0 < metadata["no_benefits_8116"].value < metadata["summaries"].value
-    assert metadata["share"].value < 0.5  # the overall share alone would not warn
-    assert all(str(promotion) in metadata["sample"].value for _, _, promotion in expected)
+    assert evaluation.failed_keys == sorted(partition_key(o, p) for o, p, _ in expected)
+    assert 0 < sum(evaluation.values("no_benefits_8116")) < sum(evaluation.values("summaries"))
+    assert all(share < 0.5 for share in evaluation.values("share"))  # not the share alone
+    sample = "".join(evaluation.values("sample"))
+    assert all(str(promotion) in sample for _, _, promotion in expected)
     assert all(str(promotion) in evaluation.description for _, _, promotion in expected)
 
 
@@ -378,7 +429,7 @@ def test_row_count_drop_blocks_downstream_until_rerun(
         assert not evaluation.passed
         assert evaluation.severity == dg.AssetCheckSeverity.ERROR
         assert evaluation.blocking
-        assert evaluation.metadata["dropped_keys"].value == home_keys
+        assert evaluation.failed_keys == home_keys
     assert ("benefit_summaries", "no_benefits_share") not in evaluations  # never ran
     with synced.engine.connect() as conn:
         assert conn.execute(sa.select(tables.benefit_summaries)).all() == benefits_before
@@ -398,7 +449,7 @@ def test_row_count_drop_blocks_downstream_until_rerun(
     cascade = evaluations[("customer_promotions", "row_count_drop")]
     assert not cascade.passed
     assert cascade.severity == dg.AssetCheckSeverity.WARN
-    assert cascade.metadata["dropped_keys"].value == home_keys
+    assert cascade.failed_keys == home_keys
     synced.engine.dispose()
 
 

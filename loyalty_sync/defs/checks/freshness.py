@@ -34,7 +34,8 @@ def _freshness_table(rows: Sequence[sync_health.PartitionFreshness]) -> str:
     asset="api_events",
     name="partitions_fresh",
     description="Every org/program partition finished a successful sync recently "
-    "(from sync_runs): WARN when stale or never synced, ERROR when overdue.",
+    "(from sync_runs): WARN when stale or never synced, ERROR when overdue. One result for "
+    "all partitions, since it is about the ones no run touched; `by_partition` lists each.",
     op_tags=AFTER_THE_PASSES,
 )
 def partitions_fresh(
@@ -57,6 +58,8 @@ def partitions_fresh(
             f"{config.warn_after_hours:g} h ({len(overdue)} over {config.error_after_hours:g} h)"
         ),
         metadata={
+            # First, the per-partition verdicts: this check judges every partition at once.
+            "by_partition": dg.MetadataValue.md(_freshness_table(rows)),
             "partitions_judged": len(rows),
             "stale_partitions": len(stale),
             "overdue_partitions": len(overdue),

@@ -1,21 +1,22 @@
 """`no_benefits_share` on benefit_summaries: how often actionSummary answered 8116."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
 
 from loyalty_sync.checks.no_benefits import NoBenefitsReport, PromotionShare, no_benefits_report
 from loyalty_sync.defs.checks.common import (
     AFTER_THE_PASSES,
+    PARTITIONED,
     WARN,
-    judged_keys,
-    judged_scope,
     offenders_table,
+    per_partition,
     percent,
 )
 from loyalty_sync.defs.checks.config import NoBenefitsConfig
 from loyalty_sync.defs.metadata import markdown_table
 from loyalty_sync.defs.resources import WarehouseResource
+from loyalty_sync.warehouse.scope import PartitionScope
 
 
 def _promotion_table(promotions: Sequence[PromotionShare], limit: int) -> str:
@@ -46,23 +47,33 @@ def _no_benefits_description(report: NoBenefitsReport) -> str:
     asset="benefit_summaries",
     name="no_benefits_share",
     description="Share of summaries answered 8116 (no benefits earned), overall and per "
-    "promotion; names active promotions where every enrolled holder got 8116.",
+    "promotion; names active promotions where every enrolled holder got 8116. Judged per "
+    "partition.",
     op_tags=AFTER_THE_PASSES,
+    partitions_def=PARTITIONED,
 )
 def no_benefits_share(
     context: dg.AssetCheckExecutionContext,
     config: NoBenefitsConfig,
     warehouse: WarehouseResource,
-) -> dg.AssetCheckResult:
-    keys = judged_keys(context)
-    with warehouse.get_engine().connect() as conn:
-        report = no_benefits_report(
-            conn,
-            judged_scope(context, keys),
-            max_share=config.max_share,
-            min_summaries_per_promotion=config.min_summaries_per_promotion,
-            min_customers_misconfigured=config.min_customers_misconfigured,
-        )
+) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
+    engine = warehouse.get_engine()
+
+    def judge(scope: PartitionScope) -> list[dg.AssetCheckResult]:
+        with engine.connect() as conn:
+            report = no_benefits_report(
+                conn,
+                scope,
+                max_share=config.max_share,
+                min_summaries_per_promotion=config.min_summaries_per_promotion,
+                min_customers_misconfigured=config.min_customers_misconfigured,
+            )
+        return [_no_benefits_result(report, config)]
+
+    yield from per_partition(context, judge)
+
+
+def _no_benefits_result(report: NoBenefitsReport, config: NoBenefitsConfig) -> dg.AssetCheckResult:
     by_share = sorted(report.promotions, key=lambda p: (-p.share, -p.summaries, p.promotion_id))
     return dg.AssetCheckResult(
         passed=report.passed,
@@ -87,6 +98,5 @@ def no_benefits_share(
             "sample": dg.MetadataValue.md(
                 offenders_table(report.offenders, config.sample_rows, report.no_benefits)
             ),
-            "partitions": ", ".join(keys),
         },
     )

@@ -1,6 +1,6 @@
 """`row_count_drop` on five tables: rows per partition against the previous sync."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
 
@@ -8,15 +8,18 @@ from loyalty_sync.checks import sync_health
 from loyalty_sync.defs.checks.common import (
     AFTER_THE_PASSES,
     ERROR,
+    PARTITIONED,
     WARN,
     judged_keys,
     judged_scope,
+    per_partition,
     percent,
 )
 from loyalty_sync.defs.checks.config import RowCountDropConfig
 from loyalty_sync.defs.metadata import markdown_table
 from loyalty_sync.defs.resources import WarehouseResource
 from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse.scope import PartitionScope
 
 # table -> does a failed check stop the passes downstream of it (see the module docstring)
 DROP_CHECKED: dict[str, bool] = {
@@ -55,48 +58,63 @@ def _row_count_drop_check(table: str, blocking: bool) -> dg.AssetChecksDefinitio
         description=f"Rows of {table} per partition against the previous sync (sync_runs); "
         + ("ERROR, blocks the passes downstream." if blocking else "WARN."),
         op_tags=None if blocking else AFTER_THE_PASSES,
+        partitions_def=PARTITIONED,
     )
     def row_count_drop(
         context: dg.AssetCheckExecutionContext,
         config: RowCountDropConfig,
         warehouse: WarehouseResource,
-    ) -> dg.AssetCheckResult:
-        scope = judged_scope(context, judged_keys(context))
+    ) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
         run_id = context.run.run_id
         engine = warehouse.get_engine()
-        with engine.connect() as conn:
-            changes = sync_health.row_count_changes(conn, table, scope, run_id)
-        dropped = [
-            c
-            for c in changes
-            if (c.previous_rows or 0) >= config.min_previous_rows
-            and c.drop_share > config.max_drop_share
-        ]
-        description = (
-            f"{len(dropped)} of {len(changes)} partitions lost more than "
-            f"{percent(config.max_drop_share)} of their {table} rows"
-        )
-        if dropped and blocking:
-            reason = f"blocked by {table}/row_count_drop: {description}"
+        dropped_keys: list[str] = []
+
+        def judge(scope: PartitionScope) -> list[dg.AssetCheckResult]:
+            with engine.connect() as conn:
+                changes = sync_health.row_count_changes(conn, table, scope, run_id)
+            dropped = [
+                c
+                for c in changes
+                if (c.previous_rows or 0) >= config.min_previous_rows
+                and c.drop_share > config.max_drop_share
+            ]
+            change = changes[0] if changes else None
+            description = (
+                f"lost {percent(change.drop_share)} of its {table} rows "
+                f"({change.previous_rows} -> {change.rows}; "
+                f"threshold {percent(config.max_drop_share)})"
+                if change is not None and change.previous_rows is not None
+                else f"no previous sync of {table} to compare with"
+            )
+            dropped_keys.extend(c.partition_key for c in dropped)
+            return [
+                dg.AssetCheckResult(
+                    passed=not dropped,
+                    severity=severity,
+                    description=description,
+                    metadata={
+                        "rows": sum(c.rows or 0 for c in changes),
+                        "previous_rows": sum(c.previous_rows or 0 for c in changes),
+                        "drop_share": dg.MetadataValue.float(
+                            round(max((c.drop_share for c in changes), default=0.0), 4)
+                        ),
+                        "judged": change is not None
+                        and (change.previous_rows or 0) >= config.min_previous_rows,
+                        "by_partition": dg.MetadataValue.md(_drop_table(changes)),
+                    },
+                )
+            ]
+
+        yield from per_partition(context, judge)
+        if dropped_keys and blocking:
+            # The passes downstream wait for every partition of the run, not only these.
+            reason = (
+                f"blocked by {table}/row_count_drop: {', '.join(dropped_keys)} lost more "
+                f"than {percent(config.max_drop_share)} of their {table} rows"
+            )
             with engine.begin() as conn:
+                scope = judged_scope(context, judged_keys(context))
                 sync_health.mark_blocked(conn, run_id, scope, reason)
-        return dg.AssetCheckResult(
-            passed=not dropped,
-            severity=severity,
-            description=description,
-            metadata={
-                "partitions_judged": len(changes),
-                "partitions_dropped": len(dropped),
-                "max_drop_share_seen": dg.MetadataValue.float(
-                    round(max((c.drop_share for c in changes), default=0.0), 4)
-                ),
-                "rows": sum(c.rows or 0 for c in changes),
-                "previous_rows": sum(c.previous_rows or 0 for c in changes),
-                "dropped": dg.MetadataValue.md(_drop_table(dropped)),
-                "dropped_keys": dg.MetadataValue.json([c.partition_key for c in dropped]),
-                "by_partition": dg.MetadataValue.md(_drop_table(changes)),
-            },
-        )
 
     return row_count_drop
 

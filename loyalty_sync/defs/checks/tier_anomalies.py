@@ -11,13 +11,14 @@ from loyalty_sync.checks.tier_anomalies import TIER_RULES, tier_findings
 from loyalty_sync.defs.checks.common import (
     AFTER_THE_PASSES,
     ERROR,
-    judged_keys,
-    judged_scope,
+    PARTITIONED,
     offenders_table,
+    per_partition,
     percent,
 )
 from loyalty_sync.defs.checks.config import TierAnomaliesConfig
 from loyalty_sync.defs.resources import WarehouseResource
+from loyalty_sync.warehouse.scope import PartitionScope
 
 # Check name -> (Dagster severity, what it finds), from the one list of rules.
 TIER_CHECKS: dict[str, tuple[dg.AssetCheckSeverity, str]] = {
@@ -27,7 +28,7 @@ TIER_CHECKS: dict[str, tuple[dg.AssetCheckSeverity, str]] = {
 
 
 def _finding_result(
-    finding: Finding, severity: dg.AssetCheckSeverity, what: str, keys: list[str], sample: int
+    finding: Finding, severity: dg.AssetCheckSeverity, what: str, sample: int
 ) -> dg.AssetCheckResult:
     counted = f"{finding.count} of {finding.judged} customer program rows"
     return dg.AssetCheckResult(
@@ -40,12 +41,10 @@ def _finding_result(
             "offending_rows": finding.count,
             "rows_judged": finding.judged,
             "share": dg.MetadataValue.float(round(finding.share, 4)),
-            "by_partition": dg.MetadataValue.json(dict(finding.by_partition)),
             "offenders": dg.MetadataValue.json([o.as_json() for o in finding.offenders]),
             "sample": dg.MetadataValue.md(
                 offenders_table(finding.offenders, sample, finding.count)
             ),
-            "partitions": ", ".join(keys),
         },
     )
 
@@ -59,6 +58,7 @@ def _finding_result(
             asset="loyalty_program_details",
             description=f"{'Impossible' if sev == ERROR else 'Suspicious'}: {what}.",
             additional_deps=["tier_history"] if name == "downgrade_before_expiry" else None,
+            partitions_def=PARTITIONED,
         )
         for name, (sev, what) in TIER_CHECKS.items()
     ],
@@ -68,14 +68,20 @@ def tier_anomalies(
     context: dg.AssetCheckExecutionContext,
     config: TierAnomaliesConfig,
     warehouse: WarehouseResource,
-) -> Iterator[dg.AssetCheckResult]:
-    keys = judged_keys(context)
-    with warehouse.get_engine().connect() as conn:
-        findings = tier_findings(
-            conn,
-            judged_scope(context, keys),
-            points_tolerance=Decimal(str(config.points_tolerance)),
-            expiry_grace=timedelta(hours=config.expiry_grace_hours),
-        )
-    for name, (severity, what) in TIER_CHECKS.items():
-        yield _finding_result(findings[name], severity, what, keys, config.sample_rows)
+) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
+    engine = warehouse.get_engine()
+
+    def judge(scope: PartitionScope) -> list[dg.AssetCheckResult]:
+        with engine.connect() as conn:
+            findings = tier_findings(
+                conn,
+                scope,
+                points_tolerance=Decimal(str(config.points_tolerance)),
+                expiry_grace=timedelta(hours=config.expiry_grace_hours),
+            )
+        return [
+            _finding_result(findings[name], severity, what, config.sample_rows)
+            for name, (severity, what) in TIER_CHECKS.items()
+        ]
+
+    yield from per_partition(context, judge)
