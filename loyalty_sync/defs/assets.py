@@ -18,6 +18,8 @@ import dagster as dg
 import sqlalchemy as sa
 
 from loyalty_sync.capillary.client import CapillaryClient
+from loyalty_sync.defs import partition_results
+from loyalty_sync.defs.failures import failure, reported_plainly
 from loyalty_sync.defs.jobs import API_POOL
 from loyalty_sync.defs.metadata import asset_spec, column_schema, markdown_table, table_metadata
 from loyalty_sync.defs.partitions import org_program_partitions
@@ -32,6 +34,8 @@ from loyalty_sync.sync.tally import (
     start_runs,
 )
 from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse.scope import INVALID_KEY_HINT, split_partition_keys
+from loyalty_sync.warehouse.source import verify_source
 
 customer_roster = dg.AssetSpec(
     "customer_roster",
@@ -52,7 +56,22 @@ _POLICY = dg.BackfillPolicy.single_run()
 
 
 def _run_scope(context: dg.AssetExecutionContext) -> RunScope:
-    return RunScope.from_partition_keys(context.run.run_id, context.partition_keys)
+    """The run's org/program partitions; a key that names none is skipped, or fails the run.
+
+    Anyone can add a partition key in the UI's launch dialog. A range that takes in such a
+    key syncs the others; a run of nothing but such keys fails at once, in one line.
+    """
+    valid, invalid = split_partition_keys(context.partition_keys)
+    for key in invalid:
+        context.log.warning(f"skipped partition {key!r}: {INVALID_KEY_HINT.format(key=key)}")
+    if not valid:
+        keys = ", ".join(repr(k) for k in invalid)
+        raise failure(
+            f"partition {keys} names no org/program (ORG-PROGRAM, e.g. 51135-2568): "
+            + INVALID_KEY_HINT.format(key=invalid[0]),
+            "PartitionKeyError",
+        )
+    return RunScope.from_partition_keys(context.run.run_id, valid)
 
 
 def _run_pass(
@@ -62,18 +81,32 @@ def _run_pass(
     body: Callable[[sa.Engine, CapillaryClient, RunScope], PassOutcome],
     family: list[sa.Table],
 ) -> Iterator[dg.MaterializeResult]:
-    """Run one pass, keep sync_runs current, and report each table of the family."""
-    engine = warehouse.get_engine()
+    """Run one pass, keep sync_runs current, and report each table of the family.
+
+    Every API pass of every run, whoever launched it, comes through here: this is where a
+    sync from a source other than the warehouse's is refused, before any call.
+    """
     scope = _run_scope(context)
-    start_runs(engine, scope)
-    try:
-        outcome = body(engine, capillary.get_client(), scope)
-    except Exception as exc:
-        finish_runs(engine, scope, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    record_pass(engine, scope, outcome)
+    with reported_plainly():
+        engine = warehouse.get_engine()
+        verify_source(engine, capillary.source(), embedded=warehouse.url() is None)
+        start_runs(engine, scope)
+        before = partition_results.spent(engine, scope.run_id)
+        try:
+            outcome = body(engine, capillary.get_client(), scope)
+        except Exception as exc:
+            finish_runs(engine, scope, "failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        record_pass(engine, scope, outcome)
+    after = partition_results.spent(engine, scope.run_id)
+    pass_spent = {key: now.since(before.get(key, now)) for key, now in after.items()}
     endpoint = capillary.describe()
     for table in family:
+        partition_results.record(
+            context,
+            table.name,
+            partition_results.by_partition(engine, table, scope, outcome, pass_spent),
+        )
         yield dg.MaterializeResult(
             asset_key=table.name,
             metadata={**table_metadata(engine, table, scope, outcome), **endpoint},
@@ -212,8 +245,9 @@ def benefits_pass(
 def api_events(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    engine = warehouse.get_engine()
     scope = _run_scope(context)
+    with reported_plainly():
+        engine = warehouse.get_engine()
     t = tables.api_events
     with engine.connect() as conn:
         by_code = dict(
@@ -238,14 +272,18 @@ def api_events(
             .limit(10)
         ).all()
     finish_runs(engine, scope, "success")
+    for key, metadata in partition_results.sync_run_totals(engine, scope.run_id).items():
+        context.add_asset_metadata(metadata, partition_key=key)
     sample = markdown_table(
         ["endpoint", "code", "message", "org", "program", "customer", "promotion"],
         sample_rows,
         empty="_no events_",
     )
     metadata: dict[str, Any] = {
-        "events_this_run": sum(by_code.values()),
-        "events_by_code": as_metadata_counts({k: v for k, v in by_code.items() if k is not None}),
+        "run_events": sum(by_code.values()),
+        "run_events_by_code": as_metadata_counts(
+            {k: v for k, v in by_code.items() if k is not None}
+        ),
         "sample": dg.MetadataValue.md(sample),
         "partitions": ", ".join(scope.partition_keys),
     }

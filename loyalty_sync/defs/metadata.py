@@ -102,22 +102,28 @@ def _cut(value: Any) -> str | None:
 def table_metadata(
     engine: sa.Engine, table: sa.Table, scope: RunScope, outcome: PassOutcome
 ) -> dict[str, Any]:
+    """What the run did to `table`, over all its partitions (`run_` keys say so).
+
+    Each partition's materialisation shows these next to its own counts (see
+    `partition_results.py`): a family merges all of a run's partitions at once, so rows
+    inserted, updated and deleted are known per run.
+    """
     merge = outcome.merges.get(table.name)
     with engine.connect() as conn:
         query = sa.select(sa.func.count()).select_from(table)
         total = int(conn.scalar(query.where(scope.partitions.where(table))) or 0)
     metadata: dict[str, Any] = {
         "dagster/row_count": total,
-        "rows_in_batch": merge.staged if merge else 0,
-        "rows_inserted": merge.inserted if merge else 0,
-        "rows_updated": merge.updated if merge else 0,
-        "rows_unchanged": merge.unchanged if merge else 0,
-        "rows_deleted": merge.deleted if merge else 0,
-        "api_calls": outcome.calls,
-        "api_retries": outcome.retries,
-        "api_429s": outcome.api.get("throttled_429", 0),
+        "run_rows_in_batch": merge.staged if merge else 0,
+        "run_rows_inserted": merge.inserted if merge else 0,
+        "run_rows_updated": merge.updated if merge else 0,
+        "run_rows_unchanged": merge.unchanged if merge else 0,
+        "run_rows_deleted": merge.deleted if merge else 0,
+        "run_api_calls": outcome.calls,
+        "run_api_retries": outcome.retries,
+        "run_api_429s": outcome.api.get("throttled_429", 0),
         "api_latency_ms": outcome.api.get("latency_ms", {}),
-        "warnings_by_code": as_metadata_counts(outcome.codes),
+        "run_warnings_by_code": as_metadata_counts(outcome.codes),
         "partitions": ", ".join(scope.partition_keys),
         "sample": dg.MetadataValue.md(sample(engine, table, scope)),
     }

@@ -41,6 +41,22 @@ def parse_partition_key(key: str) -> Pair:
     return int(match.group(1)), int(match.group(2))
 
 
+INVALID_KEY_HINT = "remove it with `loyalty-sync partitions remove {key}`"
+
+
+def split_partition_keys(keys: Iterable[str]) -> tuple[list[str], list[str]]:
+    """`keys` as (the valid ORG-PROGRAM keys, the others), each in the order given.
+
+    Anyone can add a partition key from the Dagster UI's launch dialog; whatever reads the
+    instance's keys reports the invalid ones instead of failing on them.
+    """
+    valid: list[str] = []
+    invalid: list[str] = []
+    for key in keys:
+        (valid if _KEY.match(key.strip()) else invalid).append(key)
+    return valid, invalid
+
+
 @dataclass(frozen=True)
 class PartitionScope:
     """A set of org/program partitions, sorted, each pair once."""

@@ -292,6 +292,25 @@ api_rate_limits = sa.Table(
     comment="Shared rate limiter state: the next free request slot per API key.",
 )
 
+sync_source = sa.Table(
+    "sync_source",
+    metadata,
+    _key("id", sa.SmallInteger),
+    sa.Column("api_host", sa.Text, nullable=False, comment="Capillary API base URL synced from."),
+    sa.Column(
+        "simulator",
+        sa.Boolean,
+        nullable=False,
+        comment="True when the data came from the bundled simulator (its port is not kept).",
+    ),
+    sa.Column("own_org_id", sa.BigInteger, nullable=False, comment="The credential's own org."),
+    sa.Column("org_ids", JSONB, nullable=False, comment="Every org id synced, own org first."),
+    sa.Column("adopted_at", TIMESTAMPTZ, nullable=False, comment="When this source was taken on."),
+    sa.Column("adopted_by", sa.Text, comment="What took it on: first sync, or `source adopt`."),
+    sa.CheckConstraint("id = 1", name="ck_sync_source_one_row"),
+    comment="Where this warehouse's data comes from (one row; never a secret).",
+)
+
 sa.Index("ix_api_events_run", api_events.c.run_id)
 sa.Index("ix_api_events_code", api_events.c.code, api_events.c.org_id)
 sa.Index("ix_sync_runs_partition", sync_runs.c.partition_key, sync_runs.c.finished_at)

@@ -43,9 +43,11 @@ from loyalty_sync.capillary.config import (
 )
 from loyalty_sync.capillary.ratelimit import MemoryRateLimiter, RateLimiter, api_key_hash
 from loyalty_sync.capillary.stats import ClientStats
+from loyalty_sync.defs.failures import reported_plainly
 from loyalty_sync.defs.resources.env import env_text, env_var_or_none, resolved
 from loyalty_sync.defs.resources.warehouse import WarehouseResource
 from loyalty_sync.warehouse.rate_limits import PostgresRateLimiter
+from loyalty_sync.warehouse.source import Source
 
 logger = logging.getLogger("loyalty_sync.capillary")
 
@@ -240,6 +242,11 @@ class CapillaryResource(dg.ConfigurableResource):
             "capillary_benefits_api": self.benefits_api,
         }
 
+    def source(self) -> Source:
+        """Where this resource syncs from, as the warehouse records it (`sync_source`)."""
+        settings = self.resolved_settings()
+        return Source(settings.base_url, settings.org_ids, settings.simulator)
+
     def org_id_list(self) -> list[int]:
         """Configured orgs (or the simulator's), the credential's own org first."""
         return list(self.resolved_settings().org_ids)
@@ -279,7 +286,7 @@ class CapillaryResource(dg.ConfigurableResource):
 
     def _announce(self, settings: ResolvedSettings) -> None:
         if settings.simulator:
-            logger.warning(
+            logger.info(
                 "CAPILLARY_BASE_URL is not set: using the bundled Capillary simulator at %s "
                 "(demo data, not a real tenant)",
                 settings.base_url,
@@ -304,8 +311,11 @@ class CapillaryResource(dg.ConfigurableResource):
                 self._client = None
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        client = self.get_client()
-        description = self.describe()
+        """Say what the run talks to. The client (and its warehouse connection) is made on
+        first use, inside a step, where a connection error becomes the step's one-line
+        failure rather than a resource initialisation traceback."""
+        with reported_plainly():
+            description = self.describe()
         if context.log is not None:
             if description["capillary_simulator"]:
                 context.log.warning(
@@ -313,7 +323,8 @@ class CapillaryResource(dg.ConfigurableResource):
                 )
             else:
                 context.log.info(
-                    f"Capillary: {description['capillary_endpoint']} ({client.auth_kind} auth)"
+                    f"Capillary: {description['capillary_endpoint']} "
+                    f"({description['capillary_auth']} auth)"
                 )
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
