@@ -365,6 +365,12 @@ def read_shared_state(home: Path) -> dict[str, Any] | None:
         return None
 
 
+def running_shared_simulator(home: Path) -> dict[str, Any] | None:
+    """The state (base URL, pid) of the shared simulator of `home` if it runs, else None."""
+    state = read_shared_state(home)
+    return state if state and _alive(state) else None
+
+
 def ensure_shared_simulator(home: Path, config: SimulatorConfig | None = None) -> str:
     """Base URL of the simulator shared by every process using `home`; start it if needed.
 

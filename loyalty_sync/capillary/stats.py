@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 _RESERVOIR_SIZE = 20_000
 
@@ -20,6 +20,17 @@ def _percentile(ordered: list[float], share: float) -> float | None:
         return None
     index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
     return ordered[index]
+
+
+class ApiCounts(NamedTuple):
+    """The running totals a progress display shows: calls, retries, 429s."""
+
+    calls: int = 0
+    retries: int = 0
+    throttled: int = 0
+
+    def since(self, start: ApiCounts) -> ApiCounts:
+        return ApiCounts(*(now - then for now, then in zip(self, start, strict=True)))
 
 
 class ClientStats:
@@ -90,6 +101,11 @@ class ClientStats:
     def total_calls(self) -> int:
         with self._lock:
             return sum(self._calls.values())
+
+    def counts(self) -> ApiCounts:
+        """Calls, retries and 429s so far, cheaply (a progress display reads it often)."""
+        with self._lock:
+            return ApiCounts(sum(self._calls.values()), self._retries, self._throttled)
 
     @property
     def requests(self) -> int:

@@ -14,7 +14,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from loyalty_sync.warehouse.database import DatabaseConfigError, describe_url, get_engine
+from loyalty_sync.cli.errors import ReportingGroup, errors
+from loyalty_sync.warehouse.database import describe_url, get_engine
 
 # Dagster marks some parameters we use (backfill_policy on @asset, pools) as beta; the
 # warnings say nothing a user of this command can act on.
@@ -23,13 +24,19 @@ warnings.filterwarnings("ignore", message=".*is currently in beta.*")
 warnings.filterwarnings("ignore", message=".*is currently in preview.*")
 
 console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 
-@click.group()
+@click.group(cls=ReportingGroup)
 @click.version_option(package_name="loyalty_sync")
-def main() -> None:
-    """Keep a Postgres copy of Capillary loyalty data fresh."""
+@click.option(
+    "--debug", is_flag=True, help="On a configuration or connection error, show the traceback."
+)
+def main(debug: bool) -> None:
+    """Keep a Postgres copy of Capillary loyalty data fresh.
+
+    Exit codes: 0 success, 1 a run or a row failed, 2 a configuration, connection or usage
+    error (one line naming what to fix).
+    """
 
 
 @main.group()
@@ -127,64 +134,33 @@ def roster_import(file: Path) -> None:
     metavar="KEY",
     help="Sync only this org/program partition (ORG-PROGRAM, e.g. 51135-2568); repeatable.",
 )
-@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
-def sync(partitions: tuple[str, ...], no_progress: bool) -> None:
-    """Discover orgs/programs, then materialise every asset once, in process."""
-    from loyalty_sync.cli.sync_runner import SyncError, run_sync
-    from loyalty_sync.warehouse.scope import PartitionKeyError
+@click.option("--no-progress", is_flag=True, help="Hide the progress display.")
+@click.pass_context
+def sync(ctx: click.Context, partitions: tuple[str, ...], no_progress: bool) -> None:
+    """Discover orgs/programs, then materialise every asset once, in process.
 
-    try:
-        summary = run_sync(list(partitions) or None, show_progress=not no_progress)
-    except (SyncError, PartitionKeyError, DatabaseConfigError) as exc:
-        errors.print(f"[red]error:[/] {exc}")
-        sys.exit(2)
-    _print_summary(summary)
+    Every asset of the group is synced: the tables of one API pass (e.g. the four benefit
+    tables) come from one pass over the API and always materialise together.
+    """
+    from loyalty_sync.cli.summary import print_summary
+    from loyalty_sync.cli.sync_runner import run_sync
+
+    debug = bool(ctx.parent and ctx.parent.params.get("debug"))
+    summary = run_sync(list(partitions) or None, show_progress=not no_progress, debug=debug)
+    print_summary(console, summary)
     sys.exit(0 if summary.success else 1)
 
 
-def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
-    endpoint = summary.endpoint
-    source = endpoint.get("capillary_endpoint", "")
-    if endpoint.get("capillary_simulator"):
-        source += " (bundled simulator)"
-    console.print(f"Capillary: {source}")
-    console.print(f"warehouse: {endpoint.get('warehouse', '')}")
-    if summary.new_partitions:
-        console.print(f"new partitions: {', '.join(summary.new_partitions)}")
-    runs = Table("run", "partitions", "outcome", title="runs")
-    for run in summary.runs:
-        outcome = "[green]success[/]" if run.success else f"[red]failed[/] {run.error or ''}"
-        runs.add_row(run.run_id[:8], ", ".join(run.partition_keys), outcome)
-    console.print(runs)
-    rows = Table("table", "rows", title="warehouse rows")
-    for name, count in summary.rows.items():
-        rows.add_row(name, f"{count:,}")
-    console.print(rows)
-    console.print(f"API calls: {summary.calls:,} ({summary.retries:,} retries)")
-    warnings = ", ".join(f"{code}: {n:,}" for code, n in sorted(summary.warnings.items()))
-    console.print(f"warnings and errors by code: {warnings or 'none'}")
-    checks = [c for run in summary.runs for c in run.checks]
-    if checks:
-        table = Table("asset", "check", "result", "severity", "detail", title="checks")
-        for check in checks:
-            result = "[green]passed[/]" if check["passed"] else "[red]failed[/]"
-            detail = "" if check["passed"] else check["description"]
-            table.add_row(check["asset"], check["check"], result, check["severity"], detail)
-        console.print(table)
+def _register_commands() -> None:
+    from loyalty_sync.cli.operate import partitions, source, ui
+    from loyalty_sync.cli.simulator import simulator
+
+    for command in (simulator, source, partitions, ui):
+        main.add_command(command)
 
 
-def _register_simulator() -> None:
-    from capillary_simulator.command import simulator_command
-
-    main.add_command(simulator_command, "simulator")
-
-
-_register_simulator()
+_register_commands()
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    try:
-        return get_engine()
-    except DatabaseConfigError as exc:
-        errors.print(f"[red]error:[/] {exc}")
-        sys.exit(2)
+    return get_engine()

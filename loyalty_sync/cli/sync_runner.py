@@ -1,16 +1,16 @@
-"""How `loyalty-sync sync` runs: discover partitions, then materialise every asset in process.
+"""How `loyalty-sync sync` runs: check the source, discover partitions, run the job in process.
 
 The runs go through the same job as the Dagster UI's (`capillary_sync`) on the instance of
 DAGSTER_HOME, so their materialisations, check results and partitions show in the UI. A
 run covers a contiguous block of partition keys (single-run backfill policy): syncing
-everything is one run, and an org's programs share their customer lookups.
+everything is one run, and an org's programs share their customer lookups. Partition keys
+that name no org/program (anyone can add one in the UI) are reported and left out.
 """
 
 from __future__ import annotations
 
-import logging
+import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,26 +18,29 @@ import dagster as dg
 import httpx
 import sqlalchemy as sa
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from capillary_simulator.server import running_shared_simulator
+from loyalty_sync.cli.progress_display import progress_display
 from loyalty_sync.defs.jobs import TRIGGER_TAG, block_target, contiguous_blocks
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync.instance import ensure_dagster_home
 from loyalty_sync.settings import home_dir
-from loyalty_sync.sync import progress
 from loyalty_sync.sync.discovery import discover_programs
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.roster import import_roster
-from loyalty_sync.warehouse.scope import parse_partition_key
+from loyalty_sync.warehouse.scope import parse_partition_key, split_partition_keys
+from loyalty_sync.warehouse.source import verify_source
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-log = logging.getLogger(__name__)
+# The run log on the terminal would interleave with the progress display and repeat what
+# the summary says; `--debug` shows it.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+DEBUG_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+CHANGES = ("inserted", "updated", "deleted", "unchanged")
 
 
 class SyncError(RuntimeError):
-    """The sync cannot start: bad partition keys, no roster, unreachable API."""
+    """The sync cannot start: unknown partition keys, no partitions at all."""
 
 
 @dataclass
@@ -53,34 +56,21 @@ class RunOutcome:
 class SyncSummary:
     runs: list[RunOutcome] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
+    # table -> {"inserted": n, "updated": n, "deleted": n, "unchanged": n}, this sync only
+    changes: dict[str, Counter[str]] = field(default_factory=dict)
     calls: int = 0
     retries: int = 0
     warnings: Counter[str] = field(default_factory=Counter)
     new_partitions: list[str] = field(default_factory=list)
+    invalid_partitions: list[str] = field(default_factory=list)
     endpoint: dict[str, Any] = field(default_factory=dict)
+    elapsed_seconds: float = 0.0
+    # the shared simulator's state when the source is the simulator; `started` by this sync
+    simulator: dict[str, Any] | None = None
 
     @property
     def success(self) -> bool:
         return bool(self.runs) and all(r.success for r in self.runs)
-
-
-class RichReporter:
-    """Progress bars per pass and org, for a person watching the terminal."""
-
-    def __init__(self, bar: Progress) -> None:
-        self.bar = bar
-        self.tasks: dict[str, Any] = {}
-        self.calls: Callable[[], int] = lambda: 0
-
-    def start(self, task: str, total: int) -> None:
-        self.tasks[task] = self.bar.add_task(task, total=total, calls=self.calls())
-
-    def advance(self, task: str, amount: int = 1) -> None:
-        if task in self.tasks:
-            self.bar.update(self.tasks[task], advance=amount, calls=self.calls())
-
-    def count_calls_with(self, counter: Callable[[], int]) -> None:
-        self.calls = counter
 
 
 def import_simulator_roster(capillary: CapillaryResource, engine: sa.Engine) -> int:
@@ -103,31 +93,49 @@ def _root_cause(error: Any) -> str:
     """The innermost error of a step failure: what went wrong, not where Dagster caught it."""
     while getattr(error, "cause", None) is not None:
         error = error.cause
-    return str(getattr(error, "message", error)).strip()
+    return next(iter(str(getattr(error, "message", error)).strip().splitlines()), "")
 
 
 def _check_rows(result: Any) -> list[dict[str, Any]]:
-    rows = []
-    for evaluation in result.get_asset_check_evaluations():
-        rows.append(
-            {
-                "asset": evaluation.asset_key.to_user_string(),
-                "check": evaluation.check_name,
-                "passed": evaluation.passed,
-                "severity": evaluation.severity.value,
-                "description": next(iter((evaluation.description or "").splitlines()), ""),
-            }
-        )
-    return rows
+    return [
+        {
+            "asset": evaluation.asset_key.to_user_string(),
+            "check": evaluation.check_name,
+            "partition": evaluation.partition,
+            "passed": evaluation.passed,
+            "severity": evaluation.severity.value,
+            "description": next(iter((evaluation.description or "").splitlines()), ""),
+        }
+        for evaluation in result.get_asset_check_evaluations()
+    ]
+
+
+def _changes(result: Any, summary: SyncSummary) -> None:
+    """This run's inserted/updated/deleted/unchanged rows per table, from its metadata.
+
+    Every partition's materialisation carries the run-wide `run_rows_*` counts: one per
+    asset is read.
+    """
+    seen: set[str] = set()
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        name = materialization.asset_key.to_user_string()
+        metadata = materialization.metadata
+        if name in seen or "run_rows_inserted" not in metadata:
+            continue
+        seen.add(name)
+        counts = summary.changes.setdefault(name, Counter())
+        for kind in CHANGES:
+            counts[kind] += int(metadata[f"run_rows_{kind}"].value)  # type: ignore[arg-type]
 
 
 def _totals(engine: sa.Engine, run_ids: list[str], summary: SyncSummary) -> None:
     t = tables.sync_runs
+    events = tables.api_events
     with engine.connect() as conn:
         for row in conn.execute(sa.select(t).where(t.c.run_id.in_(run_ids))):
             summary.calls += row.api_calls or 0
             summary.retries += row.retries or 0
-        events = tables.api_events
         summary.warnings.update(
             {
                 str(code): int(count)
@@ -144,80 +152,82 @@ def _totals(engine: sa.Engine, run_ids: list[str], summary: SyncSummary) -> None
             )
 
 
+def _partitions(
+    instance: dg.DagsterInstance, listed: list[str], summary: SyncSummary
+) -> tuple[list[str], list[str]]:
+    """Add the newly listed partitions; return the instance's keys and the valid ones."""
+    known = set(instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS))
+    summary.new_partitions = [key for key in listed if key not in known]
+    if summary.new_partitions:
+        instance.add_dynamic_partitions(ORG_PROGRAM_PARTITIONS, summary.new_partitions)
+    ordered = list(instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS))
+    valid, summary.invalid_partitions = split_partition_keys(ordered)
+    return ordered, valid
+
+
 def run_sync(
     partition_keys: list[str] | None = None,
     *,
     console: Console | None = None,
     show_progress: bool = True,
+    debug: bool = False,
 ) -> SyncSummary:
     from loyalty_sync.definitions import build_defs
     from loyalty_sync.defs.jobs import CAPILLARY_SYNC_JOB
 
+    started = time.monotonic()
     for key in partition_keys or []:
         parse_partition_key(key)
-    console = console or Console(stderr=True)
     ensure_dagster_home()
     defs = build_defs()
     instance = dg.DagsterInstance.get()
-    resources = defs.resources
-    capillary: CapillaryResource = resources["capillary"]  # type: ignore[assignment]
-    warehouse: WarehouseResource = resources["warehouse"]  # type: ignore[assignment]
+    capillary: CapillaryResource = defs.resources["capillary"]  # type: ignore[assignment]
+    warehouse: WarehouseResource = defs.resources["warehouse"]  # type: ignore[assignment]
     engine = warehouse.get_engine()
+    simulator_before = running_shared_simulator(home_dir())
     summary = SyncSummary(endpoint={**capillary.describe(), **warehouse.describe()})
+    if summary.endpoint.get("capillary_simulator"):
+        state = running_shared_simulator(home_dir()) or {}
+        summary.simulator = {**state, "started": simulator_before is None}
+    # Before any call: a warehouse holding another source's data refuses this one.
+    verify_source(engine, capillary.source(), embedded=warehouse.url() is None)
+    summary.endpoint["roster_loaded"] = import_simulator_roster(capillary, engine)
 
-    loaded = import_simulator_roster(capillary, engine)
-    if loaded:
-        console.print(f"roster was empty: loaded {loaded} identifiers from the simulator")
-
-    discovered = discover_programs(capillary.get_client(), capillary.org_id_list())
-    known = set(instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS))
-    summary.new_partitions = [p.key for p in discovered if p.key not in known]
-    if summary.new_partitions:
-        instance.add_dynamic_partitions(ORG_PROGRAM_PARTITIONS, summary.new_partitions)
-    ordered = list(instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS))
-    selected = partition_keys or [p.key for p in discovered]
-    unknown = [k for k in selected if k not in ordered]
+    listed = [p.key for p in discover_programs(capillary.get_client(), capillary.org_id_list())]
+    ordered, valid = _partitions(instance, listed, summary)
+    selected = partition_keys or listed
+    unknown = [k for k in selected if k not in valid]
     if unknown:
         raise SyncError(
-            f"unknown partition(s) {', '.join(unknown)}; known: {', '.join(ordered) or 'none'}"
+            f"unknown partition(s) {', '.join(unknown)}; known: {', '.join(valid) or 'none'} "
+            "(`loyalty-sync partitions` lists them)"
         )
     if not selected:
         raise SyncError("no org/program partitions: /v2/organization/programs listed none")
 
     job = defs.resolve_job_def(CAPILLARY_SYNC_JOB)
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[calls]:>6,} API calls"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not show_progress,
-    )
-    progress.set_reporter(RichReporter(bar))
-    try:
-        with bar:
-            for block in contiguous_blocks(selected, ordered):
-                partition_key, range_tags = block_target(block)
-                result = job.execute_in_process(
-                    instance=instance,
-                    partition_key=partition_key,
-                    tags={TRIGGER_TAG: "cli", **range_tags},
-                    run_config=QUIET_LOGS,
-                    raise_on_error=False,
-                )
-                error = None
-                if not result.success:
-                    failures = [
-                        _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
-                        for e in result.all_events
-                        if e.is_step_failure and e.event_specific_data is not None
-                    ]
-                    error = "; ".join(failures) or "run failed"
-                summary.runs.append(
-                    RunOutcome(result.run_id, block, result.success, error, _check_rows(result))
-                )
-    finally:
-        progress.set_reporter(None)
+    with progress_display(show_progress, console):
+        for block in contiguous_blocks(selected, ordered):
+            partition_key, range_tags = block_target(block)
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=partition_key,
+                tags={TRIGGER_TAG: "cli", **range_tags},
+                run_config=DEBUG_LOGS if debug else QUIET_LOGS,
+                raise_on_error=False,
+            )
+            error = None
+            if not result.success:
+                failures = [
+                    _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
+                    for e in result.all_events
+                    if e.is_step_failure and e.event_specific_data is not None
+                ]
+                error = "; ".join(dict.fromkeys(failures)) or "run failed"
+            _changes(result, summary)
+            summary.runs.append(
+                RunOutcome(result.run_id, block, result.success, error, _check_rows(result))
+            )
     _totals(engine, [r.run_id for r in summary.runs], summary)
+    summary.elapsed_seconds = time.monotonic() - started
     return summary

@@ -73,7 +73,7 @@ def _run_pass(
 ) -> PassOutcome:
     outcome = PassOutcome()
     before = client.stats.snapshot()
-    reporter().count_calls_with(lambda: client.stats.total_calls)
+    reporter().count_calls_with(client.stats.counts)
     for org_id in scope.partitions.orgs:
         per_org(org_id, scope.partitions.for_org(org_id), outcome)
     outcome.calls, outcome.retries = _api_delta(client, before)

@@ -1,14 +1,24 @@
-"""Progress of a sync, reported to whoever is watching: a terminal bar or the run log.
+"""Progress of a sync, reported to whoever is watching: a terminal bar, a log or a pipe.
 
-The passes call `report.start/advance`; the CLI installs a rich progress display, and
-inside a Dagster run the default reporter logs a line every tenth of the way.
+The passes call `report.start/advance` per pass and org, and `count_calls_with` once with
+the client's counters. The CLI installs a rich display on a terminal and `LineReporter`
+otherwise; inside a Dagster run the default reporter logs a line every tenth of the way.
+Each task counts its own API calls, retries and 429s (from the counters at its start,
+frozen when it completes), not the running total of the whole sync.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol, TextIO
+
+from loyalty_sync.capillary.stats import ApiCounts
+
+Counter = Callable[[], ApiCounts]
 
 
 class ProgressReporter(Protocol):
@@ -16,8 +26,99 @@ class ProgressReporter(Protocol):
 
     def advance(self, task: str, amount: int = 1) -> None: ...
 
-    def count_calls_with(self, counter: Callable[[], int]) -> None:
-        """Show the API calls made so far, read from `counter` as work advances."""
+    def count_calls_with(self, counter: Counter) -> None:
+        """Read calls, retries and 429s made so far from `counter` as work advances."""
+
+
+@dataclass
+class TaskState:
+    """One pass over one org: items done of total, and its own API counts."""
+
+    total: int
+    start_counts: ApiCounts
+    started: float = field(default_factory=time.monotonic)
+    done: int = 0
+    final_counts: ApiCounts | None = None
+    finished: float | None = None
+
+    def counts(self, now: ApiCounts) -> ApiCounts:
+        return self.final_counts or now.since(self.start_counts)
+
+    def rate(self) -> float:
+        elapsed = (self.finished or time.monotonic()) - self.started
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def eta(self) -> timedelta | None:
+        rate = self.rate()
+        if not rate or self.done >= self.total:
+            return None
+        return timedelta(seconds=round((self.total - self.done) / rate))
+
+
+class Tasks:
+    """The per-task bookkeeping every reporter shares."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, TaskState] = {}
+        self.counter: Counter = ApiCounts
+
+    def start(self, task: str, total: int) -> TaskState:
+        state = TaskState(total, self.counter())
+        self.states[task] = state
+        return state
+
+    def advance(self, task: str, amount: int) -> TaskState | None:
+        state = self.states.get(task)
+        if state is not None:
+            state.done += amount
+            if state.done >= state.total and state.final_counts is None:
+                state.final_counts = self.counter().since(state.start_counts)
+                state.finished = time.monotonic()
+        return state
+
+    def counts(self, task: str) -> ApiCounts:
+        state = self.states.get(task)
+        return state.counts(self.counter()) if state else ApiCounts()
+
+
+def describe(task: str, state: TaskState, counts: ApiCounts) -> str:
+    eta = state.eta()
+    return (
+        f"{task}: {state.done:,}/{state.total:,}, {counts.calls:,} calls, "
+        f"{counts.retries:,} retries, {counts.throttled:,} 429s, {state.rate():.1f}/s"
+        + (f", ETA {eta}" if eta is not None else "")
+    )
+
+
+class LineReporter:
+    """A short line every `every` seconds per task (and when it ends), for a pipe or a log
+    file, where redrawn bars would be noise."""
+
+    def __init__(self, stream: TextIO, every: float = 5.0) -> None:
+        self.stream = stream
+        self.every = every
+        self.tasks = Tasks()
+        self._last: dict[str, float] = {}
+
+    def start(self, task: str, total: int) -> None:
+        state = self.tasks.start(task, total)
+        self._print(task, state)
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        state = self.tasks.advance(task, amount)
+        if state is None:
+            return
+        finished = state.done >= state.total
+        if finished or time.monotonic() - self._last.get(task, 0.0) >= self.every:
+            self._print(task, state)
+
+    def _print(self, task: str, state: TaskState) -> None:
+        self._last[task] = time.monotonic()
+        self.stream.write(describe(task, state, self.tasks.counts(task)) + "\n")
+        self.stream.flush()
+
+    def count_calls_with(self, counter: Counter) -> None:
+        self.tasks.counter = counter
 
 
 class LoggingReporter:
@@ -40,7 +141,7 @@ class LoggingReporter:
         if total and after // step != before // step:
             self.logger.info("%s: %d/%d", task, after, total)
 
-    def count_calls_with(self, counter: Callable[[], int]) -> None:
+    def count_calls_with(self, counter: Counter) -> None:
         """The run log reports calls in the materialisation metadata instead."""
 
 

@@ -1,0 +1,51 @@
+"""How every command ends on a configuration, connection or usage error: one line, exit 2.
+
+A missing variable, refused credentials, an unreachable host or database are the user's
+to fix, and a traceback buries the one thing to fix. The group catches what
+`sync/reasons.py` can explain and prints it; `--debug` prints the traceback too. Anything
+else is a bug and keeps its traceback (exit 1).
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+EXIT_USAGE = 2
+errors = Console(stderr=True, soft_wrap=True)
+
+
+def fail(reason: str) -> None:
+    """Print `reason` as the command's one-line error and exit 2."""
+    errors.print(f"[red]error:[/] {escape(reason)}")
+    raise SystemExit(EXIT_USAGE)
+
+
+def explain(exc: BaseException) -> str | None:
+    from loyalty_sync.cli.sync_runner import SyncError
+    from loyalty_sync.sync.reasons import plain_reason
+
+    if isinstance(exc, SyncError):
+        return str(exc)
+    return plain_reason(exc)
+
+
+class ReportingGroup(click.Group):
+    """A click group whose commands end in one line (exit 2) on errors a person can fix."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            reason = explain(exc)
+            if reason is None:
+                raise
+            if ctx.params.get("debug"):
+                traceback.print_exc()
+            fail(reason)
