@@ -10,6 +10,7 @@ before any run starts, which Dagster's redirection does not touch.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Iterator
@@ -85,15 +86,23 @@ class RichReporter:
         self.tasks.counter = counter
 
 
-def terminal_stream() -> TextIO:
-    """A private duplicate of stderr's descriptor: Dagster's capture cannot redirect it."""
-    return os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8")
+def terminal_stream() -> TextIO | None:
+    """A private duplicate of stderr's descriptor: Dagster's capture cannot redirect it.
+
+    None when stderr has no descriptor (an in-memory stream, as under click's CliRunner).
+    """
+    try:
+        descriptor = sys.stderr.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+    return os.fdopen(os.dup(descriptor), "w", buffering=1, encoding="utf-8")
 
 
 @contextmanager
 def progress_display(show: bool, console: Console | None = None) -> Iterator[Console]:
     """Install the right reporter for the sync; yield the console to print notices on."""
-    stream = terminal_stream()
+    own = terminal_stream()
+    stream = own or sys.stderr
     live = console or Console(file=stream, soft_wrap=True)
     try:
         if not show:
@@ -108,5 +117,5 @@ def progress_display(show: bool, console: Console | None = None) -> Iterator[Con
             yield live
     finally:
         progress.set_reporter(None)
-        stream.flush()
-        stream.close()
+        if own is not None:
+            own.close()

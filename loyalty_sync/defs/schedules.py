@@ -7,7 +7,11 @@ from loyalty_sync.defs.jobs import TRIGGER_TAG, block_target, capillary_sync_job
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource
 from loyalty_sync.sync.discovery import discover_programs
-from loyalty_sync.warehouse.scope import parse_partition_key
+from loyalty_sync.warehouse.scope import (
+    INVALID_KEY_HINT,
+    parse_partition_key,
+    split_partition_keys,
+)
 
 DAILY_SCHEDULE = "daily_capillary_sync"
 DAILY_CRON = "0 3 * * *"
@@ -66,8 +70,13 @@ def daily_capillary_sync(
         listed = {p.key for p in discover_programs(capillary.get_client(), capillary.org_id_list())}
     except CapillaryError as exc:
         return dg.SkipReason(f"/v2/organization/programs failed, no runs requested: {exc}")
-    live = [key for key in ordered if key in listed]
-    left_out = [key for key in ordered if key not in listed]
+    valid, invalid = split_partition_keys(ordered)
+    for key in invalid:
+        context.log.warning(
+            f"skipped partition {key!r}: not ORG-PROGRAM; " + INVALID_KEY_HINT.format(key=key)
+        )
+    live = [key for key in valid if key in listed]
+    left_out = [key for key in valid if key not in listed]
     if left_out:
         context.log.info(f"not synced (program not listed): {', '.join(left_out)}")
     if not live:

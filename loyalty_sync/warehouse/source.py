@@ -102,6 +102,9 @@ def verify_source(engine: sa.Engine, source: Source, *, embedded: bool) -> None:
                 )
             _write(conn, source, "first sync")
             return
+        if not held.same_as(source) and not _has_rows(conn):
+            _write(conn, source, "first sync (the one recorded never wrote a row)")
+            return
         if not held.same_as(source):
             raise SourceMismatchError(
                 f"this warehouse holds data from {held.describe()}; this sync reads "

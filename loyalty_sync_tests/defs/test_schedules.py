@@ -77,3 +77,12 @@ def test_daily_run_skips_without_partitions_or_api(env: AutomationEnv) -> None:
     data = _evaluate(env)
     assert not data.run_requests
     assert data.skip_message and "no runs requested" in data.skip_message
+
+
+def test_daily_run_skips_an_invalid_partition(env: AutomationEnv) -> None:
+    env.add_partitions([KEYS[0], "nonsense", *KEYS[1:]])
+    ordered = list(env.instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS))
+    data = _evaluate(env)
+    covered = [key for r in data.run_requests or [] for key in _covered(r, ordered)]
+    assert sorted(covered) == sorted(KEYS)
+    assert "nonsense" not in covered

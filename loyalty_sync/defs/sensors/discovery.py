@@ -17,7 +17,12 @@ from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync.sync.discovery import discover_programs
 from loyalty_sync.sync.tally import event_row
 from loyalty_sync.warehouse import tables, writer
-from loyalty_sync.warehouse.scope import PartitionKeyError, parse_partition_key
+from loyalty_sync.warehouse.scope import (
+    INVALID_KEY_HINT,
+    PartitionKeyError,
+    parse_partition_key,
+    split_partition_keys,
+)
 
 DISCOVERY_SENSOR = "org_program_discovery"
 
@@ -82,7 +87,13 @@ def org_program_discovery(
         listed = [p.key for p in discover_programs(capillary.get_client(), org_ids)]
     except CapillaryError as exc:
         return dg.SkipReason(f"/v2/organization/programs failed, partitions unchanged: {exc}")
-    known = context.instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS)
+    known, invalid = split_partition_keys(
+        context.instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS)
+    )
+    for key in invalid:
+        context.log.warning(
+            f"partition {key!r} names no org/program; " + INVALID_KEY_HINT.format(key=key)
+        )
     known_keys, listed_keys = set(known), set(listed)
     new = [key for key in listed if key not in known_keys]
     vanished = [key for key in known if _org_of(key) in org_ids and key not in listed_keys]

@@ -182,3 +182,19 @@ def test_discovery_skips_on_api_error(env: AutomationEnv) -> None:
     data = _evaluate(org_program_discovery, env, "{}")
     assert data.skip_message and "partitions unchanged" in data.skip_message
     assert data.cursor == "{}" and not data.dynamic_partitions_requests
+
+
+def test_sensors_tick_with_an_invalid_partition_present(env: AutomationEnv) -> None:
+    """A key added by hand in the UI (`nonsense`) is reported, never fatal."""
+    env.add_partitions(["nonsense"])
+    discovered = _tick(org_program_discovery, env, None)
+    assert isinstance(discovered, dg.SensorResult)
+    requests = discovered.dynamic_partitions_requests or []
+    assert [sorted(r.partition_keys) for r in requests] == [sorted(KEYS)]  # type: ignore[union-attr]
+    env.add_partitions(KEYS)
+    assert isinstance(_tick(org_program_discovery, env, discovered.cursor), dg.SensorResult)
+    cursor = _tick(new_promotions, env, None).cursor  # type: ignore[union-attr]
+    env.sim.add_promotion(HOME_ORG, 2568)
+    later = _tick(new_promotions, env, cursor)
+    assert isinstance(later, dg.SensorResult)
+    assert [r.partition_key for r in later.run_requests or []] == ["51135-2568"]
