@@ -55,6 +55,29 @@ customer_roster = dg.AssetSpec(
 _POLICY = dg.BackfillPolicy.single_run()
 
 
+def family_note(members: list[sa.Table]) -> str:
+    """The sentence every asset of a pass carries: its tables materialise together.
+
+    Selecting one of them alone in the UI fails with DagsterInvalidSubsetError: the pass
+    is one op (a multi_asset that cannot be subset), since one API call feeds all of them.
+    """
+    names = ", ".join(t.name for t in members)
+    return (
+        f" One API pass writes {names}: they materialise together, so select them all "
+        "(selecting one alone is refused)."
+    )
+
+
+CUSTOMER_TABLES = [tables.customers, tables.loyalty_program_details, tables.tier_history]
+PROMOTION_TABLES = [tables.promotions, tables.customer_promotions]
+BENEFIT_TABLES = [
+    tables.benefit_summaries,
+    tables.benefit_points,
+    tables.benefit_alternate_currencies,
+    tables.benefit_incentives,
+]
+
+
 def _run_scope(context: dg.AssetExecutionContext) -> RunScope:
     """The run's org/program partitions; a key that names none is skipped, or fails the run.
 
@@ -118,17 +141,20 @@ def _run_pass(
     specs=[
         asset_spec(
             tables.customers,
-            "Customer profiles, one customerDetails lookup (embed=mlp) per roster entry.",
+            "Customer profiles, one customerDetails lookup (embed=mlp) per roster entry."
+            + family_note(CUSTOMER_TABLES),
             deps=[customer_roster],
         ),
         asset_spec(
             tables.loyalty_program_details,
-            "Points and tier per program, from the same lookup (loyaltyDetails for `id` rows).",
+            "Points and tier per program, from the same lookup (loyaltyDetails for `id` rows)."
+            + family_note(CUSTOMER_TABLES),
             deps=[customer_roster],
         ),
         asset_spec(
             tables.tier_history,
-            "A row each time a customer's tier differs from the previous sync's.",
+            "A row each time a customer's tier differs from the previous sync's."
+            + family_note(CUSTOMER_TABLES),
             deps=[customer_roster],
         ),
     ],
@@ -144,7 +170,7 @@ def customers_pass(
         warehouse,
         capillary,
         passes.sync_customers,
-        [tables.customers, tables.loyalty_program_details, tables.tier_history],
+        CUSTOMER_TABLES,
     )
 
 
@@ -153,12 +179,14 @@ def customers_pass(
     specs=[
         asset_spec(
             tables.promotions,
-            "Promotions held by roster customers (promotionData) and listed in /v3/promotions.",
+            "Promotions held by roster customers (promotionData) and listed in /v3/promotions."
+            + family_note(PROMOTION_TABLES),
             deps=["customers"],
         ),
         asset_spec(
             tables.customer_promotions,
-            "Each customer's usage of and restrictions in each promotion they hold.",
+            "Each customer's usage of and restrictions in each promotion they hold."
+            + family_note(PROMOTION_TABLES),
             deps=["customers"],
         ),
     ],
@@ -174,16 +202,8 @@ def promotions_pass(
         warehouse,
         capillary,
         passes.sync_promotions,
-        [tables.promotions, tables.customer_promotions],
+        PROMOTION_TABLES,
     )
-
-
-BENEFIT_TABLES = [
-    tables.benefit_summaries,
-    tables.benefit_points,
-    tables.benefit_alternate_currencies,
-    tables.benefit_incentives,
-]
 
 
 @dg.multi_asset(
@@ -191,22 +211,24 @@ BENEFIT_TABLES = [
     specs=[
         asset_spec(
             tables.benefit_summaries,
-            "One actionSummary per enrolled customer and promotion; 8116 = no benefits earned.",
+            "One actionSummary per enrolled customer and promotion; 8116 = no benefits earned."
+            + family_note(BENEFIT_TABLES),
             deps=["customer_promotions", "loyalty_program_details"],
         ),
         asset_spec(
             tables.benefit_points,
-            "Points issued per category.",
+            "Points issued per category." + family_note(BENEFIT_TABLES),
             deps=["customer_promotions", "loyalty_program_details"],
         ),
         asset_spec(
             tables.benefit_alternate_currencies,
-            "Alternate currencies issued.",
+            "Alternate currencies issued." + family_note(BENEFIT_TABLES),
             deps=["customer_promotions", "loyalty_program_details"],
         ),
         asset_spec(
             tables.benefit_incentives,
-            "Rewards, coupons, badges, enrolments, opt-ins and tier upgrades issued.",
+            "Rewards, coupons, badges, enrolments, opt-ins and tier upgrades issued."
+            + family_note(BENEFIT_TABLES),
             deps=["customer_promotions", "loyalty_program_details"],
         ),
     ],
