@@ -93,7 +93,8 @@ def _root_cause(error: Any) -> str:
     """The innermost error of a step failure: what went wrong, not where Dagster caught it."""
     while getattr(error, "cause", None) is not None:
         error = error.cause
-    return next(iter(str(getattr(error, "message", error)).strip().splitlines()), "")
+    lines = str(getattr(error, "message", error)).strip().splitlines()
+    return " ".join(line.strip() for line in lines if line.strip())
 
 
 def _check_rows(result: Any) -> list[dict[str, Any]]:

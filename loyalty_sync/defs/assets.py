@@ -125,15 +125,13 @@ def _run_pass(
     pass_spent = {key: now.since(before.get(key, now)) for key, now in after.items()}
     endpoint = capillary.describe()
     for table in family:
+        # Each partition's materialisation: its own figures first, then the run's.
+        run_wide = {**table_metadata(engine, table, scope, outcome), **endpoint}
+        own = partition_results.by_partition(engine, table, scope, outcome, pass_spent)
         partition_results.record(
-            context,
-            table.name,
-            partition_results.by_partition(engine, table, scope, outcome, pass_spent),
+            context, table.name, {key: {**mine, **run_wide, **mine} for key, mine in own.items()}
         )
-        yield dg.MaterializeResult(
-            asset_key=table.name,
-            metadata={**table_metadata(engine, table, scope, outcome), **endpoint},
-        )
+        yield dg.MaterializeResult(asset_key=table.name)
 
 
 @dg.multi_asset(

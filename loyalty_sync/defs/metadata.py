@@ -113,7 +113,7 @@ def table_metadata(
         query = sa.select(sa.func.count()).select_from(table)
         total = int(conn.scalar(query.where(scope.partitions.where(table))) or 0)
     metadata: dict[str, Any] = {
-        "dagster/row_count": total,
+        "run_rows_total": total,
         "run_rows_in_batch": merge.staged if merge else 0,
         "run_rows_inserted": merge.inserted if merge else 0,
         "run_rows_updated": merge.updated if merge else 0,

@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
+from loyalty_sync.defs.metadata import sample
 from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.sync.tally import PassOutcome, as_metadata_counts
 from loyalty_sync.warehouse import tables
@@ -69,6 +70,7 @@ def by_partition(
                 "api_retries": own.retries,
                 "warnings_by_code": as_metadata_counts(outcome.codes_for(org_id, key)),
                 "partition": key,
+                "sample": dg.MetadataValue.md(sample(engine, table, scope.only(key))),
             }
     return results
 

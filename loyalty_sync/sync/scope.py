@@ -33,5 +33,9 @@ class RunScope:
     def partition_keys(self) -> list[str]:
         return self.partitions.keys
 
+    def only(self, key: str) -> RunScope:
+        """This run's scope narrowed to one of its partitions."""
+        return RunScope(self.run_id, PartitionScope.from_keys([key]), self.started_at)
+
     def keys_of(self, org_id: int) -> list[str]:
         return self.partitions.for_org(org_id).keys

@@ -100,6 +100,8 @@ def test_each_partition_shows_its_own_results(env: Env) -> None:
     for key, materialization in ours.items():
         metadata = materialization.metadata  # type: ignore[union-attr]
         assert metadata["partition"].value == key
+        assert list(metadata)[:2] == ["dagster/row_count", "rows_synced"]  # its own first
+        assert metadata["run_rows_total"].value == sum(counts.values())
         assert metadata["dagster/row_count"].value == counts[key]
         assert metadata["rows_synced"].value == ledger[key].rows["customer_promotions"]
         assert metadata["run_rows_inserted"].value == sum(counts.values())  # run-wide, named so

@@ -1,8 +1,12 @@
 """What every check shares: which partitions it judges, its op tags, its tables."""
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from loyalty_sync.checks.findings import Offender, format_value
 from loyalty_sync.defs.jobs import PRIORITY_TAG
@@ -13,7 +17,9 @@ from loyalty_sync.warehouse.scope import INVALID_KEY_HINT, PartitionScope, split
 # Op tags of the checks that gate nothing: a lower priority than the passes' default 0, so
 # a run executes them once no API pass is ready (see the package docstring).
 AFTER_THE_PASSES = {PRIORITY_TAG: "-1"}
-# Checks judge each partition on its own and record a result per partition.
+# Checks judge each partition on its own and record a result per partition. Dagster 1.13
+# marks partitioned check specs as a preview; the warning says nothing a user can act on.
+warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
 PARTITIONED = org_program_partitions
 WARN = dg.AssetCheckSeverity.WARN
 ERROR = dg.AssetCheckSeverity.ERROR
@@ -73,9 +79,31 @@ def per_partition(
                 description=f"{key}: {result.description}",
                 blocking=spec.blocking,
                 partition=key,
+                target_materialization_data=_judged_materialization(
+                    context.instance, check_key.asset_key, key
+                ),
             )
     for check_key in sorted(assets_def.check_keys, key=str):
         yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(check_key))
+
+
+def _judged_materialization(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """The partition's latest materialisation, which the evaluation judged.
+
+    The UI counts a partition's check result as current (passed or failed, not missing)
+    only when it points at the partition's latest materialisation.
+    """
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
+    ).records
+    if not records:
+        return None
+    latest = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=latest.storage_id, run_id=latest.run_id, timestamp=latest.timestamp
+    )
 
 
 def _only(assets_def: dg.AssetsDefinition) -> dg.AssetCheckKey:
