@@ -19,7 +19,6 @@ import httpx
 import sqlalchemy as sa
 from rich.console import Console
 
-from capillary_simulator.server import running_shared_simulator
 from loyalty_sync.cli.progress_display import progress_display
 from loyalty_sync.defs.jobs import TRIGGER_TAG, block_target, contiguous_blocks
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
@@ -166,6 +165,16 @@ def _partitions(
     return ordered, valid
 
 
+def _shared_simulator_pid() -> int | None:
+    """The pid the home's shared-simulator file names, before anything starts one."""
+    import json
+
+    try:
+        return json.loads((home_dir() / "simulator.json").read_text()).get("pid")
+    except (OSError, ValueError):
+        return None
+
+
 def run_sync(
     partition_keys: list[str] | None = None,
     *,
@@ -185,11 +194,11 @@ def run_sync(
     capillary: CapillaryResource = defs.resources["capillary"]  # type: ignore[assignment]
     warehouse: WarehouseResource = defs.resources["warehouse"]  # type: ignore[assignment]
     engine = warehouse.get_engine()
-    simulator_before = running_shared_simulator(home_dir())
+    simulator_before = _shared_simulator_pid()
     summary = SyncSummary(endpoint={**capillary.describe(), **warehouse.describe()})
-    if summary.endpoint.get("capillary_simulator"):
-        state = running_shared_simulator(home_dir()) or {}
-        summary.simulator = {**state, "started": simulator_before is None}
+    state = capillary.shared_simulator()
+    if state:
+        summary.simulator = {**state, "started": simulator_before != state.get("pid")}
     # Before any call: a warehouse holding another source's data refuses this one.
     verify_source(engine, capillary.source(), embedded=warehouse.url() is None)
     summary.endpoint["roster_loaded"] = import_simulator_roster(capillary, engine)

@@ -18,8 +18,8 @@ import dagster as dg
 import sqlalchemy as sa
 
 from loyalty_sync.defs.metadata import sample
+from loyalty_sync.sync.ledger import PassOutcome, as_metadata_counts
 from loyalty_sync.sync.scope import RunScope
-from loyalty_sync.sync.tally import PassOutcome, as_metadata_counts
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope, parse_partition_key
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from loyalty_sync.warehouse.scope import PartitionKeyError, PartitionScope
@@ -17,13 +17,19 @@ class RunScope:
     run_id: str
     partitions: PartitionScope
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The passes this run makes (customers, promotions, benefits), in order.
+    passes: tuple[str, ...] = ("customers", "promotions", "benefits")
 
     @classmethod
-    def from_partition_keys(cls, run_id: str, keys: Iterable[str]) -> RunScope:
+    def from_partition_keys(
+        cls, run_id: str, keys: Iterable[str], passes: Iterable[str] | None = None
+    ) -> RunScope:
         partitions = PartitionScope.from_keys(keys)
         if not partitions:
             raise PartitionKeyError("a run needs at least one org/program partition")
-        return cls(run_id, partitions)
+        if passes is None:
+            return cls(run_id, partitions)
+        return cls(run_id, partitions, passes=tuple(passes))
 
     @property
     def org_programs(self) -> dict[int, tuple[int, ...]]:
@@ -35,7 +41,7 @@ class RunScope:
 
     def only(self, key: str) -> RunScope:
         """This run's scope narrowed to one of its partitions."""
-        return RunScope(self.run_id, PartitionScope.from_keys([key]), self.started_at)
+        return replace(self, partitions=PartitionScope.from_keys([key]))
 
     def keys_of(self, org_id: int) -> list[str]:
         return self.partitions.for_org(org_id).keys

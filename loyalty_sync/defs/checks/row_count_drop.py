@@ -18,6 +18,7 @@ from loyalty_sync.defs.checks.common import (
 from loyalty_sync.defs.checks.config import RowCountDropConfig
 from loyalty_sync.defs.metadata import markdown_table
 from loyalty_sync.defs.resources import WarehouseResource
+from loyalty_sync.sync import ledger
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope
 
@@ -114,7 +115,7 @@ def _row_count_drop_check(table: str, blocking: bool) -> dg.AssetChecksDefinitio
             )
             with engine.begin() as conn:
                 scope = judged_scope(context, judged_keys(context))
-                sync_health.mark_blocked(conn, run_id, scope, reason)
+                ledger.block(conn, run_id, scope, reason)
 
     return row_count_drop
 
