@@ -39,7 +39,11 @@ CREDENTIALS = {"CAPILLARY_USERNAME": "till", "CAPILLARY_PASSWORD": "secret-pw"}
     [
         ({"CAPILLARY_BASE_URL": "https://eu.api.capillarytech.com"}, ["CAPILLARY_ORG_IDS"]),
         (API, ["CAPILLARY_OAUTH_KEY", "CAPILLARY_USERNAME"]),
-        ({**API, **CREDENTIALS}, ["cannot reach Capillary at http://127.0.0.1:9"]),
+        (
+            # A short retry budget: by default a call waits out minutes of outage first.
+            {**API, **CREDENTIALS, "CAPILLARY_RETRY_BUDGET_SECONDS": "2"},
+            ["cannot reach Capillary at http://127.0.0.1:9"],
+        ),
         (
             {"LOYALTY_SYNC_DATABASE_URL": "postgresql://bob:hunter2@127.0.0.1:9/warehouse"},
             ["postgresql://bob:***@127.0.0.1:9/warehouse", "LOYALTY_SYNC_DATABASE_URL"],
