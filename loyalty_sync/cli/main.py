@@ -6,7 +6,6 @@ so the same code runs from Dagster, the CLI and the tests.
 
 from __future__ import annotations
 
-import logging
 import sys
 import warnings
 from pathlib import Path
@@ -38,8 +37,6 @@ def main(debug: bool) -> None:
     Exit codes: 0 success, 1 a run or a row failed, 2 a configuration, connection or usage
     error (one line naming what to fix).
     """
-    # The client logs each retry; on a terminal the progress display counts them instead.
-    logging.getLogger("loyalty_sync").setLevel(logging.INFO if debug else logging.ERROR)
 
 
 @main.group()

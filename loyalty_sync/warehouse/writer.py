@@ -264,7 +264,10 @@ class StagedMerge:
         insert = sa.dialects.postgresql.insert(pending).from_select(
             ["checkpoint_id", "table_name", "row_key"], lost
         )
-        return int(self.conn.execute(insert.on_conflict_do_nothing()).rowcount or 0)
+        # Counted from RETURNING: for INSERT ... SELECT ... ON CONFLICT the driver's
+        # rowcount can be -1 (unknown), which summed over chunks gave negative deletes.
+        held_back = insert.on_conflict_do_nothing().returning(pending.c.checkpoint_id)
+        return len(self.conn.execute(held_back).all())
 
 
 def apply_held_deletes(conn: sa.Connection, table: sa.Table, checkpoint_id: int) -> int:

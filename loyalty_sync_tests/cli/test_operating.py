@@ -123,7 +123,10 @@ def test_the_summary_says_what_this_sync_changed(env: Env) -> None:
     first, second = env.first.changes, env.second.changes
     assert first["customers"]["inserted"] == env.first.rows["customers"] > 0
     for table, counts in second.items():
-        assert counts["inserted"] == counts["updated"] == counts["deleted"] == 0, table
+        assert (counts["inserted"], counts["updated"], counts["deleted"]) == (0, 0, 0), (
+            table,
+            counts,
+        )
         assert counts["unchanged"] == env.second.rows[table] or table == "tier_history"
     assert env.second.elapsed_seconds > 0
     result = CliRunner().invoke(main, ["sync", "--no-progress"], catch_exceptions=False)
