@@ -31,7 +31,7 @@ from loyalty_sync.sync.tally import (
     record_pass,
     start_runs,
 )
-from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse import locks, tables
 
 customer_roster = dg.AssetSpec(
     "customer_roster",
@@ -65,13 +65,17 @@ def _run_pass(
     """Run one pass, keep sync_runs current, and report each table of the family."""
     engine = warehouse.get_engine()
     scope = _run_scope(context)
-    start_runs(engine, scope)
-    try:
-        outcome = body(engine, capillary.get_client(), scope)
-    except Exception as exc:
-        finish_runs(engine, scope, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    record_pass(engine, scope, outcome)
+    # One sync of a partition at a time (a CLI run already holds its partitions: no-op).
+    with locks.hold(
+        engine, scope.partition_keys, holder=f"run {scope.run_id}", say=context.log.warning
+    ):
+        start_runs(engine, scope)
+        try:
+            outcome = body(engine, capillary.get_client(), scope)
+        except Exception as exc:
+            finish_runs(engine, scope, "failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        record_pass(engine, scope, outcome)
     endpoint = capillary.describe()
     for table in family:
         yield dg.MaterializeResult(

@@ -29,6 +29,7 @@ from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.sync.tally import EventLog, PassOutcome
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope, partition_key
+from loyalty_sync.warehouse.tier_log import TierHistoryMerge
 from loyalty_sync.warehouse.writer import StagedMerge
 
 # actionSummary reports benefits earned on or after this date only.
@@ -153,7 +154,7 @@ def sync_customers(engine: sa.Engine, client: CapillaryClient, scope: RunScope) 
                 run_id=scope.run_id,
                 scope=partitions,
             )
-            history = StagedMerge(conn, tables.tier_history, run_id=scope.run_id)
+            history = TierHistoryMerge(conn, run_id=scope.run_id)
             roster_ids = StagedMerge(
                 conn,
                 tables.customer_roster,
