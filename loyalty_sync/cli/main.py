@@ -131,13 +131,18 @@ def roster_import(file: Path) -> None:
 def sync(partitions: tuple[str, ...], no_progress: bool) -> None:
     """Discover orgs/programs, then materialise every asset once, in process."""
     from loyalty_sync.cli.sync_runner import SyncError, run_sync
+    from loyalty_sync.instance import InstanceError
+    from loyalty_sync.waiting import WaitInterrupted
     from loyalty_sync.warehouse.scope import PartitionKeyError
 
     try:
         summary = run_sync(list(partitions) or None, show_progress=not no_progress)
-    except (SyncError, PartitionKeyError, DatabaseConfigError) as exc:
+    except (SyncError, PartitionKeyError, DatabaseConfigError, InstanceError) as exc:
         errors.print(f"[red]error:[/] {exc}")
         sys.exit(2)
+    except WaitInterrupted as exc:
+        errors.print(f"{exc}; nothing was synced by this run")
+        sys.exit(130)
     _print_summary(summary)
     sys.exit(0 if summary.success else 1)
 

@@ -9,25 +9,27 @@ everything is one run, and an org's programs share their customer lookups.
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-import dagster as dg
 import httpx
 import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from loyalty_sync.defs import dead_runs
 from loyalty_sync.defs.jobs import TRIGGER_TAG, block_target, contiguous_blocks
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
-from loyalty_sync.instance import ensure_dagster_home
+from loyalty_sync.instance import local_instance
 from loyalty_sync.settings import home_dir
 from loyalty_sync.sync import progress
 from loyalty_sync.sync.discovery import discover_programs
-from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse import locks, tables
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync.warehouse.scope import parse_partition_key
 
@@ -156,14 +158,16 @@ def run_sync(
     for key in partition_keys or []:
         parse_partition_key(key)
     console = console or Console(stderr=True)
-    ensure_dagster_home()
+    instance = local_instance()
     defs = build_defs()
-    instance = dg.DagsterInstance.get()
     resources = defs.resources
     capillary: CapillaryResource = resources["capillary"]  # type: ignore[assignment]
     warehouse: WarehouseResource = resources["warehouse"]  # type: ignore[assignment]
     engine = warehouse.get_engine()
     summary = SyncSummary(endpoint={**capillary.describe(), **warehouse.describe()})
+    say = partial(console.print, soft_wrap=True, highlight=False, markup=False)
+    for line in dead_runs.clean_up(instance, engine):
+        say(line)
 
     loaded = import_simulator_roster(capillary, engine)
     if loaded:
@@ -199,13 +203,16 @@ def run_sync(
         with bar:
             for block in contiguous_blocks(selected, ordered):
                 partition_key, range_tags = block_target(block)
-                result = job.execute_in_process(
-                    instance=instance,
-                    partition_key=partition_key,
-                    tags={TRIGGER_TAG: "cli", **range_tags},
-                    run_config=QUIET_LOGS,
-                    raise_on_error=False,
-                )
+                # The whole run holds its partitions; waits are said and can be interrupted.
+                with locks.hold(engine, block, holder=f"sync pid {os.getpid()}", say=say):
+                    dead_runs.wait_for_pool_slot(instance, say)
+                    result = job.execute_in_process(
+                        instance=instance,
+                        partition_key=partition_key,
+                        tags={TRIGGER_TAG: "cli", **range_tags},
+                        run_config=QUIET_LOGS,
+                        raise_on_error=False,
+                    )
                 error = None
                 if not result.success:
                     failures = [
