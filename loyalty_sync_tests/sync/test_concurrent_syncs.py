@@ -32,7 +32,8 @@ CONFIG = SimulatorConfig(
     promotions_per_program=4,
     latency_ms=10,
 )
-ROUNDS = 3
+# Rounds of the two-syncs test; raise it by hand (LOYALTY_SYNC_TEST_ROUNDS=10) to hunt races.
+ROUNDS = int(os.environ.get("LOYALTY_SYNC_TEST_ROUNDS", "3"))
 COMMAND = [sys.executable, "-m", "loyalty_sync.cli", "sync", "--no-progress"]
 
 
