@@ -57,9 +57,11 @@ def wait_until(
     if reason is None:
         return
     said, said_at = reason, time.monotonic()
-    say(f"waiting for {reason}")
+    # The handler is in place before the wait is announced: whoever reads the line may
+    # signal at once.
     with _sigterm_interrupts(reason):
         try:
+            say(f"waiting for {reason}")
             while (reason := ready()) is not None:
                 if reason != said or time.monotonic() - said_at >= repeat:
                     say(f"still waiting for {reason}")
