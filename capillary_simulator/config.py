@@ -39,11 +39,17 @@ class FaultSettings:
     hang_rate: float = 0.0
     hang_seconds: float = 30.0
     malformed_rate: float = 0.0
+    # Share of requests answered 429 with `Retry-After: 1` whatever the pace: a limit
+    # lower than the one configured, or one shared with another client of the key.
+    throttle_rate: float = 0.0
     rate_limit_per_minute: int | None = None
     token_ttl_seconds: int = 3600
+    # Customers every request about answers a server error, for good, until lifted: the
+    # "a few items that never succeed" case a sync must survive without losing the rest.
+    failing_customers: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "hang_rate", "malformed_rate"):
+        for name in ("error_rate", "hang_rate", "malformed_rate", "throttle_rate"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {share}")
@@ -66,6 +72,11 @@ class FaultSettings:
         unknown = sorted(set(changes) - known)
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(unknown)}")
+        if "failing_customers" in changes:
+            changes = {
+                **changes,
+                "failing_customers": tuple(map(int, changes["failing_customers"])),
+            }
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,7 +132,9 @@ class SimulatorConfig:
     hang_rate: float = 0.0
     hang_seconds: float = 30.0
     malformed_rate: float = 0.0
+    throttle_rate: float = 0.0
     token_ttl_seconds: int = 3600
+    failing_customers: tuple[int, ...] = ()
 
     username: str = DEMO_USERNAME
     password: str = DEMO_PASSWORD
@@ -131,6 +144,7 @@ class SimulatorConfig:
     def __post_init__(self) -> None:
         if isinstance(self.programs_per_org, list):
             object.__setattr__(self, "programs_per_org", tuple(self.programs_per_org))
+        object.__setattr__(self, "failing_customers", tuple(map(int, self.failing_customers)))
         if isinstance(self.reference_date, str):
             object.__setattr__(self, "reference_date", date.fromisoformat(self.reference_date))
         self.fault_settings()  # validates the network settings

@@ -13,8 +13,8 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
+from loyalty_sync.sync.ledger import PassOutcome, as_metadata_counts
 from loyalty_sync.sync.scope import RunScope
-from loyalty_sync.sync.tally import PassOutcome, as_metadata_counts
 from loyalty_sync.warehouse import tables
 
 SAMPLE_ROWS = 5

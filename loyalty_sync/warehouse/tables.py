@@ -281,7 +281,36 @@ sync_runs = sa.Table(
     sa.Column("warnings", JSONB),
     _text("error"),
     sa.Column("synced_at", TIMESTAMPTZ, nullable=False),
+    sa.Column("passes", JSONB),
     comment="One row per partition per sync: what freshness is judged by.",
+)
+
+sync_checkpoints = sa.Table(
+    "sync_checkpoints",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(always=False), primary_key=True),
+    sa.Column("pass_name", sa.Text, nullable=False),
+    _id("org_id", nullable=False),
+    sa.Column("programs", sa.Text, nullable=False),
+    _text("status"),
+    _text("run_id"),
+    _time("started_at"),
+    _time("updated_at"),
+    sa.Column("cursor", JSONB),
+    sa.Column("failed", JSONB),
+    sa.Column("served", JSONB),
+    sa.Column("items_done", sa.BigInteger),
+    sa.UniqueConstraint("pass_name", "org_id", "programs", name="uq_sync_checkpoints_pass"),
+    comment="Where each pass over an org's programs stands: resumed after a kill or failure.",
+)
+
+sync_pending_deletes = sa.Table(
+    "sync_pending_deletes",
+    metadata,
+    _key("checkpoint_id"),
+    _key("table_name", sa.Text),
+    _key("row_key", JSONB),
+    comment="Rows a pass found no longer served, deleted only once the whole pass completed.",
 )
 
 api_rate_limits = sa.Table(

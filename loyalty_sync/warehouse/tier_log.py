@@ -12,16 +12,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from loyalty_sync.warehouse import tables
-from loyalty_sync.warehouse.writer import MergeResult, StagedMerge
+from loyalty_sync.warehouse.writer import HeldDeletes, MergeResult, StagedMerge
 
 
 class TierHistoryMerge(StagedMerge):
     """The writer's staged merge for `tier_history`, dropping repeats of the latest tier."""
 
-    def __init__(self, conn: sa.Connection, *, run_id: str) -> None:
-        super().__init__(conn, tables.tier_history, run_id=run_id)
-
-    def finish(self) -> MergeResult:
+    def finish(self, held: HeldDeletes | None = None) -> MergeResult:
         target = f"{tables.SCHEMA}.{tables.tier_history.name}"
         self.conn.execute(
             sa.text(
@@ -33,4 +30,4 @@ class TierHistoryMerge(StagedMerge):
                 f" WHERE latest.slab_sno IS NOT DISTINCT FROM s.slab_sno)"
             )
         )
-        return super().finish()
+        return super().finish(held)

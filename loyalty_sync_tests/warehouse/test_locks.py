@@ -76,7 +76,7 @@ def test_tier_log_records_a_tier_only_when_it_changes(engine: sa.Engine) -> None
     inserted = []
     for number, batch in enumerate(batches):
         with engine.begin() as conn:
-            merge = TierHistoryMerge(conn, run_id=f"run-{number}")
+            merge = TierHistoryMerge(conn, tables.tier_history, run_id=f"run-{number}")
             merge.add(batch)
             inserted.append(merge.finish().inserted)
     assert inserted == [2, 1, 1]
