@@ -44,10 +44,19 @@ _HEADER = [
 ]
 
 
+def _gave_nothing(frame: pd.DataFrame) -> pd.Series:
+    """Asked about (actionSummary answered for its holders) and nothing issued to anyone.
+
+    A promotion with no summaries is not counted: it ended before the API's benefit window
+    or nobody enrolled holds it, so nothing is known either way.
+    """
+    return (frame["summaries_fetched"] > 0) & (frame["customers_benefited"] == 0)
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     """Promotions that gave nothing first, then by 8116 share: what ops reads top-down."""
     ordered = frame.assign(
-        _nothing=frame["customers_benefited"] == 0,
+        _nothing=_gave_nothing(frame),
         _share=frame["no_benefits_share"].fillna(-1.0),
     ).sort_values(["_nothing", "_share", "promotion_id"], ascending=[False, False, True])
     rows = [
@@ -73,7 +82,7 @@ def _markdown(frame: pd.DataFrame) -> str:
 def _plotted(frame: pd.DataFrame) -> dict[str, Any]:
     """Totals over the run's partitions, as numbers the UI plots over time."""
     fetched = int(frame["summaries_fetched"].sum())
-    nothing = frame[(frame["enrolled_holders"] > 0) & (frame["customers_benefited"] == 0)]
+    nothing = frame[_gave_nothing(frame)]
     return {
         "promotions": dg.MetadataValue.int(len(frame)),
         "promotions_giving_nothing": dg.MetadataValue.int(len(nothing)),
