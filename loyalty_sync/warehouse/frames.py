@@ -11,11 +11,22 @@ Why this shape:
   `datetime64[us, UTC]`, floats `float64`, numeric as exact `Decimal`, jsonb as the
   Python objects psycopg parsed, text as pandas strings.
 - Rows come in primary-key order, so the same data always gives the same frame.
+- Time and memory go to Python objects, so the read makes only those the frame keeps
+  (jsonb dicts, Decimals, strings). Rows come from a psycopg server-side cursor, one
+  FETCH per chunk and no SQLAlchemy row objects; timestamps arrive as integer epoch
+  microseconds and become a datetime64 array without a datetime object per value; each
+  chunk's jsonb arrives as text and is parsed in one `json.loads` call (which also shares
+  the dicts' key strings across the chunk); equal strings of a chunk are one object. The
+  cyclic garbage collector is paused during the read: a million new dicts would each
+  count towards collections that traverse all of them, and nothing read can form a cycle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -26,6 +37,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from loyalty_sync.warehouse.scope import PartitionScope
 
 CHUNK_ROWS = 50_000
+_NAT = np.iinfo(np.int64).min  # datetime64's NaT, as an integer
 
 
 class ColumnSelectionError(ValueError):
@@ -61,22 +73,61 @@ def _dtype(column: sa.Column) -> Any:
     return "str"
 
 
-def _series(values: Sequence[Any], dtype: Any) -> Any:
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _series(values: Sequence[Any], column: sa.Column, dtype: Any) -> Any:
+    if isinstance(column.type, JSONB):
+        texts = ",".join("null" if v is None else v for v in values)
+        return _objects(json.loads(f"[{texts}]"))
     if dtype is None:
-        array = np.empty(len(values), dtype=object)
-        array[:] = values
-        return array
+        return _objects(values)
     if dtype == "int64":
         return np.fromiter(values, dtype=np.int64, count=len(values))
+    if isinstance(column.type, sa.DateTime):
+        if None in values:
+            values = [_NAT if v is None else v for v in values]
+        micros = np.fromiter(values, dtype=np.int64, count=len(values)).view("datetime64[us]")
+        stamps = pd.Series(micros, copy=False)
+        return (stamps.dt.tz_localize("UTC") if column.type.timezone else stamps).array
+    if dtype == "str":
+        shared: dict[Any, Any] = {}
+        values = [shared.setdefault(v, v) for v in values]
     return pd.array(values, dtype=dtype)
 
 
-def _frame(rows: Sequence[Sequence[Any]], names: list[str], dtypes: list[Any]) -> pd.DataFrame:
-    values = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+def _frame(
+    rows: Sequence[Sequence[Any]], chosen: list[sa.Column], dtypes: list[Any]
+) -> pd.DataFrame:
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in chosen]
     return pd.DataFrame(
-        {name: _series(v, dtype) for name, v, dtype in zip(names, values, dtypes, strict=True)},
-        columns=names,
+        {c.name: _series(v, c, dtype) for c, v, dtype in zip(chosen, values, dtypes, strict=True)},
+        columns=[c.name for c in chosen],
     )
+
+
+def _fetched(column: sa.Column) -> Any:
+    """What the query selects for a column: jsonb as text, timestamps as epoch microseconds."""
+    if isinstance(column.type, JSONB):
+        return sa.cast(column, sa.Text).label(column.name)
+    if isinstance(column.type, sa.DateTime):
+        micros = sa.func.floor(sa.extract("epoch", column) * 1_000_000)
+        return sa.cast(micros, sa.BigInteger).label(column.name)
+    return column
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def read_frame(
@@ -92,18 +143,20 @@ def read_frame(
     `columns` names the columns to read (default all). An empty scope reads no rows.
     """
     chosen = selected_columns(table, columns)
-    names = [c.name for c in chosen]
     dtypes = [_dtype(c) for c in chosen]
-    query = sa.select(*chosen).order_by(*table.primary_key.columns)
+    query = sa.select(*(_fetched(c) for c in chosen)).order_by(*table.primary_key.columns)
     if scope is not None:
         query = query.where(scope.where(table))
     chunks: list[pd.DataFrame] = []
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(query)
-        for rows in result.partitions():
-            chunks.append(_frame(rows, names, dtypes))
+    with _collector_paused(), engine.connect() as conn:
+        sql = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        driver = conn.connection.driver_connection
+        with driver.cursor(name="loyalty_sync_read_frame") as cursor:  # type: ignore[union-attr]
+            cursor.execute(str(sql), sql.params)
+            while rows := cursor.fetchmany(chunk_rows):
+                chunks.append(_frame(rows, chosen, dtypes))
     if not chunks:
-        return _frame([], names, dtypes)
+        return _frame([], chosen, dtypes)
     if len(chunks) == 1:
         return chunks[0]
     return pd.concat(chunks, ignore_index=True)
