@@ -98,6 +98,10 @@ async def _serve(
     counters.accepted(credential, now)
 
     fault = gateway.draw_fault()
+    if gateway.settings.failing_customers and (
+        _customer_of(state.dataset, request) in gateway.settings.failing_customers
+    ):
+        fault = Fault.SERVER_ERROR
     delay = gateway.delay_seconds()
     if fault is Fault.HANG:
         delay += gateway.settings.hang_seconds
@@ -118,6 +122,23 @@ async def _serve(
         return Response(payload[: max(1, len(payload) // 2)], 200, media_type=JSON)
     counters.answered(answer.status, answer.codes)
     return Response(payload, answer.status, dict(answer.headers), media_type=JSON)
+
+
+def _customer_of(dataset: SimulatorDataset, request: Request) -> int | None:
+    """The id of the customer a request is about, however it names them; None if none."""
+    path_id = request.path_params.get("customerId")
+    if path_id:
+        return int(path_id) if str(path_id).isdigit() else None
+    params = request.query_params
+    name = (params.get("identifierName") or "").split(",")[0].strip()
+    value = (params.get("identifierValue") or "").split(",")[0].strip()
+    if not name or not value:
+        return None
+    source = (params.get("source") or "INSTORE").strip().upper()
+    customer = dataset.find_customer(
+        name.lower(), value, source=source, account_id=params.get("accountId")
+    )
+    return customer.customer_id if customer else None
 
 
 def _api(template: str, endpoint: Handler, *, v3: bool = False) -> Route:

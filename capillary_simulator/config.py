@@ -41,6 +41,9 @@ class FaultSettings:
     malformed_rate: float = 0.0
     rate_limit_per_minute: int | None = None
     token_ttl_seconds: int = 3600
+    # Customers every request about answers a server error, for good, until lifted: the
+    # "a few items that never succeed" case a sync must survive without losing the rest.
+    failing_customers: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("error_rate", "hang_rate", "malformed_rate"):
@@ -66,6 +69,11 @@ class FaultSettings:
         unknown = sorted(set(changes) - known)
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(unknown)}")
+        if "failing_customers" in changes:
+            changes = {
+                **changes,
+                "failing_customers": tuple(map(int, changes["failing_customers"])),
+            }
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,6 +130,7 @@ class SimulatorConfig:
     hang_seconds: float = 30.0
     malformed_rate: float = 0.0
     token_ttl_seconds: int = 3600
+    failing_customers: tuple[int, ...] = ()
 
     username: str = DEMO_USERNAME
     password: str = DEMO_PASSWORD
@@ -131,6 +140,7 @@ class SimulatorConfig:
     def __post_init__(self) -> None:
         if isinstance(self.programs_per_org, list):
             object.__setattr__(self, "programs_per_org", tuple(self.programs_per_org))
+        object.__setattr__(self, "failing_customers", tuple(map(int, self.failing_customers)))
         if isinstance(self.reference_date, str):
             object.__setattr__(self, "reference_date", date.fromisoformat(self.reference_date))
         self.fault_settings()  # validates the network settings

@@ -18,3 +18,17 @@ def home_dir() -> Path:
     path = Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+CHUNK_SIZE_ENV = "LOYALTY_SYNC_CHUNK_SIZE"
+DEFAULT_CHUNK_SIZE = 250
+
+
+def chunk_size_from_env() -> int:
+    """Items per committed chunk of a pass: `LOYALTY_SYNC_CHUNK_SIZE`, default 250."""
+    text = os.environ.get(CHUNK_SIZE_ENV, "").strip()
+    if not text:
+        return DEFAULT_CHUNK_SIZE
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError(f"{CHUNK_SIZE_ENV} must be a positive integer, not {text!r}")
+    return int(text)

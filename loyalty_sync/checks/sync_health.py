@@ -18,10 +18,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from loyalty_sync.sync.ledger import SyncStatus
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope
 
-SUCCESS = "success"
 # Default ages of a stale partition (a daily schedule plus slack) and an overdue one (three
 # missed days); the assets' FreshnessPolicy uses the same.
 WARN_AFTER_HOURS = 26.0
@@ -60,7 +60,7 @@ def partition_freshness(conn: sa.Connection, scope: PartitionScope) -> list[Part
     last_success = dict(
         conn.execute(
             sa.select(s.c.partition_key, sa.func.max(s.c.finished_at))
-            .where(scope.where(s), s.c.status == SUCCESS)
+            .where(scope.where(s), s.c.status == SyncStatus.SUCCESS.value)
             .group_by(s.c.partition_key)
         ).all()
     )
@@ -174,24 +174,6 @@ def row_count_changes(
             )
         )
     return changes
-
-
-def mark_blocked(conn: sa.Connection, run_id: str, scope: PartitionScope, reason: str) -> int:
-    """Close a run's partitions as `failed` with `reason` added to their error.
-
-    A blocking check that fails stops the run's later steps, so the step that would have
-    closed these rows as successful never runs; without this they would stay `running`.
-    """
-    s = tables.sync_runs
-    if not scope:
-        return 0
-    error = sa.func.concat_ws("; ", s.c.error, reason)
-    result = conn.execute(
-        sa.update(s)
-        .where(s.c.run_id == run_id, scope.where(s))
-        .values(status="failed", finished_at=sa.func.now(), error=error, synced_at=sa.func.now())
-    )
-    return int(result.rowcount or 0)
 
 
 def synced_partitions(conn: sa.Connection) -> PartitionScope:

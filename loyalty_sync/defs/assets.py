@@ -12,10 +12,12 @@ is fetched once whatever the number of programs.
 """
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
+from pydantic import Field
 
 from loyalty_sync.capillary.client import CapillaryClient
 from loyalty_sync.defs.jobs import API_POOL
@@ -28,15 +30,16 @@ from loyalty_sync.defs.metadata import (
 )
 from loyalty_sync.defs.partitions import org_program_partitions
 from loyalty_sync.defs.resources import WAREHOUSE_IO_MANAGER, CapillaryResource, WarehouseResource
+from loyalty_sync.settings import chunk_size_from_env
 from loyalty_sync.sync import passes
-from loyalty_sync.sync.scope import RunScope
-from loyalty_sync.sync.tally import (
+from loyalty_sync.sync.ledger import (
     PassOutcome,
     as_metadata_counts,
-    finish_runs,
+    fail_runs,
+    open_runs,
     record_pass,
-    start_runs,
 )
+from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.warehouse import tables
 
 customer_roster = dg.AssetSpec(
@@ -54,27 +57,69 @@ customer_roster = dg.AssetSpec(
 _POLICY = dg.BackfillPolicy.single_run()
 
 
+class PassConfig(dg.Config):
+    """How a pass cuts its work; the defaults suit a roster of any size."""
+
+    chunk_size: int | None = Field(
+        default=None,
+        description="Items (customers, or customer/promotion pairs) per committed chunk; "
+        "unset: LOYALTY_SYNC_CHUNK_SIZE, else 250. A kill costs at most one chunk of calls.",
+    )
+    resume_within_hours: float = Field(
+        default=36.0,
+        description="An unfinished pass touched within this many hours is resumed from its "
+        "checkpoint; an older one starts over.",
+    )
+
+    def options(self) -> passes.PassOptions:
+        return passes.PassOptions(
+            chunk_size=self.chunk_size or chunk_size_from_env(),
+            resume_within=timedelta(hours=self.resume_within_hours),
+        )
+
+
+# Each pass's multi_asset name -> its name in the run ledger.
+PASS_NAMES = {
+    "customers_pass": "customers",
+    "promotions_pass": "promotions",
+    "benefits_pass": "benefits",
+}
+
+
 def _run_scope(context: dg.AssetExecutionContext) -> RunScope:
     return RunScope.from_partition_keys(context.run.run_id, context.partition_keys)
+
+
+def _expected_passes(context: dg.AssetExecutionContext) -> list[str]:
+    """The passes this run makes: the whole job's, or those of its asset selection."""
+    selection = context.run.asset_selection
+    return [
+        name
+        for op_name, name in PASS_NAMES.items()
+        if selection is None or selection & _PASS_KEYS[op_name]
+    ]
 
 
 def _run_pass(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     capillary: CapillaryResource,
+    name: str,
     body: Callable[[sa.Engine, CapillaryClient, RunScope], PassOutcome],
     family: list[sa.Table],
 ) -> Iterator[dg.MaterializeResult]:
-    """Run one pass, keep sync_runs current, and report each table of the family."""
+    """Run one pass, keep the run ledger current, and report each table of the family."""
     engine = warehouse.get_engine()
     scope = _run_scope(context)
-    start_runs(engine, scope)
+    open_runs(engine, scope, _expected_passes(context))
     try:
         outcome = body(engine, capillary.get_client(), scope)
     except Exception as exc:
-        finish_runs(engine, scope, "failed", error=f"{type(exc).__name__}: {exc}")
+        fail_runs(engine, scope, f"{type(exc).__name__}: {exc}")
         raise
-    record_pass(engine, scope, outcome)
+    record_pass(engine, scope, name, outcome)
+    if outcome.resumed:
+        context.log.info(f"{name} pass resumed from its checkpoint: {'; '.join(outcome.resumed)}")
     endpoint = capillary.describe()
     for table in family:
         yield dg.MaterializeResult(
@@ -107,13 +152,18 @@ def _run_pass(
     pool=API_POOL,
 )
 def customers_pass(
-    context: dg.AssetExecutionContext, capillary: CapillaryResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    config: PassConfig,
+    capillary: CapillaryResource,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult]:
+    options = config.options()
     yield from _run_pass(
         context,
         warehouse,
         capillary,
-        passes.sync_customers,
+        "customers",
+        lambda engine, client, scope: passes.sync_customers(engine, client, scope, options),
         [tables.customers, tables.loyalty_program_details, tables.tier_history],
     )
 
@@ -137,23 +187,23 @@ def customers_pass(
     pool=API_POOL,
 )
 def promotions_pass(
-    context: dg.AssetExecutionContext, capillary: CapillaryResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    config: PassConfig,
+    capillary: CapillaryResource,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult]:
+    options = config.options()
     yield from _run_pass(
         context,
         warehouse,
         capillary,
-        passes.sync_promotions,
+        "promotions",
+        lambda engine, client, scope: passes.sync_promotions(engine, client, scope, options),
         [tables.promotions, tables.customer_promotions],
     )
 
 
-BENEFIT_TABLES = [
-    tables.benefit_summaries,
-    tables.benefit_points,
-    tables.benefit_alternate_currencies,
-    tables.benefit_incentives,
-]
+BENEFIT_TABLES = list(passes.BENEFIT_TABLES)
 
 
 @dg.multi_asset(
@@ -185,21 +235,24 @@ BENEFIT_TABLES = [
     pool=API_POOL,
 )
 def benefits_pass(
-    context: dg.AssetExecutionContext, capillary: CapillaryResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    config: PassConfig,
+    capillary: CapillaryResource,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult]:
-    api_version = capillary.benefits_api
+    api_version, options = capillary.benefits_api, config.options()
 
     def body(engine: sa.Engine, client: CapillaryClient, scope: RunScope) -> PassOutcome:
-        return passes.sync_benefits(engine, client, scope, api_version)
+        return passes.sync_benefits(engine, client, scope, options, api_version)
 
-    yield from _run_pass(context, warehouse, capillary, body, BENEFIT_TABLES)
+    yield from _run_pass(context, warehouse, capillary, "benefits", body, BENEFIT_TABLES)
 
 
 @dg.asset(
     name="api_events",
     description=(
-        "Every warning and error code the API answered in this sync, with its context. "
-        "Materialising it closes the partitions' sync_runs rows as successful."
+        "Every warning and error code the API answered in this sync, with its context, "
+        "summed by code for the run."
     ),
     group_name="capillary",
     kinds={"postgres"},
@@ -239,7 +292,6 @@ def api_events(
             .order_by(t.c.id)
             .limit(10)
         ).all()
-    finish_runs(engine, scope, "success")
     sample = markdown_table(
         ["endpoint", "code", "message", "org", "program", "customer", "promotion"],
         sample_rows,
@@ -253,6 +305,11 @@ def api_events(
     }
     return dg.MaterializeResult(metadata=metadata)
 
+
+_PASS_KEYS = {
+    pass_def.node_def.name: set(pass_def.keys)
+    for pass_def in (customers_pass, promotions_pass, benefits_pass)
+}
 
 capillary_assets: list[Any] = [
     customer_roster,

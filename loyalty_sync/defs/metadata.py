@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 from loyalty_sync.checks.sync_health import ERROR_AFTER_HOURS, WARN_AFTER_HOURS
 from loyalty_sync.defs.resources.io_manager import WAREHOUSE_IO_MANAGER
+from loyalty_sync.sync.ledger import PassOutcome, as_metadata_counts
 from loyalty_sync.sync.scope import RunScope
-from loyalty_sync.sync.tally import PassOutcome, as_metadata_counts
 from loyalty_sync.warehouse import tables
 
 SAMPLE_ROWS = 5

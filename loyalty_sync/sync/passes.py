@@ -1,4 +1,4 @@
-"""The three API passes of a sync, each writing one table family in one transaction per org.
+"""The three API passes of a sync: fetch, map, write, a chunk at a time (see `chunks.py`).
 
 Call economy is designed in here:
 - customers: one customerDetails lookup (embed=mlp) per roster entry serves every program
@@ -6,91 +6,62 @@ Call economy is designed in here:
 - promotions: one promotionData walk (pages of 100) per customer serves every program;
 - benefits: actionSummary only for pairs the API can answer: the customer is enrolled in
   the program (`loyaltyId` not -1) and the promotion did not end before 2025-06-12.
-An answer that cannot change (8015 customer not found, a bad request) is recorded once in
-api_events and skipped; anything else (retries exhausted, auth) fails the pass, and its
-transaction rolls back so the last good rows stay.
+
+Each pass goes org by org. Mapping is `rows.py`'s; each pass writes its table family
+through one scoped merge per table per chunk, and its deletes wait for the end of the
+pass (`finish`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
-from itertools import islice, tee
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from loyalty_sync.capillary.client import CapillaryClient
-from loyalty_sync.capillary.errors import BadRequest, NotFound
+from loyalty_sync.capillary.errors import NotFound
 from loyalty_sync.capillary.models import Customer, LoyaltyDetails
 from loyalty_sync.sync import rows as to_rows
-from loyalty_sync.sync.progress import reporter
+from loyalty_sync.sync.chunks import Chunk, PassSpec, run_chunks
+from loyalty_sync.sync.ledger import (
+    Checkpoint,
+    PassOutcome,
+    complete_checkpoint,
+    open_checkpoint,
+)
 from loyalty_sync.sync.scope import RunScope
-from loyalty_sync.sync.tally import EventLog, PassOutcome
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope, partition_key
-from loyalty_sync.warehouse.writer import StagedMerge
+from loyalty_sync.warehouse.writer import (
+    MergeResult,
+    StagedMerge,
+    apply_held_deletes,
+    delete_orphans,
+)
 
 # actionSummary reports benefits earned on or after this date only.
 BENEFITS_CUTOFF = datetime(2025, 6, 12, tzinfo=UTC)
-CHUNK = 500
-
-T = TypeVar("T")
-
-
-def _chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def _answered(
-    client: CapillaryClient, fetch: Callable[[T], Any], items: Iterable[T]
-) -> Iterator[tuple[T, Any]]:
-    """(item, answer or its exception) in input order, with a chunk of calls queued ahead.
-
-    The pool keeps calling while the pass maps and writes the previous chunk.
-    """
-    listed, to_fetch = tee(items)
-    answers = client.imap(fetch, to_fetch, return_exceptions=True, prefetch=CHUNK)
-    return zip(listed, answers, strict=True)
+BENEFIT_TABLES = (
+    tables.benefit_summaries,
+    tables.benefit_points,
+    tables.benefit_alternate_currencies,
+    tables.benefit_incentives,
+)
+PAIR = ("customer_id", "program_id", "promotion_id")
+ROSTER_KEY = ("source", "identifier_name", "identifier_value")
 
 
-def _skippable(error: BaseException) -> bool:
-    """Answers about one record that asking again cannot change; the pass goes on."""
-    return isinstance(error, NotFound | BadRequest)
+class PassOptions:
+    """How passes cut their work: items per committed chunk, and how old an unfinished
+    pass may be and still be resumed rather than started over."""
 
-
-def _api_delta(client: CapillaryClient, before: dict[str, Any]) -> tuple[int, int]:
-    after = client.stats.snapshot()
-    return after["calls"] - before["calls"], after["retries"] - before["retries"]
-
-
-def _run_pass(
-    client: CapillaryClient,
-    scope: RunScope,
-    per_org: Callable[[int, PartitionScope, PassOutcome], None],
-) -> PassOutcome:
-    outcome = PassOutcome()
-    before = client.stats.snapshot()
-    reporter().count_calls_with(lambda: client.stats.total_calls)
-    for org_id in scope.partitions.orgs:
-        per_org(org_id, scope.partitions.for_org(org_id), outcome)
-    outcome.calls, outcome.retries = _api_delta(client, before)
-    outcome.api = client.stats.snapshot()
-    return outcome
-
-
-# --- customers + loyalty_program_details + tier_history ----------------------------------
-
-
-def _roster(org_id: int) -> sa.Select[Any]:
-    t = tables.customer_roster
-    return (
-        sa.select(t.c.source, t.c.identifier_name, t.c.identifier_value, t.c.account_id)
-        .where(t.c.org_id == org_id)
-        .order_by(t.c.source, t.c.identifier_name, t.c.identifier_value)
-    )
+    def __init__(self, chunk_size: int = 250, resume_within: timedelta = timedelta(hours=36)):
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        self.chunk_size = chunk_size
+        self.resume_within = resume_within
 
 
 def _count(engine: sa.Engine, query: sa.Select[Any]) -> int:
@@ -103,246 +74,317 @@ def _streamed(reader: sa.Connection, query: sa.Select[Any]) -> Iterator[sa.Row[A
     yield from reader.execution_options(stream_results=True, yield_per=2000).execute(query)
 
 
-def _current_tiers(
-    engine: sa.Engine, partitions: PartitionScope
-) -> dict[tuple[int, int], tuple[Any, ...]]:
+def _after(query: sa.Select[Any], order: list[sa.ColumnElement[Any]], cursor: list[Any] | None):
+    if cursor is not None:
+        query = query.where(sa.tuple_(*order) > sa.tuple_(*cursor))
+    return query.order_by(*order)
+
+
+def _run(
+    engine: sa.Engine,
+    client: CapillaryClient,
+    scope: RunScope,
+    name: str,
+    options: PassOptions,
+    org_pass: Callable[[int, PartitionScope, Checkpoint, PassOutcome], None],
+) -> PassOutcome:
+    """Run `org_pass` for each org of the scope, each from its own checkpoint."""
+    outcome = PassOutcome()
+    before = client.stats.snapshot()
+    for org_id in scope.partitions.orgs:
+        partitions = scope.partitions.for_org(org_id)
+        checkpoint = open_checkpoint(engine, name, partitions, scope.run_id, options.resume_within)
+        if checkpoint.resumed:
+            outcome.resumed.append(f"org {org_id} after {checkpoint.items_done} item(s)")
+        org_pass(org_id, partitions, checkpoint, outcome)
+        outcome.rows_by_partition.update(checkpoint.served)
+    after = client.stats.snapshot()
+    outcome.calls = after["calls"] - before["calls"]
+    outcome.retries = after["retries"] - before["retries"]
+    outcome.api = after
+    return outcome
+
+
+def _finish(
+    engine: sa.Engine,
+    checkpoint: Checkpoint,
+    outcome: PassOutcome,
+    orphans: list[tuple[sa.Table, tuple[str, ...], sa.Select[Any]]],
+    also: Callable[[sa.Connection], None] | None = None,
+) -> None:
+    """The whole pass is done: apply the deletes it held back, in one transaction."""
+    with engine.begin() as conn:
+        for table, columns, universe in orphans:
+            gone = delete_orphans(conn, table, checkpoint.partitions, columns, universe)
+            gone += apply_held_deletes(conn, table, checkpoint.id)
+            outcome.add_merge(MergeResult(table.name, 0, 0, 0, gone))
+        if also is not None:
+            also(conn)
+        complete_checkpoint(conn, checkpoint)
+
+
+def _found_customers(org_id: int) -> sa.Select[Any]:
+    t = tables.customer_roster
+    return (
+        sa.select(t.c.customer_id)
+        .where(t.c.org_id == org_id, t.c.customer_id.is_not(None))
+        .distinct()
+    )
+
+
+# --- customers + loyalty_program_details + tier_history ----------------------------------
+
+
+def _stored_tiers(
+    conn: sa.Connection, partitions: PartitionScope, customers: list[int]
+) -> dict[tuple[int, int], to_rows.Tier]:
     t = tables.loyalty_program_details
-    with engine.connect() as conn:
-        return {
-            (row.program_id, row.customer_id): (
-                row.slab_sno,
-                row.current_slab,
-                row.slab_expiry_date,
-            )
-            for row in conn.execute(
-                sa.select(
-                    t.c.program_id,
-                    t.c.customer_id,
-                    t.c.slab_sno,
-                    t.c.current_slab,
-                    t.c.slab_expiry_date,
-                ).where(partitions.where(t))
-            )
-        }
+    return {
+        (row.program_id, row.customer_id): (row.slab_sno, row.current_slab, row.slab_expiry_date)
+        for row in conn.execute(
+            sa.select(
+                t.c.program_id,
+                t.c.customer_id,
+                t.c.slab_sno,
+                t.c.current_slab,
+                t.c.slab_expiry_date,
+            ).where(partitions.where(t), t.c.customer_id.in_(customers))
+        )
+    }
 
 
-def sync_customers(engine: sa.Engine, client: CapillaryClient, scope: RunScope) -> PassOutcome:
+def sync_customers(
+    engine: sa.Engine, client: CapillaryClient, scope: RunScope, options: PassOptions
+) -> PassOutcome:
     """customerDetails (embed=mlp) per roster entry -> customers, program details, tiers."""
-    progress = reporter()
+    roster = tables.customer_roster
 
-    def per_org(org_id: int, partitions: PartitionScope, outcome: PassOutcome) -> None:
-        previous = _current_tiers(engine, partitions)
-        progress.start(f"customers {org_id}", _count(engine, _roster(org_id)))
+    def org_pass(
+        org_id: int, partitions: PartitionScope, checkpoint: Checkpoint, outcome: PassOutcome
+    ) -> None:
+        order = [roster.c.source, roster.c.identifier_name, roster.c.identifier_value]
+        base = sa.select(*order, roster.c.account_id).where(roster.c.org_id == org_id)
+        seen: set[int] = set()
 
-        def fetch(entry: sa.Row[Any]) -> Customer | LoyaltyDetails:
-            if entry.identifier_name == "id":
-                return client.loyalty_details(org_id, int(entry.identifier_value))
+        def fetch(entry: Any) -> Customer | LoyaltyDetails:
+            if entry[1] == "id":
+                return client.loyalty_details(org_id, int(entry[2]))
             return client.lookup_customer(
-                org_id,
-                entry.identifier_name,
-                entry.identifier_value,
-                source=entry.source,
-                account_id=entry.account_id,
+                org_id, entry[1], entry[2], source=entry[0], account_id=entry[3]
             )
 
-        with engine.connect() as reader, engine.begin() as conn:
-            customers = StagedMerge(conn, tables.customers, run_id=scope.run_id)
-            details = StagedMerge(
-                conn,
-                tables.loyalty_program_details,
-                run_id=scope.run_id,
-                scope=partitions,
-            )
-            history = StagedMerge(conn, tables.tier_history, run_id=scope.run_id)
-            roster_ids = StagedMerge(
-                conn,
-                tables.customer_roster,
-                run_id=scope.run_id,
-                columns=["customer_id", "lookup_status"],
-            )
-            events = EventLog(conn, scope)
-            seen: set[int] = set()
-            answers = _answered(client, fetch, _streamed(reader, _roster(org_id)))
-            for chunk in _chunks(answers):
-                batch: dict[str, list[dict[str, Any]]] = {
-                    "customers": [],
-                    "details": [],
-                    "history": [],
-                    "roster": [],
-                }
-                for entry, answer in chunk:
-                    key = {
-                        "org_id": org_id,
-                        "source": entry.source,
-                        "identifier_name": entry.identifier_name,
-                        "identifier_value": entry.identifier_value,
-                    }
-                    if isinstance(answer, Exception):
-                        if not _skippable(answer):
-                            raise answer
-                        events.add_error(answer, org_id=org_id)  # type: ignore[arg-type]
-                        status = "not_found" if isinstance(answer, NotFound) else "rejected"
-                        batch["roster"].append(
-                            {**key, "customer_id": None, "lookup_status": status}
-                        )
-                        continue
-                    if isinstance(answer, Customer):
-                        customer_id = answer.customer_id
-                        program_details = answer.loyalty_program_details
-                        customer_row = to_rows.customer_row(org_id, answer)
-                    else:
-                        customer_id = int(entry.identifier_value)
-                        program_details = answer.programs
-                        customer_row = to_rows.customer_row_from_id(org_id, customer_id)
-                    for warning in answer.warnings:
-                        events.add(
-                            endpoint="customer_lookup",
-                            code=warning.code,
-                            kind="warning",
-                            message=warning.message,
-                            org_id=org_id,
-                            customer_id=customer_id,
-                        )
-                    batch["roster"].append(
-                        {**key, "customer_id": customer_id, "lookup_status": "found"}
+        def write(chunk: Chunk[Any]) -> None:
+            batch: dict[str, list[dict[str, Any]]] = {k: [] for k in ("c", "d", "r")}
+            for entry, answer in chunk.answered:
+                key = dict(zip(ROSTER_KEY, entry[:3], strict=True))
+                if isinstance(answer, Exception):
+                    status = "not_found" if isinstance(answer, NotFound) else "rejected"
+                    batch["r"].append(
+                        {**key, "org_id": org_id, "customer_id": None, "lookup_status": status}
                     )
-                    if customer_id in seen:  # two roster identifiers of one customer
-                        continue
-                    seen.add(customer_id)
-                    batch["customers"].append(customer_row)
-                    for item in program_details:
-                        if (org_id, item.program_id) not in partitions:
-                            continue
-                        row = to_rows.program_detail_row(org_id, customer_id, item)
-                        batch["details"].append(row)
-                        outcome.rows_by_partition[
-                            ("loyalty_program_details", partition_key(org_id, item.program_id))
-                        ] += 1
-                        tier = (row["slab_sno"], row["current_slab"], row["slab_expiry_date"])
-                        before = previous.get((item.program_id, customer_id))
-                        if before is None or before[0] != tier[0]:
-                            batch["history"].append(
-                                {
-                                    "org_id": org_id,
-                                    "program_id": item.program_id,
-                                    "customer_id": customer_id,
-                                    "valid_from": scope.started_at,
-                                    "slab_sno": tier[0],
-                                    "current_slab": tier[1],
-                                    "slab_expiry_date": tier[2],
-                                    "previous_slab_sno": before[0] if before else None,
-                                    "previous_slab": before[1] if before else None,
-                                    "previous_slab_expiry_date": before[2] if before else None,
-                                }
-                            )
-                customers.add(batch["customers"])
-                details.add(batch["details"])
-                history.add(batch["history"])
-                roster_ids.add(batch["roster"])
-                progress.advance(f"customers {org_id}", len(chunk))
-            for staged in (customers, details, history, roster_ids):
-                outcome.add_merge(staged.finish())
-            outcome.add_events(events)
-            for key in partitions.keys:
-                outcome.rows_by_partition[("customers", key)] += len(seen)
+                    continue
+                if isinstance(answer, Customer):
+                    customer_id = answer.customer_id
+                    details, customer = (
+                        answer.loyalty_program_details,
+                        to_rows.customer_row(org_id, answer),
+                    )
+                else:
+                    customer_id = int(entry[2])
+                    details = answer.programs
+                    customer = to_rows.customer_row_from_id(org_id, customer_id)
+                for warning in answer.warnings:
+                    chunk.events.add(
+                        endpoint="customer_lookup",
+                        code=warning.code,
+                        kind="warning",
+                        message=warning.message,
+                        org_id=org_id,
+                        customer_id=customer_id,
+                    )
+                batch["r"].append(
+                    {**key, "org_id": org_id, "customer_id": customer_id, "lookup_status": "found"}
+                )
+                if customer_id in seen:  # two roster identifiers of one customer
+                    continue
+                seen.add(customer_id)
+                batch["c"].append(customer)
+                for item in details:
+                    if (org_id, item.program_id) in partitions:
+                        batch["d"].append(to_rows.program_detail_row(org_id, customer_id, item))
+            conn, run_id = chunk.conn, scope.run_id
+            answered = sorted({row["customer_id"] for row in batch["c"]})
+            stored = _stored_tiers(conn, partitions, answered)
+            history = [
+                row
+                for detail in batch["d"]
+                if (
+                    row := to_rows.tier_history_row(
+                        detail,
+                        stored.get((detail["program_id"], detail["customer_id"])),
+                        scope.started_at,
+                    )
+                )
+            ]
+            for table, rows, merge_scope, held in (
+                (tables.customers, batch["c"], None, None),
+                (
+                    tables.loyalty_program_details,
+                    batch["d"],
+                    partitions,
+                    chunk.held(("customer_id",), [(c,) for c in answered]),
+                ),
+                (tables.tier_history, history, None, None),
+            ):
+                staged = StagedMerge(conn, table, run_id=run_id, scope=merge_scope)
+                staged.add(rows)
+                chunk.merges.append(staged.finish(held))
+            ids = StagedMerge(conn, roster, run_id=run_id, columns=["customer_id", "lookup_status"])
+            ids.add(batch["r"])
+            chunk.merges.append(ids.finish())
+            for detail in batch["d"]:
+                part = partition_key(org_id, detail["program_id"])
+                chunk.served[("loyalty_program_details", part)] += 1
+            for part in partitions.keys:
+                chunk.served[("customers", part)] += len(batch["c"])
 
-    return _run_pass(client, scope, per_org)
+        spec = PassSpec(
+            name="customers",
+            items_after=lambda reader, cursor: (
+                tuple(row) for row in _streamed(reader, _after(base, order, cursor))
+            ),
+            cursor_of=lambda entry: list(entry[:3]),
+            key_of=list,
+            item_from_key=tuple,
+            fetch=fetch,
+            write=write,
+            context_of=lambda entry: {},
+            total=_count(engine, base),
+        )
+        run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
+        universe = _found_customers(org_id)
+        _finish(
+            engine,
+            checkpoint,
+            outcome,
+            [(tables.loyalty_program_details, ("customer_id",), universe)],
+        )
+
+    return _run(engine, client, scope, "customers", options, org_pass)
 
 
 # --- promotions + customer_promotions ----------------------------------------------------
 
 
-def _found_customers(engine: sa.Engine, org_id: int) -> list[int]:
-    t = tables.customer_roster
-    with engine.connect() as conn:
-        return list(
-            conn.scalars(
-                sa.select(t.c.customer_id)
-                .where(t.c.org_id == org_id, t.c.customer_id.is_not(None))
-                .distinct()
-                .order_by(t.c.customer_id)
-            )
-        )
-
-
-def sync_promotions(engine: sa.Engine, client: CapillaryClient, scope: RunScope) -> PassOutcome:
+def sync_promotions(
+    engine: sa.Engine, client: CapillaryClient, scope: RunScope, options: PassOptions
+) -> PassOutcome:
     """promotionData (every page) per customer, plus the org's catalogue -> promotions."""
-    progress = reporter()
+    held_table = tables.customer_promotions
 
-    def per_org(org_id: int, partitions: PartitionScope, outcome: PassOutcome) -> None:
-        customer_ids = _found_customers(engine, org_id)
+    def org_pass(
+        org_id: int, partitions: PartitionScope, checkpoint: Checkpoint, outcome: PassOutcome
+    ) -> None:
         catalogue = {
             p.promotion_id: p
             for p in client.promotion_catalogue(org_id).promotions
-            if p.promotion_id is not None
+            if p.promotion_id is not None and (org_id, p.program_id) in partitions
         }
-        progress.start(f"promotions {org_id}", len(customer_ids))
-        promotions: dict[tuple[int, int], dict[str, Any]] = {}
+        written: set[tuple[int, int]] = set()
+        roster = tables.customer_roster
+        order = [roster.c.customer_id]
+        base = _found_customers(org_id)
 
-        def fetch(customer_id: int) -> Any:
-            return client.promotion_data(org_id, "id", customer_id)
-
-        with engine.begin() as conn:
-            held = StagedMerge(
-                conn,
-                tables.customer_promotions,
-                run_id=scope.run_id,
-                scope=partitions,
-            )
-            events = EventLog(conn, scope)
-            for chunk in _chunks(_answered(client, fetch, customer_ids)):
-                batch: list[dict[str, Any]] = []
-                for customer_id, answer in chunk:
-                    if isinstance(answer, Exception):
-                        if not _skippable(answer):
-                            raise answer
-                        events.add_error(answer, org_id=org_id, customer_id=customer_id)  # type: ignore[arg-type]
+        def write(chunk: Chunk[int]) -> None:
+            held: list[dict[str, Any]] = []
+            promotions: list[dict[str, Any]] = []
+            for customer_id, answer in chunk.answered:
+                if isinstance(answer, Exception):
+                    continue
+                for promotion in answer.promotions:
+                    if (org_id, promotion.program_id) not in partitions:
                         continue
-                    for promotion in answer.promotions:
-                        if (org_id, promotion.program_id) not in partitions:
-                            continue
-                        if promotion.org_id is not None and promotion.org_id != org_id:
-                            continue
-                        ident = (promotion.program_id, promotion.promotion_id)
-                        if ident not in promotions:
-                            promotions[ident] = to_rows.promotion_row(
+                    if promotion.org_id is not None and promotion.org_id != org_id:
+                        continue
+                    ident = (promotion.program_id, promotion.promotion_id)
+                    if ident not in written:
+                        written.add(ident)
+                        promotions.append(
+                            to_rows.promotion_row(
                                 org_id, promotion, catalogue.get(promotion.promotion_id)
                             )
-                        batch.append(to_rows.customer_promotion_row(org_id, customer_id, promotion))
-                        outcome.rows_by_partition[
-                            ("customer_promotions", partition_key(org_id, promotion.program_id))
-                        ] += 1
-                held.add(batch)
-                progress.advance(f"promotions {org_id}", len(chunk))
-            for promotion_id, listed in catalogue.items():
-                if (org_id, listed.program_id) in partitions and (
-                    listed.program_id,
-                    promotion_id,
-                ) not in promotions:
-                    promotions[(listed.program_id, promotion_id)] = to_rows.catalogue_promotion_row(
-                        org_id, listed
-                    )
-            for program_id, _ in promotions:
-                outcome.rows_by_partition[("promotions", partition_key(org_id, program_id))] += 1
-            catalogue_table = StagedMerge(
-                conn,
-                tables.promotions,
-                run_id=scope.run_id,
-                scope=partitions,
-            )
-            catalogue_table.add(promotions.values())
-            outcome.add_merge(catalogue_table.finish())
-            outcome.add_merge(held.finish())
-            outcome.add_events(events)
+                        )
+                    held.append(to_rows.customer_promotion_row(org_id, customer_id, promotion))
+                    part = partition_key(org_id, promotion.program_id)
+                    chunk.served[("customer_promotions", part)] += 1
+            answered = [(c,) for c, _ in chunk.answered]
+            merged = StagedMerge(chunk.conn, tables.promotions, run_id=scope.run_id)
+            merged.add(promotions)
+            chunk.merges.append(merged.finish())
+            staged = StagedMerge(chunk.conn, held_table, run_id=scope.run_id, scope=partitions)
+            staged.add(held)
+            chunk.merges.append(staged.finish(chunk.held(("customer_id",), answered)))
 
-    return _run_pass(client, scope, per_org)
+        spec = PassSpec(
+            name="promotions",
+            items_after=lambda reader, cursor: (
+                int(row[0]) for row in _streamed(reader, _after(base, order, cursor))
+            ),
+            cursor_of=lambda customer_id: [customer_id],
+            key_of=lambda customer_id: [customer_id],
+            item_from_key=lambda key: int(key[0]),
+            fetch=lambda customer_id: client.promotion_data(org_id, "id", customer_id),
+            write=write,
+            context_of=lambda customer_id: {"customer_id": customer_id},
+            total=_count(engine, base),
+        )
+        run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
+
+        def promotions_table(conn: sa.Connection) -> None:
+            """Catalogue promotions nobody holds yet, and promotions nothing lists any more."""
+            p, cp = tables.promotions, held_table
+            held_now = set(
+                conn.execute(
+                    sa.select(cp.c.program_id, cp.c.promotion_id).where(partitions.where(cp))
+                ).tuples()
+            )
+            listed = [
+                to_rows.catalogue_promotion_row(org_id, entry)
+                for promotion_id, entry in catalogue.items()
+                if (entry.program_id, promotion_id) not in held_now | written
+            ]
+            merged = StagedMerge(conn, p, run_id=scope.run_id)
+            merged.add(listed)
+            outcome.add_merge(merged.finish())
+            keep = held_now | {(e.program_id, i) for i, e in catalogue.items()}
+            gone = conn.execute(
+                sa.delete(p).where(
+                    partitions.where(p),
+                    sa.not_(sa.tuple_(p.c.program_id, p.c.promotion_id).in_(sorted(keep)))
+                    if keep
+                    else sa.true(),
+                )
+            ).rowcount
+            outcome.add_merge(MergeResult(p.name, 0, 0, 0, int(gone or 0)))
+            for program_id, _ in sorted(keep):
+                checkpoint.served[("promotions", partition_key(org_id, program_id))] += 1
+
+        _finish(
+            engine,
+            checkpoint,
+            outcome,
+            [(held_table, ("customer_id",), _found_customers(org_id))],
+            also=promotions_table,
+        )
+
+    return _run(engine, client, scope, "promotions", options, org_pass)
 
 
 # --- benefit summaries -------------------------------------------------------------------
 
 
 def benefit_pairs_query(partitions: PartitionScope) -> sa.Select[Any]:
-    """(customer, program, promotion) pairs actionSummary can answer, in a stable order."""
+    """(customer, program, promotion) pairs actionSummary can answer."""
     cp = tables.customer_promotions
     lpd = tables.loyalty_program_details
     p = tables.promotions
@@ -370,34 +412,27 @@ def benefit_pairs_query(partitions: PartitionScope) -> sa.Select[Any]:
             lpd.c.loyalty_id != -1,
             sa.or_(p.c.end_date.is_(None), p.c.end_date >= BENEFITS_CUTOFF),
         )
-        .order_by(cp.c.program_id, cp.c.promotion_id, cp.c.customer_id)
     )
 
 
-def _held_pairs(partitions: PartitionScope) -> sa.Select[Any]:
-    cp = tables.customer_promotions
-    return sa.select(cp.c.customer_id).where(partitions.where(cp))
-
-
 def sync_benefits(
-    engine: sa.Engine, client: CapillaryClient, scope: RunScope, api_version: str = "v3"
+    engine: sa.Engine,
+    client: CapillaryClient,
+    scope: RunScope,
+    options: PassOptions,
+    api_version: str = "v3",
 ) -> PassOutcome:
     """actionSummary per eligible pair -> summaries, points, currencies, incentives."""
-    progress = reporter()
-    table_of = {
-        "benefit_summaries": tables.benefit_summaries,
-        "benefit_points": tables.benefit_points,
-        "benefit_alternate_currencies": tables.benefit_alternate_currencies,
-        "benefit_incentives": tables.benefit_incentives,
-    }
+    cp = tables.customer_promotions
 
-    def per_org(org_id: int, partitions: PartitionScope, outcome: PassOutcome) -> None:
-        query = benefit_pairs_query(partitions)
-        eligible = _count(engine, query)
-        outcome.skipped["not_enrolled_or_ended_before_cutoff"] += (
-            _count(engine, _held_pairs(partitions)) - eligible
-        )
-        progress.start(f"benefits {org_id}", eligible)
+    def org_pass(
+        org_id: int, partitions: PartitionScope, checkpoint: Checkpoint, outcome: PassOutcome
+    ) -> None:
+        base = benefit_pairs_query(partitions)
+        order = [cp.c.program_id, cp.c.promotion_id, cp.c.customer_id]
+        eligible = _count(engine, base)
+        held = _count(engine, sa.select(cp.c.customer_id).where(partitions.where(cp)))
+        outcome.skipped["not_enrolled_or_ended_before_cutoff"] += held - eligible
 
         def fetch(pair: tuple[int, int, int]) -> Any:
             customer_id, program_id, promotion_id = pair
@@ -407,52 +442,50 @@ def sync_benefits(
                 org_id, "id", customer_id, program_id, promotion_id=promotion_id
             )
 
-        with engine.connect() as reader, engine.begin() as conn:
-            pairs = (tuple(row) for row in _streamed(reader, query))
-            staged = {
-                name: StagedMerge(
-                    conn,
-                    table,
-                    run_id=scope.run_id,
-                    scope=partitions,
-                )
-                for name, table in table_of.items()
-            }
-            events = EventLog(conn, scope)
-            for chunk in _chunks(_answered(client, fetch, pairs)):
-                batch: dict[str, list[dict[str, Any]]] = {name: [] for name in table_of}
-                for (customer_id, program_id, promotion_id), answer in chunk:
-                    context = {
-                        "program_id": program_id,
-                        "customer_id": customer_id,
-                        "promotion_id": promotion_id,
-                    }
-                    if isinstance(answer, Exception):
-                        if not _skippable(answer):
-                            raise answer
-                        events.add_error(answer, org_id=org_id, **context)  # type: ignore[arg-type]
-                        continue
-                    for warning in answer.warnings:
-                        events.add(
-                            endpoint=f"action_summary_{api_version}",
-                            code=warning.code,
-                            kind="warning",
-                            message=warning.message,
-                            org_id=org_id,
-                            **context,
-                        )
-                    summary = to_rows.summary_rows(
-                        org_id, program_id, customer_id, promotion_id, answer, api_version
+        def write(chunk: Chunk[tuple[int, int, int]]) -> None:
+            batch: dict[str, list[dict[str, Any]]] = {t.name: [] for t in BENEFIT_TABLES}
+            for (customer_id, program_id, promotion_id), answer in chunk.answered:
+                if isinstance(answer, Exception):
+                    continue
+                for warning in answer.warnings:
+                    chunk.events.add(
+                        endpoint=f"action_summary_{api_version}",
+                        code=warning.code,
+                        kind="warning",
+                        message=warning.message,
+                        org_id=org_id,
+                        program_id=program_id,
+                        customer_id=customer_id,
+                        promotion_id=promotion_id,
                     )
-                    key = partition_key(org_id, program_id)
-                    for name, produced in summary.tables():
-                        batch[name].extend(produced)
-                        outcome.rows_by_partition[(name, key)] += len(produced)
-                for name, produced in batch.items():
-                    staged[name].add(produced)
-                progress.advance(f"benefits {org_id}", len(chunk))
-            for merge in staged.values():
-                outcome.add_merge(merge.finish())
-            outcome.add_events(events)
+                produced = to_rows.summary_rows(
+                    org_id, program_id, customer_id, promotion_id, answer, api_version
+                )
+                part = partition_key(org_id, program_id)
+                for name, rows in produced.tables():
+                    batch[name].extend(rows)
+                    chunk.served[(name, part)] += len(rows)
+            answered = [pair for pair, _ in chunk.answered]
+            for table in BENEFIT_TABLES:
+                staged = StagedMerge(chunk.conn, table, run_id=scope.run_id, scope=partitions)
+                staged.add(batch[table.name])
+                chunk.merges.append(staged.finish(chunk.held(PAIR, answered)))
 
-    return _run_pass(client, scope, per_org)
+        spec = PassSpec(
+            name="benefits",
+            items_after=lambda reader, cursor: (
+                (int(r[0]), int(r[1]), int(r[2]))
+                for r in _streamed(reader, _after(base, order, cursor))
+            ),
+            cursor_of=lambda pair: [pair[1], pair[2], pair[0]],
+            key_of=list,
+            item_from_key=lambda key: (int(key[0]), int(key[1]), int(key[2])),
+            fetch=fetch,
+            write=write,
+            context_of=lambda pair: dict(zip(PAIR, pair, strict=True)),
+            total=eligible,
+        )
+        run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
+        _finish(engine, checkpoint, outcome, [(t, PAIR, base) for t in BENEFIT_TABLES])
+
+    return _run(engine, client, scope, "benefits", options, org_pass)

@@ -323,3 +323,32 @@ def _accumulate(
         if "merged" not in row["raw"]
         else {"merged": [*row["raw"]["merged"], raw]}
     )
+
+
+Tier = tuple[Any, Any, Any]  # (slab_sno, current_slab, slab_expiry_date)
+
+
+def tier_of(detail_row: Row) -> Tier:
+    return (detail_row["slab_sno"], detail_row["current_slab"], detail_row["slab_expiry_date"])
+
+
+def tier_history_row(detail_row: Row, before: Tier | None, seen_at: datetime) -> Row | None:
+    """A tier_history row when the tier differs from the one stored before, else None.
+
+    A customer seen for the first time gets a row with no previous tier ("first seen").
+    """
+    tier = tier_of(detail_row)
+    if before is not None and before[0] == tier[0]:
+        return None
+    return {
+        "org_id": detail_row["org_id"],
+        "program_id": detail_row["program_id"],
+        "customer_id": detail_row["customer_id"],
+        "valid_from": seen_at,
+        "slab_sno": tier[0],
+        "current_slab": tier[1],
+        "slab_expiry_date": tier[2],
+        "previous_slab_sno": before[0] if before else None,
+        "previous_slab": before[1] if before else None,
+        "previous_slab_expiry_date": before[2] if before else None,
+    }

@@ -349,7 +349,50 @@ sync_runs = sa.Table(
     _json("warnings", "Warning and error codes met, with counts."),
     _text("error", "Why the sync failed; null on success."),
     sa.Column("synced_at", TIMESTAMPTZ, nullable=False, comment="When this row was last written."),
+    _json("passes", "The passes this sync means to make, each expected or done."),
     comment="One row per partition per sync: what freshness is judged by.",
+)
+
+sync_checkpoints = sa.Table(
+    "sync_checkpoints",
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger, sa.Identity(always=False), primary_key=True, comment="Checkpoint id."
+    ),
+    sa.Column(
+        "pass_name",
+        sa.Text,
+        nullable=False,
+        comment="The pass: customers, promotions or benefits.",
+    ),
+    _id("org_id", ORG, nullable=False),
+    sa.Column(
+        "programs",
+        sa.Text,
+        nullable=False,
+        comment="The org's programs the pass covers, comma-separated.",
+    ),
+    _text("status", "new, running, success (the pass completed) or failed."),
+    _text("run_id", "Id of the Dagster run working on the pass, last."),
+    _time("started_at", "When the pass started, in the run that first worked on it."),
+    _time("updated_at", "When a chunk last committed (a running pass older than this is stale)."),
+    _json(
+        "cursor", "Sort key of the last item a committed chunk finished: a rerun resumes after it."
+    ),
+    _json("failed", "Items set aside after every retry failed: the next run takes them first."),
+    _json("served", "Rows served so far per table and partition, across the runs of the pass."),
+    _id("items_done", "Items the pass has finished."),
+    sa.UniqueConstraint("pass_name", "org_id", "programs", name="uq_sync_checkpoints_pass"),
+    comment="Where each pass over an org's programs stands: resumed after a kill or failure.",
+)
+
+sync_pending_deletes = sa.Table(
+    "sync_pending_deletes",
+    metadata,
+    _key("checkpoint_id", "The sync_checkpoints row of the pass that found the row gone."),
+    _key("table_name", "Table the row is in.", sa.Text),
+    _key("row_key", "The row's primary key, {column: value}.", JSONB),
+    comment="Rows a pass found no longer served, deleted only once the whole pass completed.",
 )
 
 api_rate_limits = sa.Table(

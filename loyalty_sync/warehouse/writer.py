@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope
 
 WRITER_COLUMNS = frozenset({"synced_at", "run_id"})
@@ -30,6 +31,20 @@ WRITER_COLUMNS = frozenset({"synced_at", "run_id"})
 
 class BatchError(ValueError):
     """A batch the writer refuses: unknown columns, duplicate keys, rows outside the scope."""
+
+
+@dataclass(frozen=True)
+class HeldDeletes:
+    """Deletes a chunk of a pass records instead of doing: the end of the pass applies them.
+
+    Only rows of the chunk's own items (`item_columns` in `items`) are judged: an item the
+    chunk answered in full says which of its rows the API no longer serves. Items not in
+    the chunk, and rows of items that failed, are left alone.
+    """
+
+    checkpoint_id: int
+    item_columns: tuple[str, ...]
+    items: Sequence[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -155,8 +170,12 @@ class StagedMerge:
         self.staged += count
         return count
 
-    def finish(self) -> MergeResult:
-        """Merge the stage into the table (and delete what the scope lost); drop the stage."""
+    def finish(self, held: HeldDeletes | None = None) -> MergeResult:
+        """Merge the stage into the table (and delete what the scope lost); drop the stage.
+
+        With `held`, the rows the scope lost are recorded in `sync_pending_deletes`
+        instead of deleted (`deleted` then counts rows held back).
+        """
         conn, table, stage = self.conn, self.table, self.stage
         conn.execute(sa.text(f"ANALYZE {stage}"))
         target = _qualified(conn, table)
@@ -204,7 +223,9 @@ class StagedMerge:
             params,
         ).one()
         deleted = 0
-        if self.scope is not None:
+        if self.scope is not None and held is not None:
+            deleted = self._hold_deletes(staged_rows, keys, held)
+        elif self.scope is not None:
             still_served = sa.select(sa.literal(1)).where(
                 *(staged_rows.c[k] == table.c[k] for k in keys)
             )
@@ -219,6 +240,66 @@ class StagedMerge:
             updated=int(counts[1]),
             deleted=int(deleted),
         )
+
+    def _hold_deletes(self, staged_rows: sa.TableClause, keys: list[str], held: HeldDeletes) -> int:
+        if not held.items:
+            return 0
+        table, scope = self.table, self.scope
+        assert scope is not None
+        still_served = sa.select(sa.literal(1)).where(
+            *(staged_rows.c[k] == table.c[k] for k in keys)
+        )
+        # Keys are column names, spelt in the SQL; values are the row's own columns.
+        pairs = (x for k in keys for x in (sa.literal_column(f"'{k}'"), table.c[k]))
+        lost = sa.select(
+            sa.cast(sa.literal(held.checkpoint_id), sa.BigInteger),
+            sa.cast(sa.literal(table.name), sa.Text),
+            sa.func.jsonb_build_object(*pairs),
+        ).where(
+            scope.where(table),
+            sa.tuple_(*(table.c[c] for c in held.item_columns)).in_(list(held.items)),
+            ~still_served.exists(),
+        )
+        pending = tables.sync_pending_deletes
+        insert = sa.dialects.postgresql.insert(pending).from_select(
+            ["checkpoint_id", "table_name", "row_key"], lost
+        )
+        return int(self.conn.execute(insert.on_conflict_do_nothing()).rowcount or 0)
+
+
+def apply_held_deletes(conn: sa.Connection, table: sa.Table, checkpoint_id: int) -> int:
+    """Delete the rows of `table` that chunks of the pass held back; the count deleted."""
+    pending = tables.sync_pending_deletes
+    matches = [
+        table.c[c.name] == sa.cast(pending.c.row_key[c.name].astext, c.type)
+        for c in table.primary_key.columns
+    ]
+    result = conn.execute(
+        sa.delete(table).where(
+            pending.c.checkpoint_id == checkpoint_id, pending.c.table_name == table.name, *matches
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+def delete_orphans(
+    conn: sa.Connection,
+    table: sa.Table,
+    scope: PartitionScope,
+    item_columns: Sequence[str],
+    universe: sa.Select[Any],
+) -> int:
+    """Delete rows of the scope whose item is not in `universe` (the items that still exist).
+
+    The end of a pass uses it for rows whose item is gone altogether (a customer no longer
+    found, a pair no longer eligible): no chunk answered for them, so none held them back.
+    """
+    alive = universe.subquery("alive")
+    still = sa.select(sa.literal(1)).where(
+        *(alive.c[i] == table.c[c] for i, c in enumerate(item_columns))
+    )
+    result = conn.execute(sa.delete(table).where(scope.where(table), ~still.exists()))
+    return int(result.rowcount or 0)
 
 
 def merge(

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from loyalty_sync.checks import sync_health
+from loyalty_sync.sync import ledger
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope
 from loyalty_sync_tests.checks.rule_rows import NOW, insert, sync_run
@@ -85,7 +86,7 @@ def test_row_count_changes_against_the_previous_sync_that_recorded_the_table(
     assert blocked[KEY].drop_share == pytest.approx(0.4)
 
 
-def test_mark_blocked_closes_only_the_runs_partitions(engine: sa.Engine) -> None:
+def test_block_closes_only_the_runs_partitions(engine: sa.Engine) -> None:
     insert(
         engine,
         tables.sync_runs,
@@ -96,13 +97,8 @@ def test_mark_blocked_closes_only_the_runs_partitions(engine: sa.Engine) -> None
         ],
     )
     with engine.begin() as conn:
-        assert (
-            sync_health.mark_blocked(
-                conn, "r1", PartitionScope.from_keys([KEY, OTHER]), "first reason"
-            )
-            == 2
-        )
-        sync_health.mark_blocked(conn, "r1", PartitionScope.from_keys([KEY]), "second reason")
+        assert ledger.block(conn, "r1", PartitionScope.from_keys([KEY, OTHER]), "first reason") == 2
+        ledger.block(conn, "r1", PartitionScope.from_keys([KEY]), "second reason")
     t = tables.sync_runs
     with engine.connect() as conn:
         rows = {(r.run_id, r.partition_key): r for r in conn.execute(sa.select(t))}

@@ -25,7 +25,8 @@ def _tables(engine: sa.Engine) -> set[str]:
 def test_upgrade_and_downgrade(server_admin_url: str) -> None:
     engine = sa.create_engine(new_database(server_admin_url, template=None))
     try:
-        assert migrate.status(engine).pending == ["0001", "0002"]
+        pending = migrate.status(engine).pending
+        assert pending[0] == "0001" and pending[-1] == migrate.status(engine).head
         migrate.upgrade(engine)
         assert _tables(engine) >= CONTRACT
         assert migrate.status(engine).up_to_date

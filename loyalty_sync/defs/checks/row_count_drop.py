@@ -16,6 +16,7 @@ from loyalty_sync.defs.checks.common import (
 from loyalty_sync.defs.checks.config import RowCountDropConfig
 from loyalty_sync.defs.metadata import markdown_table
 from loyalty_sync.defs.resources import WarehouseResource
+from loyalty_sync.sync import ledger
 from loyalty_sync.warehouse import tables
 
 # table -> does a failed check stop the passes downstream of it (see the module docstring)
@@ -79,7 +80,7 @@ def _row_count_drop_check(table: str, blocking: bool) -> dg.AssetChecksDefinitio
         if dropped and blocking:
             reason = f"blocked by {table}/row_count_drop: {description}"
             with engine.begin() as conn:
-                sync_health.mark_blocked(conn, run_id, scope, reason)
+                ledger.block(conn, run_id, scope, reason)
         return dg.AssetCheckResult(
             passed=not dropped,
             severity=severity,

@@ -15,7 +15,7 @@ from loyalty_sync.capillary.errors import CapillaryError
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS, org_program_partitions
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync.sync.discovery import discover_programs
-from loyalty_sync.sync.tally import event_row
+from loyalty_sync.sync.ledger import event_row
 from loyalty_sync.warehouse import tables, writer
 from loyalty_sync.warehouse.scope import PartitionKeyError, parse_partition_key
 

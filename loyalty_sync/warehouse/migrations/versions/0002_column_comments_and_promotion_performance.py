@@ -1,11 +1,11 @@
 """Every column documented in Postgres, and the promotion_performance table.
 
 Revision ID: 0002
-Revises: 0001
+Revises: 0004
 Create Date: 2026-12-01 10:40:00.000000
 
-Writes `COMMENT ON COLUMN` for every column of the tables 0001 created (their tables
-already carry comments) and creates `promotion_performance`, the table the
+Writes `COMMENT ON COLUMN` for every column of the tables 0001 and 0004 created (their
+tables already carry comments) and creates `promotion_performance`, the table the
 promotion_performance asset computes from the synced ones.
 
 The comments are a literal copy of `warehouse/tables.py` as it was at this revision, not
@@ -27,7 +27,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0002"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -213,6 +213,25 @@ COLUMN_COMMENTS: dict[str, dict[str, str]] = {
         "synced_at": "When this row's values last changed (a re-sync with equal values keeps it).",
         "run_id": "Id of the Dagster run that last wrote this row.",
     },
+    "sync_checkpoints": {
+        "id": "Checkpoint id.",
+        "pass_name": "The pass: customers, promotions or benefits.",
+        "org_id": "Capillary organisation (brand) id; with program_id it names the partition.",
+        "programs": "The org's programs the pass covers, comma-separated.",
+        "status": "new, running, success (the pass completed) or failed.",
+        "run_id": "Id of the Dagster run working on the pass, last.",
+        "started_at": "When the pass started, in the run that first worked on it.",
+        "updated_at": "When a chunk last committed (a running pass older than this is stale).",
+        "cursor": "Sort key of the last item a committed chunk finished: a rerun resumes after it.",
+        "failed": "Items set aside after every retry failed: the next run takes them first.",
+        "served": "Rows served so far per table and partition, across the runs of the pass.",
+        "items_done": "Items the pass has finished.",
+    },
+    "sync_pending_deletes": {
+        "checkpoint_id": "The sync_checkpoints row of the pass that found the row gone.",
+        "table_name": "Table the row is in.",
+        "row_key": "The row's primary key, {column: value}.",
+    },
     "sync_runs": {
         "run_id": "Id of the Dagster run that synced the partition.",
         "partition_key": "ORG-PROGRAM partition synced.",
@@ -227,6 +246,7 @@ COLUMN_COMMENTS: dict[str, dict[str, str]] = {
         "warnings": "Warning and error codes met, with counts.",
         "error": "Why the sync failed; null on success.",
         "synced_at": "When this row was last written.",
+        "passes": "The passes this sync means to make, each expected or done.",
     },
     "tier_history": {
         "org_id": "Capillary organisation (brand) id; with program_id it names the partition.",
