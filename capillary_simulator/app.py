@@ -90,6 +90,8 @@ async def _serve(
         body = {"errors": [{"status": False, "code": refusal, "message": text}]}
         return _json(body, 401)
     retry_after = gateway.limiter.admit(credential, now, gateway.settings.rate_limit_per_minute)
+    if retry_after is None and gateway.draw_throttle():
+        retry_after = 1
     if retry_after is not None:
         counters.limited(credential)
         counters.answered(429, (429,))

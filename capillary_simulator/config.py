@@ -39,6 +39,9 @@ class FaultSettings:
     hang_rate: float = 0.0
     hang_seconds: float = 30.0
     malformed_rate: float = 0.0
+    # Share of requests answered 429 with `Retry-After: 1` whatever the pace: a limit
+    # lower than the one configured, or one shared with another client of the key.
+    throttle_rate: float = 0.0
     rate_limit_per_minute: int | None = None
     token_ttl_seconds: int = 3600
     # Customers every request about answers a server error, for good, until lifted: the
@@ -46,7 +49,7 @@ class FaultSettings:
     failing_customers: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "hang_rate", "malformed_rate"):
+        for name in ("error_rate", "hang_rate", "malformed_rate", "throttle_rate"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {share}")
@@ -129,6 +132,7 @@ class SimulatorConfig:
     hang_rate: float = 0.0
     hang_seconds: float = 30.0
     malformed_rate: float = 0.0
+    throttle_rate: float = 0.0
     token_ttl_seconds: int = 3600
     failing_customers: tuple[int, ...] = ()
 

@@ -243,6 +243,11 @@ class Gateway:
         self.counters.faults[fault.value] += 1
         return fault
 
+    def draw_throttle(self) -> bool:
+        """True for the share of requests the `throttle_rate` fault answers 429."""
+        rate = self.settings.throttle_rate
+        return bool(rate) and self._fault_rng.random() < rate
+
     def next_server_error_status(self) -> int:
         """500, 502, 503 in turn."""
         status = SERVER_ERROR_STATUSES[self._server_errors % len(SERVER_ERROR_STATUSES)]

@@ -36,6 +36,7 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_after_delay,
     wait_exponential_jitter,
 )
 
@@ -47,6 +48,7 @@ from loyalty_sync.capillary.auth import (
     OAuthAuthenticator,
     Redactor,
 )
+from loyalty_sync.capillary.breaker import CircuitBreaker
 from loyalty_sync.capillary.envelope import (
     catalogue_page,
     first_error,
@@ -97,10 +99,15 @@ class ClientSettings:
     timeout_seconds: float = 10.0
     # Longest one attempt may take, answer included; timeout_seconds is per read.
     request_deadline_seconds: float = 60.0
-    max_attempts: int = 5
+    # Retries of one call stop when its time budget is spent (or after max_attempts):
+    # long enough to wait out an outage of minutes, so one does not fail a pass.
+    retry_budget_seconds: float = 300.0
+    max_attempts: int = 100
     max_concurrency: int = 16
     backoff_initial_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
+    # Transient failures in a row (across all threads) that open the circuit breaker.
+    breaker_threshold: int = 8
 
     def __post_init__(self) -> None:
         if not self.request_deadline_seconds > 0:
@@ -242,6 +249,11 @@ class CapillaryClient:
         self.settings = settings
         self.limiter = limiter
         self.stats = stats or ClientStats()
+        self.breaker = CircuitBreaker(
+            settings.breaker_threshold,
+            probe_initial_seconds=min(1.0, settings.backoff_max_seconds),
+            probe_max_seconds=settings.backoff_max_seconds,
+        )
         self._redactor = Redactor()
         self._http = http or httpx.Client(
             base_url=settings.base_url,
@@ -312,7 +324,31 @@ class CapillaryClient:
         The exchange, from the first byte sent to the last byte of the body, must end
         within `request_deadline_seconds` of the slot.
         """
+        self.breaker.before_attempt()
         self.stats.record_limiter_wait(self.limiter.acquire())
+        try:
+            body = self._exchange(endpoint, method, path, headers, params, json_body)
+        except TransientError as exc:
+            self.breaker.failed(str(exc), exc.retry_after)
+            if isinstance(exc, RateLimited):
+                self.limiter.throttled()
+            raise
+        except CapillaryError:
+            self.breaker.succeeded()  # an answer about this request: the API is up
+            raise
+        self.breaker.succeeded()
+        self.limiter.answered()
+        return body
+
+    def _exchange(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        params: dict[str, Any] | None,
+        json_body: Any,
+    ) -> Any:
         started = time.perf_counter()
         deadline = time.monotonic() + self.settings.request_deadline_seconds
         token = _DEADLINE.set(deadline)
@@ -385,19 +421,20 @@ class CapillaryClient:
 
     def _retrying(self, endpoint: str) -> Retrying:
         def before_sleep(state: RetryCallState) -> None:
-            self.stats.record_retry()
             error = state.outcome.exception() if state.outcome else None
-            logger.warning(
-                "Capillary %s: %s; retry %d of %d in %.2f s",
+            self.stats.record_retry(_cause(error))
+            # Summed by cause in the stats; an outage is announced once by the breaker.
+            logger.debug(
+                "Capillary %s: %s; retry %d in %.2f s",
                 endpoint,
                 error,
                 state.attempt_number,
-                self.settings.max_attempts - 1,
                 state.upcoming_sleep,
             )
 
         return Retrying(
-            stop=stop_after_attempt(self.settings.max_attempts),
+            stop=stop_after_delay(self.settings.retry_budget_seconds)
+            | stop_after_attempt(self.settings.max_attempts),
             wait=_Backoff(self.settings.backoff_initial_seconds, self.settings.backoff_max_seconds),
             retry=retry_if_exception_type(TransientError),
             before_sleep=before_sleep,
@@ -694,6 +731,19 @@ class CapillaryClient:
     ) -> list[R | Exception]:
         """`imap` collected into a list."""
         return list(self.imap(fn, items, return_exceptions=return_exceptions))
+
+
+def _cause(error: BaseException | None) -> str:
+    """What a retry was for, as counted in `retries_by_cause`."""
+    if isinstance(error, RateLimited):
+        return "429"
+    if isinstance(error, MalformedResponse):
+        return "malformed"
+    if isinstance(error, TransientError) and error.http_status:
+        return str(error.http_status)
+    if isinstance(error, TransientError) and "connection" in error.message:
+        return "connection"
+    return "timeout" if isinstance(error, TransientError) else "other"
 
 
 def _result(future: Future[R], return_exceptions: bool) -> R | Exception:

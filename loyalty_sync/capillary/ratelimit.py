@@ -52,6 +52,10 @@ class RateLimiter(Protocol):
 
     def acquire(self) -> float: ...
 
+    def throttled(self) -> None: ...
+
+    def answered(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -68,13 +72,47 @@ def api_key_hash(base_url: str, principal: str) -> str:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
+# Capillary's real limit may be below the configured one: each burst of 429s slows the
+# limiter to this share of its pace (at most once per SLOW_DOWN_SECONDS, never below
+# MIN_PACE), and every RECOVER_SECONDS of clean answers takes back RECOVER_STEP of it.
+SLOW_DOWN = 0.8
+SLOW_DOWN_SECONDS = 5.0
+MIN_PACE = 0.25
+RECOVER_SECONDS = 10.0
+RECOVER_STEP = 0.05
+
+
 class SleepsUntilItsSlot:
-    """`acquire` for both limiters: reserve a slot, then sleep until it may be used."""
+    """`acquire` for both limiters: reserve a slot, then sleep until it may be used.
+
+    Also the pace: the share of the configured limit the limiter spaces its slots for,
+    lowered by 429s and raised back once answers are clean.
+    """
 
     _sleep: Callable[[float], None]
+    _interval: float
+    limit_per_minute: int
+    pace: float = 1.0
+    _paced_at: float = 0.0
 
     def reserve(self) -> float:
         raise NotImplementedError
+
+    def _set_pace(self, pace: float) -> None:
+        self.pace = pace
+        self._paced_at = time.monotonic()
+        self._interval = slot_interval(self.limit_per_minute) / pace
+
+    def throttled(self) -> None:
+        """Capillary answered 429 although the limiter kept to its pace: slow down."""
+        now = time.monotonic()
+        if now - self._paced_at >= SLOW_DOWN_SECONDS and self.pace > MIN_PACE:
+            self._set_pace(max(MIN_PACE, self.pace * SLOW_DOWN))
+
+    def answered(self) -> None:
+        """A clean answer: after a while without 429s, creep back towards the full limit."""
+        if self.pace < 1.0 and time.monotonic() - self._paced_at >= RECOVER_SECONDS:
+            self._set_pace(min(1.0, self.pace + RECOVER_STEP))
 
     def acquire(self) -> float:
         delay = self.reserve()

@@ -36,6 +36,7 @@ class ClientStats:
             self._calls: Counter[str] = Counter()
             self._attempts = 0
             self._retries = 0
+            self._retry_causes: Counter[str] = Counter()
             self._throttled = 0
             self._token_refreshes = 0
             self._errors: Counter[str] = Counter()
@@ -61,9 +62,10 @@ class ClientStats:
                 if slot < _RESERVOIR_SIZE:
                     self._latencies[slot] = latency_seconds
 
-    def record_retry(self) -> None:
+    def record_retry(self, cause: str = "other") -> None:
         with self._lock:
             self._retries += 1
+            self._retry_causes[cause] += 1
 
     def record_throttled(self) -> None:
         with self._lock:
@@ -113,6 +115,7 @@ class ClientStats:
                 "calls_by_endpoint": dict(sorted(self._calls.items())),
                 "requests": self._attempts,
                 "retries": self._retries,
+                "retries_by_cause": dict(sorted(self._retry_causes.items())),
                 "throttled_429": self._throttled,
                 "token_refreshes": self._token_refreshes,
                 "errors_by_code": dict(sorted(self._errors.items())),

@@ -66,7 +66,7 @@ class PassConfig(dg.Config):
         "unset: LOYALTY_SYNC_CHUNK_SIZE, else 250. A kill costs at most one chunk of calls.",
     )
     resume_within_hours: float = Field(
-        default=36.0,
+        default=12.0,
         description="An unfinished pass touched within this many hours is resumed from its "
         "checkpoint; an older one starts over.",
     )
@@ -87,16 +87,18 @@ PASS_NAMES = {
 
 
 def _run_scope(context: dg.AssetExecutionContext) -> RunScope:
-    return RunScope.from_partition_keys(context.run.run_id, context.partition_keys)
+    return RunScope.from_partition_keys(
+        context.run.run_id, context.partition_keys, _expected_passes(context)
+    )
 
 
 def _expected_passes(context: dg.AssetExecutionContext) -> list[str]:
-    """The passes this run makes: the whole job's, or those of its asset selection."""
+    """The passes this run makes: the whole job's (no selection), or its selection's."""
     selection = context.run.asset_selection
     return [
         name
         for op_name, name in PASS_NAMES.items()
-        if selection is None or selection & _PASS_KEYS[op_name]
+        if not selection or selection & _PASS_KEYS[op_name]
     ]
 
 
@@ -111,7 +113,7 @@ def _run_pass(
     """Run one pass, keep the run ledger current, and report each table of the family."""
     engine = warehouse.get_engine()
     scope = _run_scope(context)
-    open_runs(engine, scope, _expected_passes(context))
+    open_runs(engine, scope, scope.passes)
     try:
         outcome = body(engine, capillary.get_client(), scope)
     except Exception as exc:

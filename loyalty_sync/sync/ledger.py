@@ -420,3 +420,113 @@ def complete_checkpoint(conn: sa.Connection, checkpoint: Checkpoint) -> None:
         .where(c.c.id == checkpoint.id)
         .values(status=SyncStatus.SUCCESS.value, updated_at=sa.func.now(), failed=[])
     )
+
+
+# --- sync generations: which passes of an interrupted sync are already done ----------------
+
+SYNC_GENERATION = "sync"
+
+
+@dataclass
+class Generation:
+    """One sync of an org's programs, across the runs it takes to finish.
+
+    A run that was killed or failed after some of its passes completed leaves its
+    generation unfinished; a rerun within the resume window carries it on and skips the
+    passes it already completed, so an interruption never costs a finished pass again.
+    """
+
+    id: int
+    done: set[str]
+    resumed: bool
+
+
+def open_generation(
+    engine: sa.Engine,
+    partitions: PartitionScope,
+    run_id: str,
+    passes: Sequence[str],
+    max_age: timedelta,
+) -> Generation:
+    (org_id,) = partitions.orgs
+    c = tables.sync_checkpoints
+    key = {"pass_name": SYNC_GENERATION, "org_id": org_id, "programs": _programs_text(partitions)}
+    with engine.begin() as conn:
+        now = conn.scalar(sa.select(sa.func.now()))
+        conn.execute(
+            sa.dialects.postgresql.insert(c)
+            .values(**key, status="new", run_id=run_id, started_at=now, updated_at=now)
+            .on_conflict_do_nothing(constraint="uq_sync_checkpoints_pass")
+        )
+        row = conn.execute(
+            sa.select(c).where(*(c.c[k] == v for k, v in key.items())).with_for_update()
+        ).one()
+        fresh = row.updated_at is not None and row.updated_at >= now - max_age
+        if row.status == SyncStatus.RUNNING.value and (fresh or row.run_id == run_id):
+            done = set((row.cursor or {}).get("done", [])) & set(passes)
+            resumed = row.run_id != run_id and bool(done)
+            conn.execute(
+                sa.update(c)
+                .where(c.c.id == row.id)
+                .values(
+                    run_id=run_id,
+                    updated_at=now,
+                    cursor={"passes": list(passes), "done": sorted(done)},
+                )
+            )
+            return Generation(row.id, done, resumed)
+        conn.execute(
+            sa.update(c)
+            .where(c.c.id == row.id)
+            .values(
+                status=SyncStatus.RUNNING.value,
+                run_id=run_id,
+                started_at=now,
+                updated_at=now,
+                cursor={"passes": list(passes), "done": []},
+            )
+        )
+        return Generation(row.id, set(), False)
+
+
+def generation_pass_done(engine: sa.Engine, generation: Generation, name: str) -> None:
+    """Tick a pass off; the generation is finished once every pass it expects is done."""
+    c = tables.sync_checkpoints
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(c).where(c.c.id == generation.id).with_for_update()).one()
+        state = dict(row.cursor or {})
+        done = sorted({*state.get("done", []), name})
+        finished = set(done) >= set(state.get("passes", []))
+        conn.execute(
+            sa.update(c)
+            .where(c.c.id == generation.id)
+            .values(
+                cursor={**state, "done": done},
+                updated_at=sa.func.now(),
+                status=SyncStatus.SUCCESS.value if finished else row.status,
+            )
+        )
+    generation.done.add(name)
+
+
+def served_by(
+    engine: sa.Engine, pass_name: str, partitions: PartitionScope
+) -> Counter[tuple[str, str]]:
+    """What a completed pass served, per table and partition (for a pass a rerun skips)."""
+    (org_id,) = partitions.orgs
+    c = tables.sync_checkpoints
+    with engine.connect() as conn:
+        served = conn.scalar(
+            sa.select(c.c.served).where(
+                c.c.pass_name == pass_name,
+                c.c.org_id == org_id,
+                c.c.programs == _programs_text(partitions),
+            )
+        )
+    return Counter(
+        {
+            (table, part): int(n)
+            for table, parts in (served or {}).items()
+            for part, n in parts.items()
+        }
+    )

@@ -29,7 +29,10 @@ from loyalty_sync.sync.ledger import (
     Checkpoint,
     PassOutcome,
     complete_checkpoint,
+    generation_pass_done,
     open_checkpoint,
+    open_generation,
+    served_by,
 )
 from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.warehouse import tables
@@ -57,7 +60,7 @@ class PassOptions:
     """How passes cut their work: items per committed chunk, and how old an unfinished
     pass may be and still be resumed rather than started over."""
 
-    def __init__(self, chunk_size: int = 250, resume_within: timedelta = timedelta(hours=36)):
+    def __init__(self, chunk_size: int = 250, resume_within: timedelta = timedelta(hours=12)):
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         self.chunk_size = chunk_size
@@ -93,11 +96,19 @@ def _run(
     before = client.stats.snapshot()
     for org_id in scope.partitions.orgs:
         partitions = scope.partitions.for_org(org_id)
+        generation = open_generation(
+            engine, partitions, scope.run_id, scope.passes, options.resume_within
+        )
+        if name in generation.done:
+            outcome.resumed.append(f"org {org_id}: completed by the interrupted sync, skipped")
+            outcome.rows_by_partition.update(served_by(engine, name, partitions))
+            continue
         checkpoint = open_checkpoint(engine, name, partitions, scope.run_id, options.resume_within)
         if checkpoint.resumed:
             outcome.resumed.append(f"org {org_id} after {checkpoint.items_done} item(s)")
         org_pass(org_id, partitions, checkpoint, outcome)
         outcome.rows_by_partition.update(checkpoint.served)
+        generation_pass_done(engine, generation, name)
     after = client.stats.snapshot()
     outcome.calls = after["calls"] - before["calls"]
     outcome.retries = after["retries"] - before["retries"]

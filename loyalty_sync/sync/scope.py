@@ -17,13 +17,19 @@ class RunScope:
     run_id: str
     partitions: PartitionScope
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The passes this run makes (customers, promotions, benefits), in order.
+    passes: tuple[str, ...] = ("customers", "promotions", "benefits")
 
     @classmethod
-    def from_partition_keys(cls, run_id: str, keys: Iterable[str]) -> RunScope:
+    def from_partition_keys(
+        cls, run_id: str, keys: Iterable[str], passes: Iterable[str] | None = None
+    ) -> RunScope:
         partitions = PartitionScope.from_keys(keys)
         if not partitions:
             raise PartitionKeyError("a run needs at least one org/program partition")
-        return cls(run_id, partitions)
+        if passes is None:
+            return cls(run_id, partitions)
+        return cls(run_id, partitions, passes=tuple(passes))
 
     @property
     def org_programs(self) -> dict[int, tuple[int, ...]]:

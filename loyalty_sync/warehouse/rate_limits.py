@@ -75,6 +75,11 @@ class PostgresRateLimiter(SleepsUntilItsSlot):
         self._lock = threading.Lock()
         self._connection: psycopg.Connection[Any] | None = None
 
+    def _set_pace(self, pace: float) -> None:
+        with self._lock:
+            super()._set_pace(pace)
+            self._params["span"] = self.lease_slots * self._interval
+
     def _connect(self) -> psycopg.Connection[Any]:
         pooled = self._engine.raw_connection()
         connection = pooled.driver_connection

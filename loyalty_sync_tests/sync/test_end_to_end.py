@@ -323,10 +323,6 @@ def test_killed_sync_then_rerun_equals_a_clean_run(server_admin_url: str, tmp_pa
                     time.sleep(0.05)
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
-                with engine.connect() as conn:
-                    assert not conn.scalar(
-                        sa.select(sa.func.count()).select_from(tables.benefit_summaries)
-                    ), "the killed pass must not have committed"
             done = subprocess.run(command, env=run_env, capture_output=True, text=True, check=False)
             assert done.returncode == 0, done.stdout + done.stderr
             results[name] = _content(engine)

@@ -34,6 +34,7 @@ from loyalty_sync.capillary.config import (
     ENV_ORG_IDS,
     ENV_PASSWORD,
     ENV_RATE_LIMIT,
+    ENV_RETRY_BUDGET,
     ENV_USERNAME,
     CapillaryConfigError,
     ResolvedSettings,
@@ -132,7 +133,12 @@ class CapillaryResource(dg.ConfigurableResource):
         ),
     )
     max_attempts: int = Field(
-        default=5, description="Attempts per call before a transient failure is raised."
+        default=100, description="Attempts per call at most, within its retry budget."
+    )
+    retry_budget_seconds: float = Field(
+        default=300.0,
+        description="How long one call keeps retrying transient failures (5xx, 429, timeouts, "
+        "broken bodies) before it is set aside: long enough to wait out an outage of minutes.",
     )
     backoff_initial_seconds: float = Field(
         default=0.5, description="First retry pause; doubles per attempt, with jitter."
@@ -266,6 +272,7 @@ class CapillaryResource(dg.ConfigurableResource):
                         timeout_seconds=self.timeout_seconds,
                         request_deadline_seconds=self.request_deadline_seconds,
                         max_attempts=self.max_attempts,
+                        retry_budget_seconds=self.retry_budget_seconds,
                         max_concurrency=self.max_concurrency,
                         backoff_initial_seconds=self.backoff_initial_seconds,
                         backoff_max_seconds=self.backoff_max_seconds,
@@ -351,6 +358,14 @@ def capillary_resource_from_env(
         except ValueError:
             raise CapillaryConfigError(
                 f"{ENV_RATE_LIMIT} must be an integer, not {limit!r}"
+            ) from None
+    budget = env_text(ENV_RETRY_BUDGET)
+    if budget is not None:
+        try:
+            values["retry_budget_seconds"] = float(budget)
+        except ValueError:
+            raise CapillaryConfigError(
+                f"{ENV_RETRY_BUDGET} must be a number of seconds, not {budget!r}"
             ) from None
     values.update(overrides)
     resource = CapillaryResource(**values)

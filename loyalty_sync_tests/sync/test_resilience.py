@@ -1,0 +1,272 @@
+"""Syncs that keep finished work through kills, outages and failing answers.
+
+Each test runs `loyalty-sync sync` as a real process against the simulator over HTTP and
+its own PostgreSQL database, breaks it the way production does (SIGKILL, every answer a
+5xx for 75 s, a third of answers failing, customers that never answer), and compares the
+warehouse with a clean sync of the same data, table by table, and the calls made with
+the clean sync's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from capillary_simulator import SimulatorConfig, start_simulator
+from capillary_simulator.server import RunningSimulator
+from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse.roster import import_roster
+from loyalty_sync_tests.conftest import new_database
+
+CONFIG = SimulatorConfig(
+    seed=23,
+    orgs=1,
+    programs_per_org=2,
+    customers_per_org=160,
+    promotions_per_program=6,
+    unknown_roster_rows=3,
+)
+CHUNK = 20
+DATA_TABLES = [t for t in tables.CONTRACT_TABLES if t.name not in ("sync_runs", "api_events")]
+COMMAND = [sys.executable, "-m", "loyalty_sync.cli", "sync", "--no-progress"]
+
+
+@dataclass
+class Target:
+    """One database a sync writes, with the environment that points the CLI at it."""
+
+    engine: sa.Engine
+    env: dict[str, str]
+
+    def sync(self, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            COMMAND, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            COMMAND, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+
+def content(engine: sa.Engine) -> dict[str, set[tuple[str, ...]]]:
+    """Every data table's rows without the columns that say when or by which run."""
+    skip = {"synced_at", "run_id", "valid_from", "raw"}
+    with engine.connect() as conn:
+        return {
+            table.name: {
+                tuple(map(str, row))
+                for row in conn.execute(
+                    sa.select(*(c for c in table.columns if c.name not in skip))
+                )
+            }
+            for table in DATA_TABLES
+        }
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[RunningSimulator]:
+    with start_simulator(CONFIG) as running:
+        yield running
+
+
+@pytest.fixture
+def target(simulator: RunningSimulator, server_admin_url: str, tmp_path: Path) -> Iterator[Target]:
+    url = new_database(server_admin_url)
+    engine = sa.create_engine(url)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(simulator.roster_csv())
+    import_roster(engine, roster)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CAPILLARY_")},
+        **simulator.client_environment(),
+        "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
+        "LOYALTY_SYNC_DATABASE_URL": url,
+        "LOYALTY_SYNC_CHUNK_SIZE": str(CHUNK),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+    }
+    simulator.set_faults(
+        error_rate=0.0, malformed_rate=0.0, throttle_rate=0.0, failing_customers=[]
+    )
+    yield Target(engine, env)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def clean(
+    simulator: RunningSimulator,
+    server_admin_url: str,
+    template_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, set[tuple[str, ...]]], int]:
+    """A fault-free sync of the simulator's data: its tables and the requests it made."""
+    tmp = tmp_path_factory.mktemp("clean")
+    url = new_database(server_admin_url)
+    engine = sa.create_engine(url)
+    roster = tmp / "roster.csv"
+    roster.write_text(simulator.roster_csv())
+    import_roster(engine, roster)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CAPILLARY_")},
+        **simulator.client_environment(),
+        "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
+        "LOYALTY_SYNC_DATABASE_URL": url,
+        "LOYALTY_SYNC_CHUNK_SIZE": str(CHUNK),
+        "DAGSTER_HOME": str(tmp / "dagster"),
+    }
+    before = simulator.counters()["total_requests"]
+    done = Target(engine, env).sync()
+    assert done.returncode == 0, done.stdout + done.stderr
+    made = simulator.counters()["total_requests"] - before
+    tables_now = content(engine)
+    engine.dispose()
+    assert tables_now["benefit_summaries"], "the clean sync must sync benefits to compare"
+    return tables_now, made
+
+
+def requests_to(sim: RunningSimulator, fragment: str) -> int:
+    routes = sim.counters()["requests_by_endpoint"]
+    return sum(n for route, n in routes.items() if fragment in route)
+
+
+def wait_for(sim: RunningSimulator, fragment: str, count: int, proc: Any, limit: float = 180):
+    deadline = time.monotonic() + limit
+    while requests_to(sim, fragment) < count:
+        assert proc is None or proc.poll() is None, f"the sync ended before {count} {fragment}"
+        assert time.monotonic() < deadline, f"{fragment} never reached {count} requests"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "share"),
+    [("customerDetails", 0.6), ("promotionData", 0.6), ("actionSummary", 0.6)],
+)
+def test_sigkill_then_rerun_equals_a_clean_sync_for_little_more_than_its_calls(
+    simulator: RunningSimulator,
+    target: Target,
+    clean: tuple[dict[str, Any], int],
+    endpoint: str,
+    share: float,
+) -> None:
+    expected, clean_calls = clean
+    before = simulator.counters()
+    total_for_endpoint = {
+        "customerDetails": CONFIG.customers_per_org,
+        "promotionData": CONFIG.customers_per_org,
+        "actionSummary": len(expected["benefit_summaries"]),
+    }[endpoint]
+    start = requests_to(simulator, endpoint)
+    proc = target.start()
+    wait_for(simulator, endpoint, start + int(total_for_endpoint * share), proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rerun = target.sync()
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert content(target.engine) == expected
+    made = simulator.counters()["total_requests"] - before["total_requests"]
+    assert made <= 1.15 * clean_calls, (made, clean_calls)
+
+
+def test_a_75_second_outage_in_the_benefits_pass_is_waited_out(
+    simulator: RunningSimulator, target: Target, clean: tuple[dict[str, Any], int]
+) -> None:
+    expected, _ = clean
+    start = requests_to(simulator, "actionSummary")
+
+    def outage() -> None:
+        wait_for(simulator, "actionSummary", start + 40, None)
+        simulator.set_faults(error_rate=1.0)
+        time.sleep(75)
+        simulator.set_faults(error_rate=0.0)
+
+    breaker = threading.Thread(target=outage, daemon=True)
+    breaker.start()
+    done = target.sync(timeout=900)
+    breaker.join(timeout=5)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert content(target.engine) == expected
+    # Announced once each way, not a line per retry.
+    logs = done.stdout + done.stderr
+    assert logs.count("Capillary unavailable") == 1, logs[-3000:]
+    assert logs.count("Capillary is answering again") == 1
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [{"error_rate": 0.17, "malformed_rate": 0.16}, {"throttle_rate": 0.33}],
+    ids=["5xx-and-truncated", "429-retry-after-1"],
+)
+def test_a_third_of_answers_failing_all_along(
+    simulator: RunningSimulator,
+    target: Target,
+    clean: tuple[dict[str, Any], int],
+    faults: dict[str, float],
+) -> None:
+    expected, clean_calls = clean
+    before = simulator.counters()["total_requests"]
+    simulator.set_faults(**faults)
+    done = target.sync(timeout=900)
+    simulator.set_faults(error_rate=0.0, malformed_rate=0.0, throttle_rate=0.0)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert content(target.engine) == expected
+    made = simulator.counters()["total_requests"] - before
+    assert made <= 1.7 * clean_calls, (made, clean_calls)
+
+
+def test_customers_failing_for_good_keep_their_rows_and_sync_once_lifted(
+    simulator: RunningSimulator, target: Target, clean: tuple[dict[str, Any], int]
+) -> None:
+    expected, _ = clean
+    first = target.sync()
+    assert first.returncode == 0, first.stdout + first.stderr
+    with target.engine.connect() as conn:
+        chosen = list(
+            conn.scalars(
+                sa.select(tables.customers.c.customer_id)
+                .order_by(tables.customers.c.customer_id)
+                .limit(3)
+            )
+        )
+        conn.execute(  # stand-in for "their data changed since": it must be kept as it was
+            sa.update(tables.loyalty_program_details)
+            .where(tables.loyalty_program_details.c.customer_id.in_(chosen))
+            .values(lifetime_points=123456)
+        )
+        conn.commit()
+    simulator.set_faults(failing_customers=chosen)
+    failed = subprocess.run(
+        COMMAND,
+        # A short retry budget: these customers will not answer however long one waits.
+        env={**target.env, "CAPILLARY_RETRY_BUDGET_SECONDS": "3"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "still failing" in failed.stdout + failed.stderr
+    with target.engine.connect() as conn:
+        kept = conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(tables.loyalty_program_details)
+            .where(
+                tables.loyalty_program_details.c.customer_id.in_(chosen),
+                tables.loyalty_program_details.c.lifetime_points == 123456,
+            )
+        )
+    assert kept and kept >= len(chosen)
+    simulator.set_faults(failing_customers=[])
+    lifted = target.sync()
+    assert lifted.returncode == 0, lifted.stdout + lifted.stderr
+    assert content(target.engine) == expected
