@@ -71,10 +71,23 @@ class PassConfig(dg.Config):
         "checkpoint; an older one starts over.",
     )
 
+    max_drop_share: float = Field(
+        default=0.2,
+        description="The drop guard: a pass that would delete more than this share of a "
+        "partition's rows of a table deletes nothing and reports it.",
+    )
+    accept_drops: bool = Field(
+        default=False,
+        description="Apply deletes the drop guard would hold back: for a drop known to be "
+        "genuine (a roster cut on purpose, promotions withdrawn).",
+    )
+
     def options(self) -> passes.PassOptions:
         return passes.PassOptions(
             chunk_size=self.chunk_size or chunk_size_from_env(),
             resume_within=timedelta(hours=self.resume_within_hours),
+            max_drop_share=self.max_drop_share,
+            accept_drops=self.accept_drops,
         )
 
 
@@ -119,9 +132,14 @@ def _run_pass(
     except Exception as exc:
         fail_runs(engine, scope, f"{type(exc).__name__}: {exc}")
         raise
-    record_pass(engine, scope, name, outcome)
+    record_pass(engine, scope, name, outcome, [t.name for t in family])
     if outcome.resumed:
         context.log.info(f"{name} pass resumed from its checkpoint: {'; '.join(outcome.resumed)}")
+    if outcome.held_back:
+        context.log.warning(
+            f"{name} pass: the drop guard held back every delete ({'; '.join(outcome.held_back)}"
+            "); the rows stay. Sync with accept_drops if the drop is genuine."
+        )
     endpoint = capillary.describe()
     for table in family:
         yield dg.MaterializeResult(

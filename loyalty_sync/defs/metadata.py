@@ -141,4 +141,8 @@ def table_metadata(
     }
     if outcome.skipped:
         metadata["calls_skipped"] = as_metadata_counts(outcome.skipped)
+    if outcome.held_back:
+        metadata["deletes_held_back"] = dg.MetadataValue.json(outcome.held_back)
+    if outcome.api.get("retries_by_cause"):
+        metadata["api_retries_by_cause"] = outcome.api["retries_by_cause"]
     return metadata

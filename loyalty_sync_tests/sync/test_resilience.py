@@ -35,7 +35,7 @@ CONFIG = SimulatorConfig(
     seed=23,
     orgs=1,
     programs_per_org=2,
-    customers_per_org=160,
+    customers_per_org=100,
     promotions_per_program=6,
     unknown_roster_rows=3,
 )
