@@ -1,7 +1,8 @@
 """Every benchmark in one command, against the simulator on loopback and a real Postgres.
 
     python -m benchmarks.run [--sync-customers 1000] [--writer-rows 100000]
-        [--memory-customers 10000,50000,100000] [--only sync|writer|memory|faults ...]
+        [--memory-customers 10000,50000,100000] [--io-rows 1000000]
+        [--only sync|writer|memory|faults|io ...]
         [--results benchmarks/RESULTS.md] [--append]
 
 Prints one table and writes it, with the machine, the date and the command, to
@@ -22,6 +23,8 @@ measured side by side with its reference in the same run:
 7. Faults (`benchmarks/faults.py`), with item 1's data and pace: SIGKILL in the benefits
    pass then a rerun, a 75 s outage, a third of answers failing; calls, wall time, exit
    code and whether the warehouse equals a clean sync's.
+8. Loading 1,000,000 benefit_points rows into a DataFrame through the warehouse I/O
+   manager (`benchmarks/io_manager_bench.py`): rows/s and the loading process's peak RSS.
 
 Calls and 429s are the simulator's counts; rows are counted in the database; RSS and wall
 time are measured from outside the measured process.
@@ -45,7 +48,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from benchmarks import faults, writer_bench
+from benchmarks import faults, io_manager_bench, writer_bench
 from benchmarks.dlt_peer import COMPARABLE_TABLES, DATASET, PIPELINE
 from benchmarks.harness import (
     DATA_TABLES,
@@ -530,6 +533,20 @@ def writer_item(databases: BenchDatabases, rows: int, results: Results) -> None:
     )
 
 
+def io_item(work: Path, databases: BenchDatabases, rows: int, results: Results) -> None:
+    print(f"[8] {rows:,} benefit_points rows into a DataFrame through the I/O manager", flush=True)
+    measured = io_manager_bench.run(databases.fresh("bench_io_manager"), rows, work)
+    results.add(
+        "8",
+        f"Load {rows:,} benefit_points rows as a DataFrame (warehouse I/O manager)",
+        f"{_int(measured['rows_per_s'])} rows/s, peak RSS "
+        f"{measured['peak_rss_bytes'] / 2**20:,.0f} MiB",
+        f"frame {measured['frame_bytes'] / 2**20:,.0f} MiB (pandas deep size)",
+        "",
+        ">= 100,000 rows/s, < 1 GiB",
+    )
+
+
 def memory_item(work: Path, databases: BenchDatabases, sizes: list[int], results: Results) -> None:
     """Peak RSS at each size, the sizes side by side, each on its own simulator and database.
 
@@ -668,7 +685,7 @@ def render_results(
     return "\n".join(lines)
 
 
-ITEMS = ("sync", "writer", "memory", "faults")
+ITEMS = ("sync", "writer", "memory", "faults", "io")
 
 
 def main() -> None:
@@ -685,12 +702,13 @@ def main() -> None:
         default=",".join(str(n) for n in DEFAULT_MEMORY_CUSTOMERS),
         help="comma-separated customer counts for the peak-RSS runs",
     )
+    parser.add_argument("--io-rows", type=int, default=1_000_000)
     parser.add_argument(
         "--only",
         choices=ITEMS,
         action="append",
-        help="run only these items (sync: 1, 2, 3 and 6; writer: 4; memory: 5; faults: 7); "
-        "repeatable",
+        help="run only these items (sync: 1, 2, 3 and 6; writer: 4; memory: 5; faults: 7; "
+        "io: 8); repeatable",
     )
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument(
@@ -717,6 +735,8 @@ def main() -> None:
         writer_item(databases, args.writer_rows, results)
     if "memory" in chosen:
         memory_item(work, databases, sizes, results)
+    if "io" in chosen:
+        io_item(work, databases, args.io_rows, results)
     seconds = time.perf_counter() - clock
 
     results.rows.sort(key=lambda r: r.item)

@@ -21,9 +21,15 @@ from pydantic import Field
 
 from loyalty_sync.capillary.client import CapillaryClient
 from loyalty_sync.defs.jobs import API_POOL
-from loyalty_sync.defs.metadata import asset_spec, column_schema, markdown_table, table_metadata
+from loyalty_sync.defs.metadata import (
+    SYNC_FRESHNESS,
+    asset_spec,
+    markdown_table,
+    table_metadata,
+    table_spec_metadata,
+)
 from loyalty_sync.defs.partitions import org_program_partitions
-from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
+from loyalty_sync.defs.resources import WAREHOUSE_IO_MANAGER, CapillaryResource, WarehouseResource
 from loyalty_sync.settings import chunk_size_from_env
 from loyalty_sync.sync import passes
 from loyalty_sync.sync.ledger import (
@@ -45,11 +51,8 @@ customer_roster = dg.AssetSpec(
     group_name="capillary",
     kinds={"postgres", "csv"},
     owners=["team:data-engineering"],
-    metadata={
-        "dagster/column_schema": column_schema(tables.customer_roster),
-        "dagster/table_name": "capillary.customer_roster",
-    },
-)
+    metadata=table_spec_metadata(tables.customer_roster),
+).with_io_manager_key(WAREHOUSE_IO_MANAGER)
 
 _POLICY = dg.BackfillPolicy.single_run()
 
@@ -277,10 +280,9 @@ def benefits_pass(
     partitions_def=org_program_partitions,
     backfill_policy=_POLICY,
     deps=["tier_history", "promotions", *[t.name for t in BENEFIT_TABLES]],
-    metadata={
-        "dagster/column_schema": column_schema(tables.api_events),
-        "dagster/table_name": "capillary.api_events",
-    },
+    metadata=table_spec_metadata(tables.api_events),
+    io_manager_key=WAREHOUSE_IO_MANAGER,
+    freshness_policy=SYNC_FRESHNESS,
 )
 def api_events(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
