@@ -140,7 +140,7 @@ def _totals(engine: sa.Engine, run_ids: list[str], summary: SyncSummary) -> None
                 )
             }
         )
-        for table in tables.CONTRACT_TABLES:
+        for table in (*tables.CONTRACT_TABLES, *tables.REPORT_TABLES):
             summary.rows[table.name] = int(
                 conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0
             )

@@ -21,9 +21,15 @@ from pydantic import Field
 
 from loyalty_sync.capillary.client import CapillaryClient
 from loyalty_sync.defs.jobs import API_POOL
-from loyalty_sync.defs.metadata import asset_spec, column_schema, markdown_table, table_metadata
+from loyalty_sync.defs.metadata import (
+    SYNC_FRESHNESS,
+    asset_spec,
+    markdown_table,
+    table_metadata,
+    table_spec_metadata,
+)
 from loyalty_sync.defs.partitions import org_program_partitions
-from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
+from loyalty_sync.defs.resources import WAREHOUSE_IO_MANAGER, CapillaryResource, WarehouseResource
 from loyalty_sync.settings import chunk_size_from_env
 from loyalty_sync.sync import passes
 from loyalty_sync.sync.ledger import (
@@ -45,11 +51,8 @@ customer_roster = dg.AssetSpec(
     group_name="capillary",
     kinds={"postgres", "csv"},
     owners=["team:data-engineering"],
-    metadata={
-        "dagster/column_schema": column_schema(tables.customer_roster),
-        "dagster/table_name": "capillary.customer_roster",
-    },
-)
+    metadata=table_spec_metadata(tables.customer_roster),
+).with_io_manager_key(WAREHOUSE_IO_MANAGER)
 
 _POLICY = dg.BackfillPolicy.single_run()
 
@@ -68,10 +71,23 @@ class PassConfig(dg.Config):
         "checkpoint; an older one starts over.",
     )
 
+    max_drop_share: float = Field(
+        default=0.2,
+        description="The drop guard: a pass that would delete more than this share of a "
+        "partition's rows of a table deletes nothing and reports it.",
+    )
+    accept_drops: bool = Field(
+        default=False,
+        description="Apply deletes the drop guard would hold back: for a drop known to be "
+        "genuine (a roster cut on purpose, promotions withdrawn).",
+    )
+
     def options(self) -> passes.PassOptions:
         return passes.PassOptions(
             chunk_size=self.chunk_size or chunk_size_from_env(),
             resume_within=timedelta(hours=self.resume_within_hours),
+            max_drop_share=self.max_drop_share,
+            accept_drops=self.accept_drops,
         )
 
 
@@ -120,9 +136,14 @@ def _run_pass(
         except Exception as exc:
             fail_runs(engine, scope, f"{type(exc).__name__}: {exc}")
             raise
-        record_pass(engine, scope, name, outcome)
+        record_pass(engine, scope, name, outcome, [t.name for t in family])
     if outcome.resumed:
         context.log.info(f"{name} pass resumed from its checkpoint: {'; '.join(outcome.resumed)}")
+    if outcome.held_back:
+        context.log.warning(
+            f"{name} pass: the drop guard held back every delete ({'; '.join(outcome.held_back)}"
+            "); the rows stay. Sync with accept_drops if the drop is genuine."
+        )
     endpoint = capillary.describe()
     for table in family:
         yield dg.MaterializeResult(
@@ -263,10 +284,9 @@ def benefits_pass(
     partitions_def=org_program_partitions,
     backfill_policy=_POLICY,
     deps=["tier_history", "promotions", *[t.name for t in BENEFIT_TABLES]],
-    metadata={
-        "dagster/column_schema": column_schema(tables.api_events),
-        "dagster/table_name": "capillary.api_events",
-    },
+    metadata=table_spec_metadata(tables.api_events),
+    io_manager_key=WAREHOUSE_IO_MANAGER,
+    freshness_policy=SYNC_FRESHNESS,
 )
 def api_events(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
