@@ -9,7 +9,8 @@
   when the first and the last API request arrived. The simulator is the truth for calls
   and 429s; nothing is taken from the program's own report.
 - Row counts and tuples written come from the database (`count(*)` and the statistics
-  collector), not from the writer's return values.
+  collector), not from the writer's return values; `warehouse_content` is what two syncs'
+  data tables are compared on.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ import psutil
 import sqlalchemy as sa
 
 from capillary_simulator import RunningSimulator
-from loyalty_sync.warehouse import migrate
+from loyalty_sync.warehouse import migrate, tables
 from loyalty_sync.warehouse.database import embedded_url, ensure_database
 from loyalty_sync.warehouse.roster import import_roster
 
@@ -39,6 +42,17 @@ COUNTER_SAMPLE_SECONDS = 0.25
 # A request limit no benchmark reaches: what "no rate limit" means for the client, whose
 # limit must be a positive number.
 UNLIMITED_PER_MINUTE = 100_000_000
+WAIT_POLL_SECONDS = 0.05
+
+# The product's tables that are logs of a run rather than synced data (every sync appends
+# to them by design), and the columns that say when or by which run a row was written.
+LOG_TABLES = ("api_events", "sync_runs")
+DATA_TABLES = tuple(t.name for t in tables.CONTRACT_TABLES if t.name not in LOG_TABLES)
+RUN_COLUMNS = frozenset({"synced_at", "run_id", "raw", "valid_from"})
+# Rows of each data table, as text, without RUN_COLUMNS; a multiset, so duplicates count.
+WarehouseContent = dict[str, Counter[tuple[str, ...]]]
+# Runs beside a measured process (given its handle) until it returns; see measure_process.
+During = Callable[[subprocess.Popen[bytes]], None]
 
 
 class BenchmarkError(RuntimeError):
@@ -137,6 +151,56 @@ def sync_environment(
     return env
 
 
+def loyalty_sync_command() -> list[str]:
+    """`loyalty-sync sync` from the interpreter's environment, as a user runs it."""
+    script = Path(sys.executable).with_name("loyalty-sync")
+    return [str(script), "sync", "--no-progress"]
+
+
+def run_sync(
+    work: Path,
+    label: str,
+    simulator: RunningSimulator,
+    url: str,
+    rate_limit_per_minute: int,
+    *,
+    instance: str | None = None,
+    during: During | None = None,
+    check: bool = True,
+) -> ProcessMeasure:
+    """One measured `loyalty-sync sync` into `url`, its output in `work/<label>.log`.
+
+    Each sync gets its own Dagster instance unless `instance` names one to share (a rerun
+    after a kill runs where the killed sync ran, as a user would rerun it).
+    """
+    env = sync_environment(
+        simulator,
+        url,
+        rate_limit_per_minute=rate_limit_per_minute,
+        dagster_home=work / f"dagster-{instance or label}",
+        home=work / "home",
+    )
+    return measure_process(
+        loyalty_sync_command(), env, work / f"{label}.log", simulator, during=during, check=check
+    )
+
+
+def wait_for_requests(
+    simulator: RunningSimulator,
+    fragment: str,
+    count: int,
+    process: subprocess.Popen[bytes],
+) -> bool:
+    """Wait until the simulator has counted `count` requests to routes containing
+    `fragment`; False if `process` exited first."""
+    while process.poll() is None:
+        by_endpoint: Mapping[str, int] = simulator.counters()["requests_by_endpoint"]
+        if sum(n for route, n in by_endpoint.items() if fragment in route) >= count:
+            return True
+        time.sleep(WAIT_POLL_SECONDS)
+    return False
+
+
 @dataclass
 class ProcessMeasure:
     """What one measured child process did, seen from outside it."""
@@ -157,6 +221,11 @@ class ProcessMeasure:
     @property
     def throttled(self) -> int:
         return int(self.counters.get("rate_limited", 0))
+
+    @property
+    def faults_served(self) -> int:
+        """Answers the simulator broke on purpose (5xx, truncated bodies, hangs)."""
+        return sum(int(n) for n in self.counters.get("faults", {}).values())
 
     @property
     def api_window_seconds(self) -> float | None:
@@ -195,12 +264,24 @@ def _output_tail(path: Path, lines: int = 40) -> str:
         return ""
 
 
+def _run_beside(
+    during: During, process: subprocess.Popen[bytes], failure: list[BaseException]
+) -> None:
+    try:
+        during(process)
+    except BaseException as exc:  # re-raised by measure_process, once the process is gone
+        failure.append(exc)
+        with contextlib.suppress(OSError):
+            process.kill()
+
+
 def measure_process(
     command: list[str],
     env: Mapping[str, str],
     output_path: Path,
     simulator: RunningSimulator | None = None,
     *,
+    during: During | None = None,
     check: bool = True,
 ) -> ProcessMeasure:
     """Run `command` to completion, sampling its tree's RSS and the simulator's counters.
@@ -208,6 +289,9 @@ def measure_process(
     The simulator's counters and rate-limit window are reset first, so they hold this
     process's requests only.
     Admin requests (the sampling itself) are neither counted nor rate limited.
+    `during`, if given, runs in a thread from the start with the process's handle, to
+    break it from outside (kill it, take the API down for a while); it is waited for
+    after the process exits, so it must return once the process is gone.
     """
     if simulator is not None:
         # A fresh budget too: the previous process's requests leave the server's window.
@@ -237,6 +321,13 @@ def measure_process(
         if simulator is not None:
             watcher = threading.Thread(target=watch_requests, args=(started,), daemon=True)
             watcher.start()
+        breaker: threading.Thread | None = None
+        failure: list[BaseException] = []
+        if during is not None:
+            breaker = threading.Thread(
+                target=_run_beside, args=(during, process, failure), daemon=True
+            )
+            breaker.start()
         peak = 0
         handle = psutil.Process(process.pid)
         while process.poll() is None:
@@ -247,6 +338,10 @@ def measure_process(
         stop.set()
         if watcher is not None:
             watcher.join()
+        if breaker is not None:
+            breaker.join()
+    if failure:
+        raise failure[0]
     measure = ProcessMeasure(
         command=command,
         wall_seconds=wall,
@@ -322,3 +417,35 @@ def settled_tuples_written(url: str, schema: str, settle_seconds: float = 5.0) -
             return current
         previous = current
     return previous
+
+
+def warehouse_content(url: str) -> WarehouseContent:
+    """Every data table's rows, without the columns that say when or by which run.
+
+    Two syncs of the same data agree on this whatever happened to them on the way.
+    """
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return {
+                table.name: Counter(
+                    tuple(map(str, row))
+                    for row in conn.execute(
+                        sa.select(*(c for c in table.columns if c.name not in RUN_COLUMNS))
+                    )
+                )
+                for table in tables.CONTRACT_TABLES
+                if table.name in DATA_TABLES
+            }
+    finally:
+        engine.dispose()
+
+
+def content_differences(expected: WarehouseContent, actual: WarehouseContent) -> list[str]:
+    """One phrase per table whose rows differ: `table (-missing +extra)`; empty if equal."""
+    differences = []
+    for name in DATA_TABLES:
+        want, got = expected.get(name, Counter()), actual.get(name, Counter())
+        if want != got:
+            differences.append(f"{name} (-{(want - got).total()} +{(got - want).total()})")
+    return differences

@@ -1,7 +1,8 @@
 """Every benchmark in one command, against the simulator on loopback and a real Postgres.
 
     python -m benchmarks.run [--sync-customers 1000] [--writer-rows 100000]
-        [--memory-customers 10000,50000,100000] [--only sync|writer|memory ...]
+        [--memory-customers 10000,50000,100000] [--io-rows 1000000]
+        [--only sync|writer|memory|faults|io ...]
         [--results benchmarks/RESULTS.md] [--append]
 
 Prints one table and writes it, with the machine, the date and the command, to
@@ -19,6 +20,11 @@ measured side by side with its reference in the same run:
 5. Peak RSS of `loyalty-sync sync` at 10,000, 50,000 and 100,000 customers (no rate
    limit, 2 calls per customer, the sizes side by side so the largest fits the budget).
 6. A second sync with nothing changed: calls made and rows written.
+7. Faults (`benchmarks/faults.py`), with item 1's data and pace: SIGKILL in the benefits
+   pass then a rerun, a 75 s outage, a third of answers failing; calls, wall time, exit
+   code and whether the warehouse equals a clean sync's.
+8. Loading 1,000,000 benefit_points rows into a DataFrame through the warehouse I/O
+   manager (`benchmarks/io_manager_bench.py`): rows/s and the loading process's peak RSS.
 
 Calls and 429s are the simulator's counts; rows are counted in the database; RSS and wall
 time are measured from outside the measured process.
@@ -42,9 +48,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from benchmarks import writer_bench
+from benchmarks import faults, io_manager_bench, writer_bench
 from benchmarks.dlt_peer import COMPARABLE_TABLES, DATASET, PIPELINE
 from benchmarks.harness import (
+    DATA_TABLES,
+    LOG_TABLES,
     UNLIMITED_PER_MINUTE,
     BenchDatabases,
     ProcessMeasure,
@@ -53,8 +61,9 @@ from benchmarks.harness import (
     libpq_dsn,
     load_roster,
     measure_process,
+    run_sync,
     settled_tuples_written,
-    sync_environment,
+    warehouse_content,
 )
 from capillary_simulator import (
     RunningSimulator,
@@ -96,13 +105,6 @@ DEFAULT_MEMORY_CUSTOMERS = (10_000, 50_000, 100_000)
 # Item 3 again with a latency that no longer keeps dlt's thread pool under the limit.
 FAST_LATENCY_MS = 10.0
 DEFAULT_WRITER_ROWS = 100_000
-
-# What the product's own tables are compared on, and which tables are logs of a run
-# rather than synced data (a re-run appends to them by design).
-DATA_TABLES = tuple(
-    t.name for t in tables.CONTRACT_TABLES if t.name not in ("api_events", "sync_runs")
-)
-LOG_TABLES = ("api_events", "sync_runs")
 
 
 @dataclass
@@ -183,29 +185,6 @@ def eligible_pairs(config: SimulatorConfig) -> int:
 
 
 # ----------------------------------------------------------------------------- running
-def loyalty_sync_command() -> list[str]:
-    """`loyalty-sync sync` from the interpreter's environment, as a user runs it."""
-    script = Path(sys.executable).with_name("loyalty-sync")
-    return [str(script), "sync", "--no-progress"]
-
-
-def run_sync(
-    work: Path,
-    label: str,
-    simulator: RunningSimulator,
-    url: str,
-    rate_limit_per_minute: int,
-) -> ProcessMeasure:
-    env = sync_environment(
-        simulator,
-        url,
-        rate_limit_per_minute=rate_limit_per_minute,
-        dagster_home=work / f"dagster-{label}",
-        home=work / "home",
-    )
-    return measure_process(loyalty_sync_command(), env, work / f"{label}.log", simulator)
-
-
 def run_dlt(
     work: Path, label: str, simulator: RunningSimulator, url: str, roster: Path
 ) -> ProcessMeasure:
@@ -280,8 +259,13 @@ def compare_with_dlt(
 
 
 # ----------------------------------------------------------------------------- items
-def sync_items(work: Path, databases: BenchDatabases, customers: int, results: Results) -> None:
-    """Items 1, 2, 3 and 6 on one simulator: sync, dlt peer, then the unchanged re-run."""
+def sync_items(
+    work: Path, databases: BenchDatabases, customers: int, results: Results
+) -> faults.CleanSync:
+    """Items 1, 2, 3 and 6 on one simulator: sync, dlt peer, then the unchanged re-run.
+
+    Returns the first sync and its warehouse: item 7's clean reference.
+    """
     config = SYNC_CONFIG.replace(customers_per_org=customers)
     print(
         f"[1-3,6] simulator: {customers:,} customers x {config.promotions_per_program} "
@@ -292,6 +276,7 @@ def sync_items(work: Path, databases: BenchDatabases, customers: int, results: R
     with start_simulator(config) as simulator:
         compared = compare_with_dlt(work, "sync", simulator, url)
         first, peer = compared.ours, compared.peer
+        clean = faults.CleanSync(first, warehouse_content(url), "item 1's first sync")
 
         # Item 6 re-runs at full speed: what it calls and writes does not depend on the pace.
         simulator.set_faults(latency_ms=0, rate_limit_per_minute=0)
@@ -408,6 +393,7 @@ def sync_items(work: Path, databases: BenchDatabases, customers: int, results: R
         f"between passes. {eligible_pairs(config):,} (customer, promotion) pairs could be "
         "answered by actionSummary."
     )
+    return clean
 
 
 def fast_api_item(work: Path, databases: BenchDatabases, customers: int, results: Results) -> None:
@@ -453,6 +439,86 @@ def fast_api_item(work: Path, databases: BenchDatabases, customers: int, results
     )
 
 
+def faults_item(
+    work: Path,
+    databases: BenchDatabases,
+    customers: int,
+    results: Results,
+    clean: faults.CleanSync | None,
+) -> None:
+    """Item 7 on its own simulator with item 1's data, limit and latency."""
+    config = SYNC_CONFIG.replace(customers_per_org=customers)
+    print(
+        f"[7] faults: {customers:,} customers, {config.latency_ms:.0f} ms latency, "
+        f"{RATE_LIMIT_PER_MINUTE:,}/min",
+        flush=True,
+    )
+    with start_simulator(config) as simulator:
+        clean, runs = faults.run(work, databases, simulator, RATE_LIMIT_PER_MINUTE, clean)
+    reference = clean.measure
+    by_name = {run.name: run for run in runs}
+    kill, outage, third = by_name["kill"], by_name["outage"], by_name["third"]
+
+    def outcome(run: faults.FaultRun) -> str:
+        verdict = "equal" if not run.differences else "DIFFERS: " + ", ".join(run.differences)
+        return f"exit {run.returncode}; warehouse {verdict}"
+
+    def calls(run: faults.FaultRun) -> str:
+        parts = " + ".join(_int(s.calls) for s in run.syncs)
+        return _int(run.calls) + (f" ({parts})" if len(run.syncs) > 1 else "")
+
+    def wall(run: faults.FaultRun) -> str:
+        parts = " + ".join(_seconds(s.wall_seconds) for s in run.syncs)
+        return _seconds(run.wall_seconds) + (f" ({parts})" if len(run.syncs) > 1 else "")
+
+    scenarios = [
+        (
+            kill,
+            f"SIGKILL at {faults.KILL_SHARE:.0%} of the benefits pass, then rerun",
+            "killed + rerun",
+            "<= 1.15",
+        ),
+        (
+            outage,
+            f"{faults.OUTAGE_SECONDS:.0f} s outage (every answer 5xx) mid benefits pass",
+            "",
+            "",
+        ),
+        (third, "a third of answers failing all along (17 % 5xx, 16 % truncated)", "", "<= 1.7"),
+    ]
+    for run, what, parts, call_target in scenarios:
+        results.add(
+            "7",
+            f"{what}: calls{f' ({parts})' if parts else ''}",
+            calls(run),
+            f"clean {_int(reference.calls)}"
+            + (f" ({_int(run.faults_served)} answers broken)" if run.faults_served else ""),
+            f"{run.calls / reference.calls:.3f}",
+            call_target,
+        )
+        results.add(
+            "7",
+            "  wall time; exit code; warehouse against the clean sync's",
+            f"{wall(run)}; {outcome(run)}",
+            f"clean {_seconds(reference.wall_seconds)}",
+            f"{run.wall_seconds / reference.wall_seconds:.3f}",
+            "exit 0; equal",
+        )
+    results.notes.append(
+        f"Item 7: the clean reference is {clean.source} ({_int(reference.calls)} calls, "
+        f"{_int(clean.benefit_requests)} to actionSummary). Each scenario syncs the same data "
+        "into a fresh database with the product's defaults (chunks of 250, a 300 s retry "
+        "budget); calls are every request the simulator received, failed ones included. "
+        f"The kill came after {_int(kill.detail['kill_at'])} actionSummary requests; the "
+        "rerun shares the killed sync's warehouse and Dagster instance, and its exit code is "
+        f"the one shown (the killed sync's: {kill.syncs[0].returncode}). The outage began "
+        f"after {_int(outage.detail['outage_at'])} actionSummary requests and lasted "
+        f"{_seconds(outage.detail.get('outage_seconds', float('nan')))}. The warehouse is "
+        f"compared on every row of the {len(DATA_TABLES)} data tables without synced_at, "
+        "run_id, raw and valid_from."
+    )
+
+
 def writer_item(databases: BenchDatabases, rows: int, results: Results) -> None:
     print(f"[4] bulk writer vs pandas to_sql, {rows:,} rows", flush=True)
     os.environ["LOYALTY_SYNC_DATABASE_URL"] = databases.fresh("bench_writer")
@@ -464,6 +530,20 @@ def writer_item(databases: BenchDatabases, rows: int, results: Results) -> None:
         f"pandas to_sql(multi) {_int(measured['to_sql_rows_per_s'])} rows/s",
         f"{measured['ratio']:.1f}x",
         "",
+    )
+
+
+def io_item(work: Path, databases: BenchDatabases, rows: int, results: Results) -> None:
+    print(f"[8] {rows:,} benefit_points rows into a DataFrame through the I/O manager", flush=True)
+    measured = io_manager_bench.run(databases.fresh("bench_io_manager"), rows, work)
+    results.add(
+        "8",
+        f"Load {rows:,} benefit_points rows as a DataFrame (warehouse I/O manager)",
+        f"{_int(measured['rows_per_s'])} rows/s, peak RSS "
+        f"{measured['peak_rss_bytes'] / 2**20:,.0f} MiB",
+        f"frame {measured['frame_bytes'] / 2**20:,.0f} MiB (pandas deep size)",
+        "",
+        ">= 100,000 rows/s, < 1 GiB",
     )
 
 
@@ -605,7 +685,7 @@ def render_results(
     return "\n".join(lines)
 
 
-ITEMS = ("sync", "writer", "memory")
+ITEMS = ("sync", "writer", "memory", "faults", "io")
 
 
 def main() -> None:
@@ -614,7 +694,7 @@ def main() -> None:
         "--sync-customers",
         type=int,
         default=SYNC_CONFIG.customers_per_org,
-        help="customers of the rate-limit, call-economy, dlt and re-run items",
+        help="customers of the rate-limit, call-economy, dlt, re-run and fault items",
     )
     parser.add_argument("--writer-rows", type=int, default=DEFAULT_WRITER_ROWS)
     parser.add_argument(
@@ -622,11 +702,13 @@ def main() -> None:
         default=",".join(str(n) for n in DEFAULT_MEMORY_CUSTOMERS),
         help="comma-separated customer counts for the peak-RSS runs",
     )
+    parser.add_argument("--io-rows", type=int, default=1_000_000)
     parser.add_argument(
         "--only",
         choices=ITEMS,
         action="append",
-        help="run only these items (sync: 1, 2, 3 and 6; writer: 4; memory: 5); repeatable",
+        help="run only these items (sync: 1, 2, 3 and 6; writer: 4; memory: 5; faults: 7; "
+        "io: 8); repeatable",
     )
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument(
@@ -643,13 +725,18 @@ def main() -> None:
     os.environ["LOYALTY_SYNC_HOME"] = str(work / "home")
     databases = BenchDatabases(work)
     results = Results()
+    clean = None
     if "sync" in chosen:
-        sync_items(work, databases, args.sync_customers, results)
+        clean = sync_items(work, databases, args.sync_customers, results)
         fast_api_item(work, databases, args.sync_customers, results)
+    if "faults" in chosen:
+        faults_item(work, databases, args.sync_customers, results, clean)
     if "writer" in chosen:
         writer_item(databases, args.writer_rows, results)
     if "memory" in chosen:
         memory_item(work, databases, sizes, results)
+    if "io" in chosen:
+        io_item(work, databases, args.io_rows, results)
     seconds = time.perf_counter() - clock
 
     results.rows.sort(key=lambda r: r.item)

@@ -7,6 +7,7 @@ import dagster as dg
 from loyalty_sync.defs.assets import capillary_assets
 from loyalty_sync.defs.checks import capillary_checks
 from loyalty_sync.defs.jobs import capillary_sync_job
+from loyalty_sync.defs.reports import promotion_performance
 from loyalty_sync.defs.resources import resources_from_env
 from loyalty_sync.defs.schedules import capillary_schedules
 from loyalty_sync.defs.sensors import capillary_sensors
@@ -18,7 +19,7 @@ def build_defs() -> dg.Definitions:
     `dagster dev` loads `defs` below; the CLI and tests call this after setting variables.
     """
     return dg.Definitions(
-        assets=capillary_assets,
+        assets=[*capillary_assets, promotion_performance],
         asset_checks=capillary_checks,
         jobs=[capillary_sync_job],
         sensors=capillary_sensors,

@@ -23,6 +23,31 @@ def _free_port() -> int:
 @contextmanager
 def tcp_postgres(root: Path) -> Iterator[str]:
     """Yield the URL of a fresh server listening on 127.0.0.1; stop it afterwards."""
+    with tcp_postgres_server(root) as server:
+        yield server.url
+
+
+class TcpPostgres:
+    """A running server: its URL, and a restart as an operator (or a crash) would do."""
+
+    def __init__(self, url: str, control: list[object], run_as: dict[str, str]) -> None:
+        self.url = url
+        self._control = control
+        self._run_as = run_as
+
+    def restart(self, *, mode: str = "immediate") -> None:
+        """Stop the server at once (every connection dropped) and start it again."""
+        subprocess.run(
+            [*self._control, "-m", mode, "restart"],
+            check=True,
+            capture_output=True,
+            **self._run_as,  # type: ignore[arg-type]
+        )
+
+
+@contextmanager
+def tcp_postgres_server(root: Path) -> Iterator[TcpPostgres]:
+    """Yield a fresh server listening on 127.0.0.1; stop it afterwards."""
     import warnings
 
     with warnings.catch_warnings():
@@ -54,8 +79,10 @@ def tcp_postgres(root: Path) -> Iterator[str]:
         capture_output=True,
         **run_as,  # type: ignore[arg-type]
     )
+    control: list[object] = [bin_dir / "pg_ctl", "-D", pgdata, "-w", "-o", options]
+    control += ["-l", pgdata / "log"]
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield TcpPostgres(f"postgresql://postgres@127.0.0.1:{port}/postgres", control, run_as)
     finally:
         subprocess.run(
             [bin_dir / "pg_ctl", "-D", pgdata, "-w", "-m", "fast", "stop"],

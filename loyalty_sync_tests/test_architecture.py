@@ -25,6 +25,7 @@ CORE = (
     "loyalty_sync.sync",
     "loyalty_sync.warehouse",
     "loyalty_sync.checks",
+    "loyalty_sync.reports",
 )
 # Declared, but loaded by name rather than imported: Dagster reads them from configuration.
 LOADED_BY_NAME = {

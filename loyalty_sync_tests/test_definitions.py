@@ -27,6 +27,7 @@ ASSETS = [
     "customer_roster",
     "customers",
     "loyalty_program_details",
+    "promotion_performance",
     "promotions",
     "tier_history",
 ]
@@ -60,7 +61,7 @@ def test_definitions_hold_every_asset_check_sensor_and_schedule() -> None:
     assert sorted(s.name for s in defs.sensors or []) == SENSORS
     assert sorted(s.name for s in defs.schedules or []) == SCHEDULES
     assert sorted(j.name for j in defs.jobs or []) == JOBS
-    assert set(defs.resources or {}) >= {"capillary", "warehouse"}
+    assert set(defs.resources or {}) >= {"capillary", "warehouse", "warehouse_io_manager"}
 
 
 def test_readme_check_table_names_every_check() -> None:

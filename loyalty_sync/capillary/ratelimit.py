@@ -106,7 +106,9 @@ class SleepsUntilItsSlot:
     def throttled(self) -> None:
         """Capillary answered 429 although the limiter kept to its pace: slow down."""
         now = time.monotonic()
-        if now - self._paced_at >= SLOW_DOWN_SECONDS and self.pace > MIN_PACE:
+        if self.pace <= MIN_PACE:
+            self._paced_at = now  # no slower, but the clean spell starts again
+        elif now - self._paced_at >= SLOW_DOWN_SECONDS:
             self._set_pace(max(MIN_PACE, self.pace * SLOW_DOWN))
 
     def answered(self) -> None:

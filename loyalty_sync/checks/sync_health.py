@@ -22,6 +22,11 @@ from loyalty_sync.sync.ledger import SyncStatus
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope
 
+# Default ages of a stale partition (a daily schedule plus slack) and an overdue one (three
+# missed days); the assets' FreshnessPolicy uses the same.
+WARN_AFTER_HOURS = 26.0
+ERROR_AFTER_HOURS = 72.0
+
 
 @dataclass(frozen=True)
 class PartitionFreshness:

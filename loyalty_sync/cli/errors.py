@@ -27,9 +27,10 @@ def fail(reason: str) -> None:
 
 def explain(exc: BaseException) -> str | None:
     from loyalty_sync.cli.sync_runner import SyncError
+    from loyalty_sync.instance import InstanceError
     from loyalty_sync.sync.reasons import plain_reason
 
-    if isinstance(exc, SyncError):
+    if isinstance(exc, SyncError | InstanceError):
         return str(exc)
     return plain_reason(exc)
 

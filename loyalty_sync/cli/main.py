@@ -144,9 +144,14 @@ def sync(ctx: click.Context, partitions: tuple[str, ...], no_progress: bool) -> 
     """
     from loyalty_sync.cli.summary import print_summary
     from loyalty_sync.cli.sync_runner import run_sync
+    from loyalty_sync.waiting import WaitInterrupted
 
     debug = bool(ctx.parent and ctx.parent.params.get("debug"))
-    summary = run_sync(list(partitions) or None, show_progress=not no_progress, debug=debug)
+    try:
+        summary = run_sync(list(partitions) or None, show_progress=not no_progress, debug=debug)
+    except WaitInterrupted as exc:
+        errors.print(f"{exc}; nothing was synced by this run")
+        sys.exit(130)
     print_summary(console, summary)
     sys.exit(0 if summary.success else 1)
 

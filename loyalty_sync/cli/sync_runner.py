@@ -9,9 +9,11 @@ that name no org/program (anyone can add one in the UI) are reported and left ou
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import dagster as dg
@@ -20,13 +22,14 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from loyalty_sync.cli.progress_display import progress_display
+from loyalty_sync.defs import dead_runs
 from loyalty_sync.defs.jobs import TRIGGER_TAG, block_target, contiguous_blocks
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
-from loyalty_sync.instance import ensure_dagster_home
+from loyalty_sync.instance import local_instance
 from loyalty_sync.settings import home_dir
 from loyalty_sync.sync.discovery import discover_programs
-from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse import locks, tables
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync.warehouse.scope import parse_partition_key, split_partition_keys
 from loyalty_sync.warehouse.source import verify_source
@@ -146,7 +149,7 @@ def _totals(engine: sa.Engine, run_ids: list[str], summary: SyncSummary) -> None
                 )
             }
         )
-        for table in tables.CONTRACT_TABLES:
+        for table in (*tables.CONTRACT_TABLES, *tables.REPORT_TABLES):
             summary.rows[table.name] = int(
                 conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0
             )
@@ -188,9 +191,8 @@ def run_sync(
     started = time.monotonic()
     for key in partition_keys or []:
         parse_partition_key(key)
-    ensure_dagster_home()
+    instance = local_instance()
     defs = build_defs()
-    instance = dg.DagsterInstance.get()
     capillary: CapillaryResource = defs.resources["capillary"]  # type: ignore[assignment]
     warehouse: WarehouseResource = defs.resources["warehouse"]  # type: ignore[assignment]
     engine = warehouse.get_engine()
@@ -201,6 +203,11 @@ def run_sync(
         summary.simulator = {**state, "started": simulator_before != state.get("pid")}
     # Before any call: a warehouse holding another source's data refuses this one.
     verify_source(engine, capillary.source(), embedded=warehouse.url() is None)
+    # Notices print above the progress display (rich redirects stderr while it is live).
+    notices = console or Console(stderr=True)
+    say = partial(notices.print, soft_wrap=True, highlight=False, markup=False)
+    for line in dead_runs.clean_up(instance, engine):
+        say(line)
     summary.endpoint["roster_loaded"] = import_simulator_roster(capillary, engine)
 
     listed = [p.key for p in discover_programs(capillary.get_client(), capillary.org_id_list())]
@@ -219,13 +226,16 @@ def run_sync(
     with progress_display(show_progress, console):
         for block in contiguous_blocks(selected, ordered):
             partition_key, range_tags = block_target(block)
-            result = job.execute_in_process(
-                instance=instance,
-                partition_key=partition_key,
-                tags={TRIGGER_TAG: "cli", **range_tags},
-                run_config=DEBUG_LOGS if debug else QUIET_LOGS,
-                raise_on_error=False,
-            )
+            # The whole run holds its partitions; waits are said and can be interrupted.
+            with locks.hold(engine, block, holder=f"sync pid {os.getpid()}", say=say):
+                dead_runs.wait_for_pool_slot(instance, say)
+                result = job.execute_in_process(
+                    instance=instance,
+                    partition_key=partition_key,
+                    tags={TRIGGER_TAG: "cli", **range_tags},
+                    run_config=DEBUG_LOGS if debug else QUIET_LOGS,
+                    raise_on_error=False,
+                )
             error = None
             if not result.success:
                 failures = [

@@ -23,9 +23,15 @@ from loyalty_sync.capillary.client import CapillaryClient
 from loyalty_sync.defs import partition_results
 from loyalty_sync.defs.failures import failure, reported_plainly
 from loyalty_sync.defs.jobs import API_POOL
-from loyalty_sync.defs.metadata import asset_spec, column_schema, markdown_table, table_metadata
+from loyalty_sync.defs.metadata import (
+    SYNC_FRESHNESS,
+    asset_spec,
+    markdown_table,
+    table_metadata,
+    table_spec_metadata,
+)
 from loyalty_sync.defs.partitions import org_program_partitions
-from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
+from loyalty_sync.defs.resources import WAREHOUSE_IO_MANAGER, CapillaryResource, WarehouseResource
 from loyalty_sync.settings import chunk_size_from_env
 from loyalty_sync.sync import passes
 from loyalty_sync.sync.ledger import (
@@ -36,7 +42,7 @@ from loyalty_sync.sync.ledger import (
     record_pass,
 )
 from loyalty_sync.sync.scope import RunScope
-from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse import locks, tables
 from loyalty_sync.warehouse.scope import INVALID_KEY_HINT, split_partition_keys
 from loyalty_sync.warehouse.source import verify_source
 
@@ -49,11 +55,8 @@ customer_roster = dg.AssetSpec(
     group_name="capillary",
     kinds={"postgres", "csv"},
     owners=["team:data-engineering"],
-    metadata={
-        "dagster/column_schema": column_schema(tables.customer_roster),
-        "dagster/table_name": "capillary.customer_roster",
-    },
-)
+    metadata=table_spec_metadata(tables.customer_roster),
+).with_io_manager_key(WAREHOUSE_IO_MANAGER)
 
 _POLICY = dg.BackfillPolicy.single_run()
 
@@ -90,10 +93,23 @@ class PassConfig(dg.Config):
         "checkpoint; an older one starts over.",
     )
 
+    max_drop_share: float = Field(
+        default=0.2,
+        description="The drop guard: a pass that would delete more than this share of a "
+        "partition's rows of a table deletes nothing and reports it.",
+    )
+    accept_drops: bool = Field(
+        default=False,
+        description="Apply deletes the drop guard would hold back: for a drop known to be "
+        "genuine (a roster cut on purpose, promotions withdrawn).",
+    )
+
     def options(self) -> passes.PassOptions:
         return passes.PassOptions(
             chunk_size=self.chunk_size or chunk_size_from_env(),
             resume_within=timedelta(hours=self.resume_within_hours),
+            max_drop_share=self.max_drop_share,
+            accept_drops=self.accept_drops,
         )
 
 
@@ -151,16 +167,25 @@ def _run_pass(
     with reported_plainly():
         engine = warehouse.get_engine()
         verify_source(engine, capillary.source(), embedded=warehouse.url() is None)
-        open_runs(engine, scope, scope.passes)
-        before = partition_results.spent(engine, scope.run_id)
-        try:
-            outcome = body(engine, capillary.get_client(), scope)
-        except Exception as exc:
-            fail_runs(engine, scope, f"{type(exc).__name__}: {exc}")
-            raise
-        record_pass(engine, scope, name, outcome)
+        # One sync of a partition at a time (a CLI run already holds its partitions: no-op).
+        with locks.hold(
+            engine, scope.partition_keys, holder=f"run {scope.run_id}", say=context.log.warning
+        ):
+            open_runs(engine, scope, scope.passes)
+            before = partition_results.spent(engine, scope.run_id)
+            try:
+                outcome = body(engine, capillary.get_client(), scope)
+            except Exception as exc:
+                fail_runs(engine, scope, f"{type(exc).__name__}: {exc}")
+                raise
+            record_pass(engine, scope, name, outcome, [t.name for t in family])
     if outcome.resumed:
         context.log.info(f"{name} pass resumed from its checkpoint: {'; '.join(outcome.resumed)}")
+    if outcome.held_back:
+        context.log.warning(
+            f"{name} pass: the drop guard held back every delete ({'; '.join(outcome.held_back)}"
+            "); the rows stay. Sync with accept_drops if the drop is genuine."
+        )
     after = partition_results.spent(engine, scope.run_id)
     pass_spent = {key: now.since(before.get(key, now)) for key, now in after.items()}
     endpoint = capillary.describe()
@@ -310,10 +335,9 @@ def benefits_pass(
     partitions_def=org_program_partitions,
     backfill_policy=_POLICY,
     deps=["tier_history", "promotions", *[t.name for t in BENEFIT_TABLES]],
-    metadata={
-        "dagster/column_schema": column_schema(tables.api_events),
-        "dagster/table_name": "capillary.api_events",
-    },
+    metadata=table_spec_metadata(tables.api_events),
+    io_manager_key=WAREHOUSE_IO_MANAGER,
+    freshness_policy=SYNC_FRESHNESS,
 )
 def api_events(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource

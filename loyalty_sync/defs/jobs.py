@@ -1,4 +1,4 @@
-"""Jobs: the full sync of the `capillary` group, partitioned by org/program."""
+"""Jobs: the full sync of the `capillary` group and the reports built on it, by org/program."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import dagster as dg
 from loyalty_sync.defs.partitions import org_program_partitions
 
 CAPILLARY_SYNC_JOB = "capillary_sync"
+# Assets computed from the synced tables (promotion_performance): no API calls.
+REPORTING_GROUP = "reporting"
 # Who asked for a run: cli, schedule, or the sensor's name.
 TRIGGER_TAG = "loyalty_sync/trigger"
 # Dagster's priority tag: higher goes first, among queued runs and among a run's steps.
@@ -17,11 +19,15 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 # The concurrency pool every step that calls Capillary takes a slot of.
 API_POOL = "capillary_api"
 
+# The reporting group is selected by name, not by sharing the `capillary` group: a sync
+# (CLI, schedule, backfill) refreshes the reports after the passes, and an asset a team
+# adds to its own group does not join the sync's runs by accident.
 capillary_sync_job = dg.define_asset_job(
     CAPILLARY_SYNC_JOB,
-    selection=dg.AssetSelection.groups("capillary").materializable(),
+    selection=dg.AssetSelection.groups("capillary", REPORTING_GROUP).materializable(),
     partitions_def=org_program_partitions,
-    description="Sync every Capillary table of the selected org/program partitions.",
+    description="Sync every Capillary table of the selected org/program partitions, then "
+    "compute the reports built on them.",
     tags={"capillary/api": "shared"},
 )
 

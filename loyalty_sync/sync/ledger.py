@@ -153,6 +153,7 @@ class PassOutcome:
     retries: int = 0
     api: dict[str, Any] = field(default_factory=dict)
     resumed: list[str] = field(default_factory=list)
+    held_back: list[str] = field(default_factory=list)
     set_aside: int = 0
 
     def add_events(self, events: EventLog) -> None:
@@ -212,7 +213,13 @@ def open_runs(engine: sa.Engine, scope: RunScope, passes: Sequence[str]) -> None
         conn.execute(stmt)
 
 
-def record_pass(engine: sa.Engine, scope: RunScope, name: str, outcome: PassOutcome) -> None:
+def record_pass(
+    engine: sa.Engine,
+    scope: RunScope,
+    name: str,
+    outcome: PassOutcome,
+    family: Sequence[str] = (),
+) -> None:
     """Add a pass's rows, calls and codes to its partitions' rows and tick the pass off.
 
     Org-level calls (one lookup serves every program of an org) are shared evenly among
@@ -234,7 +241,8 @@ def record_pass(engine: sa.Engine, scope: RunScope, name: str, outcome: PassOutc
             row = current.get(key)
             if row is None:
                 continue
-            rows = dict(row.rows or {})
+            # A table of the family that served nothing is recorded as 0, not left out.
+            rows = {**dict(row.rows or {}), **dict.fromkeys(family, 0)}
             for (table, part), count in outcome.rows_by_partition.items():
                 if part == key:
                     rows[table] = count
@@ -272,6 +280,18 @@ def block(conn: sa.Connection, run_id: str, partitions: PartitionScope, reason: 
     finished these rows never run; without this they would stay `running`.
     """
     t = tables.sync_runs
+    c = tables.sync_checkpoints
+    # Someone should look before this sync is carried on: its rerun starts afresh.
+    for org_id in partitions.orgs:
+        conn.execute(
+            sa.update(c)
+            .where(
+                c.c.pass_name == SYNC_GENERATION,
+                c.c.org_id == org_id,
+                c.c.programs == _programs_text(partitions.for_org(org_id)),
+            )
+            .values(status=SyncStatus.FAILED.value, updated_at=sa.func.now())
+        )
     return _close_failed(conn, run_id, partitions, sa.func.concat_ws("; ", t.c.error, reason))
 
 

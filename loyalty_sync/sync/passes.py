@@ -15,6 +15,7 @@ pass (`finish`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from loyalty_sync.sync import rows as to_rows
 from loyalty_sync.sync.chunks import Chunk, PassSpec, run_chunks
 from loyalty_sync.sync.ledger import (
     Checkpoint,
+    EventLog,
     PassOutcome,
     complete_checkpoint,
     generation_pass_done,
@@ -37,11 +39,11 @@ from loyalty_sync.sync.ledger import (
 from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope, partition_key
+from loyalty_sync.warehouse.tier_log import TierHistoryMerge
 from loyalty_sync.warehouse.writer import (
     MergeResult,
     StagedMerge,
-    apply_held_deletes,
-    delete_orphans,
+    doomed,
 )
 
 # actionSummary reports benefits earned on or after this date only.
@@ -56,15 +58,26 @@ PAIR = ("customer_id", "program_id", "promotion_id")
 ROSTER_KEY = ("source", "identifier_name", "identifier_value")
 
 
+@dataclass(frozen=True)
 class PassOptions:
-    """How passes cut their work: items per committed chunk, and how old an unfinished
-    pass may be and still be resumed rather than started over."""
+    """How passes cut their work and guard their deletes.
 
-    def __init__(self, chunk_size: int = 250, resume_within: timedelta = timedelta(hours=12)):
-        if chunk_size < 1:
+    `chunk_size` items commit together; an unfinished pass touched within `resume_within`
+    is resumed rather than started over. The drop guard: a completed pass that would
+    delete more than `max_drop_share` of a partition's rows of a table (judged when the
+    partition holds at least `drop_min_rows`) deletes nothing and reports the numbers,
+    unless `accept_drops` says the drop is known to be genuine.
+    """
+
+    chunk_size: int = 250
+    resume_within: timedelta = timedelta(hours=12)
+    max_drop_share: float = 0.2
+    drop_min_rows: int = 10
+    accept_drops: bool = False
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
-        self.chunk_size = chunk_size
-        self.resume_within = resume_within
 
 
 def _count(engine: sa.Engine, query: sa.Select[Any]) -> int:
@@ -118,20 +131,70 @@ def _run(
 
 def _finish(
     engine: sa.Engine,
+    scope: RunScope,
+    options: PassOptions,
     checkpoint: Checkpoint,
     outcome: PassOutcome,
-    orphans: list[tuple[sa.Table, tuple[str, ...], sa.Select[Any]]],
-    also: Callable[[sa.Connection], None] | None = None,
+    family: list[tuple[sa.Table, tuple[str, ...], sa.Select[Any]]],
+    also: Callable[[sa.Connection, bool], None] | None = None,
 ) -> None:
-    """The whole pass is done: apply the deletes it held back, in one transaction."""
+    """The whole pass is done: judge, then apply, its deletes, in one transaction.
+
+    `family` names each table with deletes, its item columns and the items that still
+    exist. The drop guard judges the deletes before any is made: one table of one
+    partition losing too much holds back every delete of the pass, recorded in
+    api_events with the numbers, and the rows stay as they were.
+    """
+    partitions = checkpoint.partitions
     with engine.begin() as conn:
-        for table, columns, universe in orphans:
-            gone = delete_orphans(conn, table, checkpoint.partitions, columns, universe)
-            gone += apply_held_deletes(conn, table, checkpoint.id)
-            outcome.add_merge(MergeResult(table.name, 0, 0, 0, gone))
+        plans = []
+        too_many: list[tuple[str, int, int, int, int]] = []
+        for table, columns, universe in family:
+            condition = doomed(table, partitions, columns, universe, checkpoint.id)
+            plans.append((table, condition))
+            held = dict(_per_partition(conn, table, condition))
+            for pair, total in _per_partition(conn, table, partitions.where(table)):
+                lost = held.get(pair, 0)
+                if total >= options.drop_min_rows and lost > options.max_drop_share * total:
+                    too_many.append((table.name, *pair, lost, total))
+        if too_many and not options.accept_drops:
+            events = EventLog(conn, scope)
+            for name, org_id, program_id, lost, total in too_many:
+                events.add(
+                    endpoint=f"{checkpoint.pass_name}_pass",
+                    code=None,
+                    kind="warning",
+                    message=(
+                        f"drop guard: {lost} of {total} rows of {name} in partition "
+                        f"{partition_key(org_id, program_id)} are no longer served (more than "
+                        f"{options.max_drop_share:.0%}); no row of the pass was deleted. If the "
+                        "drop is genuine, sync again with accept_drops"
+                    ),
+                    org_id=org_id,
+                    program_id=program_id,
+                )
+            outcome.add_events(events)
+            outcome.held_back.extend(
+                f"{n} {partition_key(o, p)}: {lost} of {total}" for n, o, p, lost, total in too_many
+            )
+        else:
+            for table, condition in plans:
+                gone = int(conn.execute(sa.delete(table).where(condition)).rowcount or 0)
+                outcome.add_merge(MergeResult(table.name, 0, 0, 0, gone))
         if also is not None:
-            also(conn)
+            also(conn, bool(too_many and not options.accept_drops))
         complete_checkpoint(conn, checkpoint)
+
+
+def _per_partition(
+    conn: sa.Connection, table: sa.Table, condition: sa.ColumnElement[bool]
+) -> list[tuple[tuple[int, int], int]]:
+    rows = conn.execute(
+        sa.select(table.c.org_id, table.c.program_id, sa.func.count())
+        .where(condition)
+        .group_by(table.c.org_id, table.c.program_id)
+    )
+    return [((int(o), int(p)), int(n)) for o, p, n in rows]
 
 
 def _found_customers(org_id: int) -> sa.Select[Any]:
@@ -186,6 +249,7 @@ def sync_customers(
 
         def write(chunk: Chunk[Any]) -> None:
             batch: dict[str, list[dict[str, Any]]] = {k: [] for k in ("c", "d", "r")}
+            refused: set[int] = set()  # answers whose program details are held back
             for entry, answer in chunk.answered:
                 key = dict(zip(ROSTER_KEY, entry[:3], strict=True))
                 if isinstance(answer, Exception):
@@ -220,12 +284,43 @@ def sync_customers(
                     continue
                 seen.add(customer_id)
                 batch["c"].append(customer)
+                if isinstance(answer, Customer) and "loyaltyProgramDetails" not in answer.raw:
+                    # embed=mlp was asked for: an answer without the section is not "no
+                    # programs", it is an answer to hold back.
+                    refused.add(customer_id)
+                    chunk.events.add(
+                        endpoint="customer_lookup",
+                        code=None,
+                        kind="error",
+                        message="the answer lacks loyaltyProgramDetails; the "
+                        "stored program details are kept",
+                        org_id=org_id,
+                        customer_id=customer_id,
+                    )
+                    continue
                 for item in details:
-                    if (org_id, item.program_id) in partitions:
-                        batch["d"].append(to_rows.program_detail_row(org_id, customer_id, item))
+                    if (org_id, item.program_id) not in partitions:
+                        continue
+                    row = to_rows.program_detail_row(org_id, customer_id, item)
+                    missing = to_rows.missing_fields(row, to_rows.REQUIRED_DETAIL_FIELDS)
+                    if missing:
+                        refused.add(customer_id)
+                        chunk.events.add(
+                            endpoint="customer_lookup",
+                            code=None,
+                            kind="error",
+                            message=f"loyaltyProgramDetails lacks "
+                            f"{', '.join(missing)}; the stored row is kept",
+                            org_id=org_id,
+                            program_id=item.program_id,
+                            customer_id=customer_id,
+                        )
+                        continue
+                    batch["d"].append(row)
             conn, run_id = chunk.conn, scope.run_id
-            answered = sorted({row["customer_id"] for row in batch["c"]})
-            stored = _stored_tiers(conn, partitions, answered)
+            looked_up = {row["customer_id"] for row in batch["c"]}
+            answered = sorted(looked_up - refused)
+            stored = _stored_tiers(conn, partitions, sorted(looked_up))
             history = [
                 row
                 for detail in batch["d"]
@@ -247,7 +342,9 @@ def sync_customers(
                 ),
                 (tables.tier_history, history, None, None),
             ):
-                staged = StagedMerge(conn, table, run_id=run_id, scope=merge_scope)
+                # tier_history never repeats a customer's latest stored tier.
+                merge = TierHistoryMerge if table is tables.tier_history else StagedMerge
+                staged = merge(conn, table, run_id=run_id, scope=merge_scope)
                 staged.add(rows)
                 chunk.merges.append(staged.finish(held))
             ids = StagedMerge(conn, roster, run_id=run_id, columns=["customer_id", "lookup_status"])
@@ -276,6 +373,8 @@ def sync_customers(
         universe = _found_customers(org_id)
         _finish(
             engine,
+            scope,
+            options,
             checkpoint,
             outcome,
             [(tables.loyalty_program_details, ("customer_id",), universe)],
@@ -328,7 +427,25 @@ def sync_promotions(
                     held.append(to_rows.customer_promotion_row(org_id, customer_id, promotion))
                     part = partition_key(org_id, promotion.program_id)
                     chunk.served[("customer_promotions", part)] += 1
-            answered = [(c,) for c, _ in chunk.answered]
+            holding = {row["customer_id"] for row in held}
+            emptied = (
+                set()
+                if options.accept_drops
+                else _suspiciously_emptied(
+                    chunk.conn, partitions, [c for c, _ in chunk.answered if c not in holding]
+                )
+            )
+            for customer_id in emptied:
+                chunk.events.add(
+                    endpoint="promotion_data",
+                    code=None,
+                    kind="warning",
+                    message="promotionData lists no promotion although the customer held "
+                    "some; the stored promotions are kept (accept_drops to apply)",
+                    org_id=org_id,
+                    customer_id=customer_id,
+                )
+            answered = [(c,) for c, _ in chunk.answered if c not in emptied]
             merged = StagedMerge(chunk.conn, tables.promotions, run_id=scope.run_id)
             merged.add(promotions)
             chunk.merges.append(merged.finish())
@@ -351,7 +468,7 @@ def sync_promotions(
         )
         run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
 
-        def promotions_table(conn: sa.Connection) -> None:
+        def promotions_table(conn: sa.Connection, deletes_held_back: bool) -> None:
             """Catalogue promotions nobody holds yet, and promotions nothing lists any more."""
             p, cp = tables.promotions, held_table
             held_now = set(
@@ -368,20 +485,22 @@ def sync_promotions(
             merged.add(listed)
             outcome.add_merge(merged.finish())
             keep = held_now | {(e.program_id, i) for i, e in catalogue.items()}
-            gone = conn.execute(
-                sa.delete(p).where(
-                    partitions.where(p),
-                    sa.not_(sa.tuple_(p.c.program_id, p.c.promotion_id).in_(sorted(keep)))
-                    if keep
-                    else sa.true(),
-                )
-            ).rowcount
+            gone = 0
+            if not deletes_held_back:
+                unlisted = sa.tuple_(p.c.program_id, p.c.promotion_id).in_(sorted(keep))
+                gone = conn.execute(
+                    sa.delete(p).where(
+                        partitions.where(p), sa.not_(unlisted) if keep else sa.true()
+                    )
+                ).rowcount
             outcome.add_merge(MergeResult(p.name, 0, 0, 0, int(gone or 0)))
             for program_id, _ in sorted(keep):
                 checkpoint.served[("promotions", partition_key(org_id, program_id))] += 1
 
         _finish(
             engine,
+            scope,
+            options,
             checkpoint,
             outcome,
             [(held_table, ("customer_id",), _found_customers(org_id))],
@@ -389,6 +508,27 @@ def sync_promotions(
         )
 
     return _run(engine, client, scope, "promotions", options, org_pass)
+
+
+def _suspiciously_emptied(
+    conn: sa.Connection, partitions: PartitionScope, customers: list[int]
+) -> set[int]:
+    """Customers among `customers` (whose answer listed no promotion) that hold some.
+
+    Losing every promotion at once is rare for a real customer and exactly what a broken
+    answer looks like, so the stored rows are kept and the answer reported; a sync with
+    accept_drops applies it when it is known to be genuine. Losing some promotions is
+    applied as usual.
+    """
+    if not customers:
+        return set()
+    cp = tables.customer_promotions
+    query = (
+        sa.select(cp.c.customer_id)
+        .where(partitions.where(cp), cp.c.customer_id.in_(customers))
+        .distinct()
+    )
+    return set(conn.scalars(query))
 
 
 # --- benefit summaries -------------------------------------------------------------------
@@ -497,6 +637,7 @@ def sync_benefits(
             total=eligible,
         )
         run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
-        _finish(engine, checkpoint, outcome, [(t, PAIR, base) for t in BENEFIT_TABLES])
+        family = [(t, PAIR, base) for t in BENEFIT_TABLES]
+        _finish(engine, scope, options, checkpoint, outcome, family)
 
     return _run(engine, client, scope, "benefits", options, org_pass)

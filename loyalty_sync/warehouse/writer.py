@@ -270,39 +270,30 @@ class StagedMerge:
         return len(self.conn.execute(held_back).all())
 
 
-def apply_held_deletes(conn: sa.Connection, table: sa.Table, checkpoint_id: int) -> int:
-    """Delete the rows of `table` that chunks of the pass held back; the count deleted."""
-    pending = tables.sync_pending_deletes
-    matches = [
-        table.c[c.name] == sa.cast(pending.c.row_key[c.name].astext, c.type)
-        for c in table.primary_key.columns
-    ]
-    result = conn.execute(
-        sa.delete(table).where(
-            pending.c.checkpoint_id == checkpoint_id, pending.c.table_name == table.name, *matches
-        )
-    )
-    return int(result.rowcount or 0)
-
-
-def delete_orphans(
-    conn: sa.Connection,
+def doomed(
     table: sa.Table,
     scope: PartitionScope,
     item_columns: Sequence[str],
     universe: sa.Select[Any],
-) -> int:
-    """Delete rows of the scope whose item is not in `universe` (the items that still exist).
-
-    The end of a pass uses it for rows whose item is gone altogether (a customer no longer
-    found, a pair no longer eligible): no chunk answered for them, so none held them back.
-    """
+    checkpoint_id: int,
+) -> sa.ColumnElement[bool]:
+    """The rows of `table` a completed pass deletes: what its chunks held back, and the
+    rows of the scope whose item is not in `universe` (a customer no longer found, a pair
+    no longer eligible), which no chunk answered for."""
+    pending = tables.sync_pending_deletes
+    held = sa.select(sa.literal(1)).where(
+        pending.c.checkpoint_id == checkpoint_id,
+        pending.c.table_name == table.name,
+        *(
+            table.c[c.name] == sa.cast(pending.c.row_key[c.name].astext, c.type)
+            for c in table.primary_key.columns
+        ),
+    )
     alive = universe.subquery("alive")
     still = sa.select(sa.literal(1)).where(
-        *(alive.c[i] == table.c[c] for i, c in enumerate(item_columns))
+        *(column == table.c[c] for column, c in zip(alive.c, item_columns, strict=True))
     )
-    result = conn.execute(sa.delete(table).where(scope.where(table), ~still.exists()))
-    return int(result.rowcount or 0)
+    return sa.and_(scope.where(table), sa.or_(held.exists(), ~still.exists()))
 
 
 def merge(

@@ -12,7 +12,12 @@ import dagster as dg
 
 from capillary_simulator import RunningSimulator, SimulatorConfig, start_simulator
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
-from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
+from loyalty_sync.defs.resources import (
+    WAREHOUSE_IO_MANAGER,
+    CapillaryResource,
+    WarehouseIOManager,
+    WarehouseResource,
+)
 
 # Home org 51135 with programs 2568 and 2569, connected org 51136 with program 2570.
 CONFIG = SimulatorConfig(seed=17, customers_per_org=3, programs_per_org=(2, 1))
@@ -53,4 +58,9 @@ def automation_env(database_url: str, *, ephemeral: bool = True) -> Iterator[Aut
             backoff_initial_seconds=0.01,
             backoff_max_seconds=0.05,
         )
-        yield AutomationEnv(sim, instance, {"capillary": capillary, "warehouse": warehouse})
+        resources = {
+            "capillary": capillary,
+            "warehouse": warehouse,
+            WAREHOUSE_IO_MANAGER: WarehouseIOManager(warehouse=warehouse),
+        }
+        yield AutomationEnv(sim, instance, resources)

@@ -25,15 +25,17 @@ import sqlalchemy as sa
 
 from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
-from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse import migrate, tables
+from loyalty_sync.warehouse.database import ensure_database
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.pg_servers import tcp_postgres_server
 
 CONFIG = SimulatorConfig(
     seed=23,
     orgs=1,
     programs_per_org=2,
-    customers_per_org=160,
+    customers_per_org=100,
     promotions_per_program=6,
     unknown_roster_rows=3,
 )
@@ -270,3 +272,43 @@ def test_customers_failing_for_good_keep_their_rows_and_sync_once_lifted(
     lifted = target.sync()
     assert lifted.returncode == 0, lifted.stdout + lifted.stderr
     assert content(target.engine) == expected
+
+
+def test_the_database_restarted_mid_sync_then_the_rerun_resumes(
+    simulator: RunningSimulator, clean: tuple[dict[str, Any], int], tmp_path: Path
+) -> None:
+    """The warehouse's server restarts in the promotions pass: the sync fails cleanly or
+    carries on, and a rerun finishes the job without redoing the customers pass."""
+    expected, clean_calls = clean
+    with tcp_postgres_server(tmp_path) as server:
+        url = str(sa.engine.make_url(server.url).set(drivername="postgresql+psycopg"))
+        ensure_database(url, "warehouse")
+        url = str(sa.engine.make_url(url).set(database="warehouse"))
+        engine = sa.create_engine(url)
+        migrate.upgrade(engine)
+        roster = tmp_path / "roster.csv"
+        roster.write_text(simulator.roster_csv())
+        import_roster(engine, roster)
+        engine.dispose()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CAPILLARY_")},
+            **simulator.client_environment(),
+            "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
+            "LOYALTY_SYNC_DATABASE_URL": url,
+            "LOYALTY_SYNC_CHUNK_SIZE": str(CHUNK),
+            "DAGSTER_HOME": str(tmp_path / "dagster"),
+        }
+        target = Target(sa.create_engine(url, pool_pre_ping=True), env)
+        before = simulator.counters()["total_requests"]
+        start = requests_to(simulator, "promotionData")
+        proc = subprocess.Popen(COMMAND, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        wait_for(simulator, "promotionData", start + CONFIG.customers_per_org // 2, proc)
+        server.restart()
+        output, _ = proc.communicate(timeout=600)
+        assert proc.returncode in (0, 1), output.decode()[-3000:]
+        rerun = target.sync()
+        assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+        assert content(target.engine) == expected
+        made = simulator.counters()["total_requests"] - before
+        assert made <= 1.15 * clean_calls, (made, clean_calls)
+        target.engine.dispose()

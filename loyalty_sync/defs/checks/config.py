@@ -8,6 +8,8 @@ suit a daily sync; every field says what it changes.
 import dagster as dg
 from pydantic import Field
 
+from loyalty_sync.checks.sync_health import ERROR_AFTER_HOURS, WARN_AFTER_HOURS
+
 
 class NoBenefitsConfig(dg.Config):
     """Thresholds of `benefit_summaries/no_benefits_share`."""
@@ -49,12 +51,13 @@ class FreshnessConfig(dg.Config):
     """Ages of `api_events/partitions_fresh`, in hours since a partition's last success."""
 
     warn_after_hours: float = Field(
-        default=26.0,
+        default=WARN_AFTER_HOURS,
         description="WARN for a partition whose last successful sync is older than this "
         "(a daily schedule plus slack), or that never synced.",
     )
     error_after_hours: float = Field(
-        default=72.0, description="ERROR for a partition whose last success is older than this."
+        default=ERROR_AFTER_HOURS,
+        description="ERROR for a partition whose last success is older than this.",
     )
 
 

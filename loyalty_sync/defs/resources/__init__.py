@@ -1,6 +1,7 @@
-"""The two resources every asset, check and sensor uses, and how they are built from the
-environment: the warehouse, and the Capillary API, which depends on the warehouse for the
-rate limit it shares with every other process using the same API key.
+"""The resources every asset, check and sensor uses, and how they are built from the
+environment: the warehouse; the Capillary API, which depends on the warehouse for the
+rate limit it shares with every other process using the same API key; and the I/O manager
+that hands the warehouse tables to downstream assets as DataFrames.
 """
 
 from __future__ import annotations
@@ -8,13 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 from loyalty_sync.defs.resources.capillary import CapillaryResource, capillary_resource_from_env
+from loyalty_sync.defs.resources.io_manager import WAREHOUSE_IO_MANAGER, WarehouseIOManager
 from loyalty_sync.defs.resources.warehouse import WarehouseResource, warehouse_resource_from_env
 
 
 def resources_from_env() -> dict[str, Any]:
-    """Both resources from the Environment table; the Capillary one bound to this warehouse."""
+    """The resources from the Environment table; the others bound to this one warehouse."""
     warehouse = warehouse_resource_from_env()
-    return {"capillary": capillary_resource_from_env(warehouse), "warehouse": warehouse}
+    return {
+        "capillary": capillary_resource_from_env(warehouse),
+        "warehouse": warehouse,
+        WAREHOUSE_IO_MANAGER: WarehouseIOManager(warehouse=warehouse),
+    }
 
 
-__all__ = ["CapillaryResource", "WarehouseResource", "resources_from_env"]
+__all__ = [
+    "WAREHOUSE_IO_MANAGER",
+    "CapillaryResource",
+    "WarehouseIOManager",
+    "WarehouseResource",
+    "resources_from_env",
+]

@@ -11,6 +11,7 @@ from loyalty_sync.capillary.errors import CapillaryError
 from loyalty_sync.defs.assets import api_events, benefits_pass, promotions_pass
 from loyalty_sync.defs.jobs import PRIORITY_TAG, TRIGGER_TAG, capillary_sync_job
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS, org_program_partitions
+from loyalty_sync.defs.reports import promotion_performance
 from loyalty_sync.defs.resources import CapillaryResource
 from loyalty_sync.defs.sensors.promotion_watch import CatalogueCursor, OrgScan, scan_org
 from loyalty_sync.warehouse.scope import partition_key
@@ -18,10 +19,11 @@ from loyalty_sync.warehouse.scope import partition_key
 NEW_PROMOTIONS_SENSOR = "new_promotions"
 PROMOTION_TAG = "loyalty_sync/promotion_id"
 
-# What a new promotion changes: the promotions pass, the benefits pass, and the closing
-# api_events step that marks the partitions' sync_runs rows as done.
+# What a new promotion changes: the promotions pass, the benefits pass, the closing
+# api_events step that marks the partitions' sync_runs rows as done, and the report that
+# shows the new promotion to ops.
 PROMOTION_ASSET_KEYS: list[dg.AssetKey] = sorted(
-    {*promotions_pass.keys, *benefits_pass.keys, *api_events.keys},
+    {*promotions_pass.keys, *benefits_pass.keys, *api_events.keys, *promotion_performance.keys},
     key=lambda k: k.to_user_string(),
 )
 

@@ -1,7 +1,7 @@
 """The warehouse remembers its source: `sync_source`, one row naming API host and orgs.
 
 Revision ID: 0003
-Revises: 0004
+Revises: 0002
 Create Date: 2026-12-01 10:30:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0003"
-down_revision = "0004"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -20,7 +20,9 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "sync_source",
-        sa.Column("id", sa.SmallInteger(), nullable=False),
+        sa.Column(
+            "id", sa.SmallInteger(), nullable=False, comment="Always 1: the table holds one row."
+        ),
         sa.Column(
             "api_host", sa.Text(), nullable=False, comment="Capillary API base URL synced from."
         ),

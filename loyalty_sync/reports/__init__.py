@@ -1,0 +1,1 @@
+"""Figures computed from the synced tables with pandas; no Dagster, no API."""

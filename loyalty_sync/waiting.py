@@ -1,0 +1,73 @@
+"""Waiting that a person can stop: SIGINT or SIGTERM ends a wait at once, with one line.
+
+A sync may wait for another run's partition lock or for a concurrency-pool slot, for as long
+as the other run takes. Whoever started it must be able to give up: Python's default SIGTERM
+kills the process without a word, and a KeyboardInterrupt prints a traceback. Inside a
+Dagster step both signals are already turned into Dagster's own interruption, so the
+handler is only installed where nobody else handles SIGTERM.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+POLL_SECONDS = 0.5
+REPEAT_SECONDS = 30.0
+
+
+class WaitInterrupted(KeyboardInterrupt):
+    """A signal arrived while waiting; its text is the one line to print."""
+
+
+@contextmanager
+def _sigterm_interrupts(what: str) -> Iterator[None]:
+    """While waiting, SIGTERM raises WaitInterrupted (if nobody else handles SIGTERM)."""
+    on_main = threading.current_thread() is threading.main_thread()
+    if not on_main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def interrupted(signo: int, _frame: FrameType | None) -> None:
+        raise WaitInterrupted(f"stopped by SIGTERM while waiting for {what}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def wait_until(
+    ready: Callable[[], str | None],
+    say: Callable[[str], None],
+    *,
+    poll: float = POLL_SECONDS,
+    repeat: float = REPEAT_SECONDS,
+) -> None:
+    """Call `ready` until it returns None; otherwise it returns what we wait for.
+
+    The reason is said when the wait starts, when it changes, and every `repeat` seconds.
+    """
+    reason = ready()
+    if reason is None:
+        return
+    said, said_at = reason, time.monotonic()
+    # The handler is in place before the wait is announced: whoever reads the line may
+    # signal at once.
+    with _sigterm_interrupts(reason):
+        try:
+            say(f"waiting for {reason}")
+            while (reason := ready()) is not None:
+                if reason != said or time.monotonic() - said_at >= repeat:
+                    say(f"still waiting for {reason}")
+                    said, said_at = reason, time.monotonic()
+                time.sleep(poll)
+        except WaitInterrupted:
+            raise
+        except KeyboardInterrupt:
+            raise WaitInterrupted(f"stopped by SIGINT while waiting for {said}") from None
