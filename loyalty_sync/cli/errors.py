@@ -19,18 +19,21 @@ EXIT_USAGE = 2
 errors = Console(stderr=True, soft_wrap=True)
 
 
-def fail(reason: str) -> None:
-    """Print `reason` as the command's one-line error and exit 2."""
+EXIT_FAILED = 1
+
+
+def fail(reason: str, code: int = EXIT_USAGE) -> None:
+    """Print `reason` as the command's one-line error and exit `code` (default 2)."""
     errors.print(f"[red]error:[/] {escape(reason)}")
-    raise SystemExit(EXIT_USAGE)
+    raise SystemExit(code)
 
 
 def explain(exc: BaseException) -> str | None:
-    from loyalty_sync.cli.sync_runner import SyncError
+    from loyalty_sync.cli.sync_runner import SyncError, SyncStoppedError
     from loyalty_sync.instance import InstanceError
     from loyalty_sync.sync.reasons import plain_reason
 
-    if isinstance(exc, SyncError | InstanceError):
+    if isinstance(exc, SyncError | InstanceError | SyncStoppedError):
         return str(exc)
     return plain_reason(exc)
 
@@ -47,6 +50,8 @@ class ReportingGroup(click.Group):
             reason = explain(exc)
             if reason is None:
                 raise
+            from loyalty_sync.cli.sync_runner import SyncStoppedError
+
             if ctx.params.get("debug"):
                 traceback.print_exc()
-            fail(reason)
+            fail(reason, EXIT_FAILED if isinstance(exc, SyncStoppedError) else EXIT_USAGE)

@@ -29,6 +29,7 @@ from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync.instance import local_instance
 from loyalty_sync.settings import home_dir
 from loyalty_sync.sync.discovery import discover_programs
+from loyalty_sync.sync.reasons import plain_reason
 from loyalty_sync.warehouse import locks, tables
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync.warehouse.scope import parse_partition_key, split_partition_keys
@@ -43,6 +44,11 @@ CHANGES = ("inserted", "updated", "deleted", "unchanged")
 
 class SyncError(RuntimeError):
     """The sync cannot start: unknown partition keys, no partitions at all."""
+
+
+class SyncStoppedError(RuntimeError):
+    """A connection was lost once runs had started: the sync failed (exit 1), a rerun
+    resumes."""
 
 
 @dataclass
@@ -223,31 +229,38 @@ def run_sync(
         raise SyncError("no org/program partitions: /v2/organization/programs listed none")
 
     job = defs.resolve_job_def(CAPILLARY_SYNC_JOB)
-    with progress_display(show_progress, console):
-        for block in contiguous_blocks(selected, ordered):
-            partition_key, range_tags = block_target(block)
-            # The whole run holds its partitions; waits are said and can be interrupted.
-            with locks.hold(engine, block, holder=f"sync pid {os.getpid()}", say=say):
-                dead_runs.wait_for_pool_slot(instance, say)
-                result = job.execute_in_process(
-                    instance=instance,
-                    partition_key=partition_key,
-                    tags={TRIGGER_TAG: "cli", **range_tags},
-                    run_config=DEBUG_LOGS if debug else QUIET_LOGS,
-                    raise_on_error=False,
+    try:
+        with progress_display(show_progress, console):
+            for block in contiguous_blocks(selected, ordered):
+                partition_key, range_tags = block_target(block)
+                # The whole run holds its partitions; waits are said and can be interrupted.
+                with locks.hold(engine, block, holder=f"sync pid {os.getpid()}", say=say):
+                    dead_runs.wait_for_pool_slot(instance, say)
+                    result = job.execute_in_process(
+                        instance=instance,
+                        partition_key=partition_key,
+                        tags={TRIGGER_TAG: "cli", **range_tags},
+                        run_config=DEBUG_LOGS if debug else QUIET_LOGS,
+                        raise_on_error=False,
+                    )
+                error = None
+                if not result.success:
+                    failures = [
+                        _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
+                        for e in result.all_events
+                        if e.is_step_failure and e.event_specific_data is not None
+                    ]
+                    error = "; ".join(dict.fromkeys(failures)) or "run failed"
+                _changes(result, summary)
+                summary.runs.append(
+                    RunOutcome(result.run_id, block, result.success, error, _check_rows(result))
                 )
-            error = None
-            if not result.success:
-                failures = [
-                    _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
-                    for e in result.all_events
-                    if e.is_step_failure and e.event_specific_data is not None
-                ]
-                error = "; ".join(dict.fromkeys(failures)) or "run failed"
-            _changes(result, summary)
-            summary.runs.append(
-                RunOutcome(result.run_id, block, result.success, error, _check_rows(result))
-            )
-    _totals(engine, [r.run_id for r in summary.runs], summary)
+        _totals(engine, [r.run_id for r in summary.runs], summary)
+    except Exception as exc:
+        # Runs had started: a lost connection now is a failed run (exit 1), not settings.
+        reason = plain_reason(exc)
+        if reason is None:
+            raise
+        raise SyncStoppedError(f"the sync stopped: {reason}") from exc
     summary.elapsed_seconds = time.monotonic() - started
     return summary
