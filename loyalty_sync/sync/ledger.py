@@ -347,6 +347,26 @@ def _programs_text(partitions: PartitionScope) -> str:
     return ",".join(str(program) for _, program in partitions)
 
 
+def _locked_checkpoint_row(
+    conn: sa.Connection, pass_name: str, partitions: PartitionScope, run_id: str
+) -> tuple[sa.Row[Any], datetime]:
+    """The checkpoint row of `pass_name` over `partitions`, created if new, locked for the
+    transaction (two runs opening it at once take turns), and the database's now."""
+    (org_id,) = partitions.orgs
+    c = tables.sync_checkpoints
+    key = {"pass_name": pass_name, "org_id": org_id, "programs": _programs_text(partitions)}
+    now = conn.scalar(sa.select(sa.func.now()))
+    conn.execute(
+        sa.dialects.postgresql.insert(c)
+        .values(**key, status="new", run_id=run_id, started_at=now, updated_at=now)
+        .on_conflict_do_nothing(constraint="uq_sync_checkpoints_pass")
+    )
+    row = conn.execute(
+        sa.select(c).where(*(c.c[k] == v for k, v in key.items())).with_for_update()
+    ).one()
+    return row, now
+
+
 def open_checkpoint(
     engine: sa.Engine,
     pass_name: str,
@@ -360,19 +380,9 @@ def open_checkpoint(
     finished one or none at all starts the pass afresh, and drops deletes held back by an
     earlier generation of it.
     """
-    (org_id,) = partitions.orgs
     c = tables.sync_checkpoints
-    key = {"pass_name": pass_name, "org_id": org_id, "programs": _programs_text(partitions)}
     with engine.begin() as conn:
-        now = conn.scalar(sa.select(sa.func.now()))
-        conn.execute(
-            sa.dialects.postgresql.insert(c)
-            .values(**key, status="new", run_id=run_id, started_at=now, updated_at=now)
-            .on_conflict_do_nothing(constraint="uq_sync_checkpoints_pass")
-        )
-        row = conn.execute(
-            sa.select(c).where(*(c.c[k] == v for k, v in key.items())).with_for_update()
-        ).one()
+        row, now = _locked_checkpoint_row(conn, pass_name, partitions, run_id)
         fresh = row.updated_at is not None and row.updated_at >= now - max_age
         if row.status == SyncStatus.RUNNING.value and fresh:
             conn.execute(sa.update(c).where(c.c.id == row.id).values(run_id=run_id))
@@ -468,19 +478,9 @@ def open_generation(
     passes: Sequence[str],
     max_age: timedelta,
 ) -> Generation:
-    (org_id,) = partitions.orgs
     c = tables.sync_checkpoints
-    key = {"pass_name": SYNC_GENERATION, "org_id": org_id, "programs": _programs_text(partitions)}
     with engine.begin() as conn:
-        now = conn.scalar(sa.select(sa.func.now()))
-        conn.execute(
-            sa.dialects.postgresql.insert(c)
-            .values(**key, status="new", run_id=run_id, started_at=now, updated_at=now)
-            .on_conflict_do_nothing(constraint="uq_sync_checkpoints_pass")
-        )
-        row = conn.execute(
-            sa.select(c).where(*(c.c[k] == v for k, v in key.items())).with_for_update()
-        ).one()
+        row, now = _locked_checkpoint_row(conn, SYNC_GENERATION, partitions, run_id)
         fresh = row.updated_at is not None and row.updated_at >= now - max_age
         if row.status == SyncStatus.RUNNING.value and (fresh or row.run_id == run_id):
             done = set((row.cursor or {}).get("done", [])) & set(passes)
