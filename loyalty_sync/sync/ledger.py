@@ -339,9 +339,6 @@ class Checkpoint:
     served: Counter[tuple[str, str]] = field(default_factory=Counter)
     items_done: int = 0
 
-    def pending_table(self) -> sa.Table:
-        return tables.sync_pending_deletes
-
 
 def _programs_text(partitions: PartitionScope) -> str:
     return ",".join(str(program) for _, program in partitions)
