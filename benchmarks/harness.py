@@ -167,21 +167,30 @@ def run_sync(
     instance: str | None = None,
     during: During | None = None,
     check: bool = True,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> ProcessMeasure:
     """One measured `loyalty-sync sync` into `url`, its output in `work/<label>.log`.
 
     Each sync gets its own Dagster instance unless `instance` names one to share (a rerun
-    after a kill runs where the killed sync ran, as a user would rerun it).
+    after a kill runs where the killed sync ran, as a user would rerun it). `env` adds
+    variables, `args` options of `loyalty-sync sync`.
     """
-    env = sync_environment(
+    environment = sync_environment(
         simulator,
         url,
         rate_limit_per_minute=rate_limit_per_minute,
         dagster_home=work / f"dagster-{instance or label}",
         home=work / "home",
     )
+    environment.update(env or {})
     return measure_process(
-        loyalty_sync_command(), env, work / f"{label}.log", simulator, during=during, check=check
+        [*loyalty_sync_command(), *args],
+        environment,
+        work / f"{label}.log",
+        simulator,
+        during=during,
+        check=check,
     )
 
 

@@ -147,6 +147,15 @@ def table_metadata(
     }
     if outcome.skipped:
         metadata["calls_skipped"] = as_metadata_counts(outcome.skipped)
+    signals = outcome.signals
+    if signals.items:
+        # What the change signals did: calls against a full sync's, items by reason.
+        metadata["run_api_calls_full_sync_estimate"] = signals.full_calls
+        metadata["run_items"] = signals.items
+        metadata["run_items_fetched_by_reason"] = as_metadata_counts(signals.fetched)
+        metadata["run_items_skipped_fresh"] = signals.skipped
+        metadata["run_drift_sampled"] = signals.sampled
+        metadata["run_drift_sampled_changed"] = signals.sampled_changed
     if outcome.held_back:
         metadata["deletes_held_back"] = dg.MetadataValue.json(outcome.held_back)
     if outcome.api.get("retries_by_cause"):

@@ -18,6 +18,7 @@ from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.roster import import_roster
+from loyalty_sync_tests.conftest import new_database
 
 CONFIG = SimulatorConfig(
     seed=11,
@@ -116,3 +117,134 @@ def test_a_full_sync_fetches_everything_and_writes_nothing_new(synced) -> None:
     assert summary.signals["promotions"]["skipped"] == 0
     assert _action_summaries(calls) == summary.signals["benefits"]["items"]
     assert _written(summary) == 0
+
+
+# --- simulated days: an incremental sync against a full sync of the same state ----------
+
+# Changes no cheap signal sees: they wait for the max age, and the drift sample measures them.
+UNSIGNALLED = ("summary_only", "enrolled")
+DAY_CONFIG = CONFIG.replace(seed=12, customers_per_org=40)
+
+
+def _content(engine: sa.Engine) -> dict[str, set[tuple[str, ...]]]:
+    """Every data table's rows without the columns that say when or by which run."""
+    skip = {"synced_at", "run_id", "raw", "valid_from"}
+    with engine.connect() as conn:
+        return {
+            t.name: {
+                tuple(map(str, row))
+                for row in conn.execute(sa.select(*(c for c in t.columns if c.name not in skip)))
+            }
+            for t in tables.CONTRACT_TABLES
+            if t.name not in ("sync_runs", "api_events", "customer_roster")
+        }
+
+
+def _pairs_of(rows: set[tuple[str, ...]], table: sa.Table) -> set[tuple[int, int]]:
+    names = [c.name for c in table.columns if c.name not in {"synced_at", "run_id", "raw"}]
+    if "promotion_id" not in names or "customer_id" not in names:
+        return {(-1, -1)} if rows else set()  # a table without pairs must not differ at all
+    c, p = names.index("customer_id"), names.index("promotion_id")
+    return {(int(row[c]), int(row[p])) for row in rows}
+
+
+@pytest.fixture
+def day_simulator() -> Iterator[RunningSimulator]:
+    with start_simulator(DAY_CONFIG) as running:
+        yield running
+
+
+def _synced_day_zero(
+    sim: RunningSimulator, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in sim.client_environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CAPILLARY_RATE_LIMIT_PER_MINUTE", "600000")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    roster = tmp_path / "roster.csv"
+    roster.write_text(sim.roster_csv())
+    import_roster(engine, roster)
+    assert run_sync(show_progress=False).success
+
+
+def _full_copy(
+    sim: RunningSimulator, admin_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> sa.Engine:
+    """A second warehouse, synced in full from the simulator's state as it is now."""
+    url = new_database(admin_url)
+    monkeypatch.setenv("LOYALTY_SYNC_DATABASE_URL", url)
+    engine = sa.create_engine(url)
+    roster = tmp_path / "roster-full.csv"
+    roster.write_text(sim.roster_csv())
+    import_roster(engine, roster)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster-full"))
+    assert run_sync(show_progress=False, full=True).success
+    return engine
+
+
+def _differing_pairs(ours: sa.Engine, full: sa.Engine) -> set[tuple[int, int]]:
+    mine, theirs = _content(ours), _content(full)
+    differing: set[tuple[int, int]] = set()
+    for table in tables.CONTRACT_TABLES:
+        if table.name in mine:
+            differing |= _pairs_of(mine[table.name] ^ theirs[table.name], table)
+    return differing
+
+
+@pytest.mark.parametrize("sample", [0.0, 1.0])
+def test_after_a_day_of_churn_an_incremental_sync_matches_a_full_one_but_the_unsignalled(
+    day_simulator: RunningSimulator,
+    engine: sa.Engine,
+    server_admin_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    sample: float,
+) -> None:
+    """Without a sample, only the unsignalled kinds differ from a full sync; sampling every
+    skipped item, nothing does, and the sample found exactly the unsignalled changes."""
+    _synced_day_zero(day_simulator, engine, monkeypatch, tmp_path)
+    report = day_simulator.advance(1, churn=0.5)
+    changes = report["changes"]
+    assert all(changes[kind]["count"] > 0 for kind in changes if kind != "new_promotion")
+    monkeypatch.setenv("LOYALTY_SYNC_MAX_AGE_DAYS", "30")  # a bucket refresh would hide misses
+    monkeypatch.setenv("LOYALTY_SYNC_DRIFT_SAMPLE", str(sample))
+    incremental = run_sync(show_progress=False)
+    assert incremental.success
+    differing = _differing_pairs(
+        engine, _full_copy(day_simulator, server_admin_url, tmp_path, monkeypatch)
+    )
+    unsignalled = {
+        (i["customer_id"], i["promotion_id"]) for k in UNSIGNALLED for i in changes[k]["items"]
+    }
+    found = {
+        name: (incremental.signals[name]["sampled"], incremental.signals[name]["sampled_changed"])
+        for name in ("promotions", "benefits")
+    }
+    if sample == 0.0:
+        assert differing and differing <= unsignalled
+        assert found == {"promotions": (0, 0), "benefits": (0, 0)}
+    else:
+        assert differing == set()
+        enrolled = {i["customer_id"] for i in changes["enrolled"]["items"]}
+        assert found["promotions"][1] == len(enrolled)
+        assert found["benefits"][1] == changes["summary_only"]["count"]
+
+
+def test_a_new_promotion_reaches_its_holders_through_the_catalogue(
+    day_simulator: RunningSimulator,
+    engine: sa.Engine,
+    server_admin_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    _synced_day_zero(day_simulator, engine, monkeypatch, tmp_path)
+    report = day_simulator.advance(1, churn=0.0, new_promotions=1)
+    assert report["changes"]["new_promotion"]["count"] > 0
+    monkeypatch.setenv("LOYALTY_SYNC_DRIFT_SAMPLE", "0")
+    incremental = run_sync(show_progress=False)
+    assert (
+        incremental.signals["promotions"]["fetched"]["new_promotion"]
+        == DAY_CONFIG.customers_per_org
+    )
+    full = _full_copy(day_simulator, server_admin_url, tmp_path, monkeypatch)
+    assert _differing_pairs(engine, full) == set()

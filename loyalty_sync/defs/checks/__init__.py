@@ -29,6 +29,7 @@ Thresholds are run config of each check's op, e.g. in the launchpad:
 
 from typing import Any
 
+from loyalty_sync.defs.checks.drift import DRIFT_CHECKED, drift_checks
 from loyalty_sync.defs.checks.freshness import partitions_fresh
 from loyalty_sync.defs.checks.no_benefits import no_benefits_share
 from loyalty_sync.defs.checks.row_count_drop import DROP_CHECKED, row_count_drop_checks
@@ -39,12 +40,15 @@ capillary_checks: list[Any] = [
     tier_anomalies,
     partitions_fresh,
     *row_count_drop_checks,
+    *drift_checks,
 ]
 
 __all__ = [
+    "DRIFT_CHECKED",
     "DROP_CHECKED",
     "TIER_CHECKS",
     "capillary_checks",
+    "drift_checks",
     "no_benefits_share",
     "partitions_fresh",
     "row_count_drop_checks",

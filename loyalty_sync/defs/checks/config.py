@@ -74,3 +74,16 @@ class RowCountDropConfig(dg.Config):
         description="Partitions that had fewer rows are reported but not judged: a few rows "
         "coming and going is not a signal.",
     )
+
+
+class DriftConfig(dg.Config):
+    """Thresholds of each `change_signal_drift` check."""
+
+    max_share: float = Field(
+        default=0.05,
+        description="WARN when more than this share of the sampled skipped items had changed.",
+    )
+    min_sampled: int = Field(
+        default=20,
+        description="Judge only from this many sampled items up; fewer are reported.",
+    )
