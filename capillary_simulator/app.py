@@ -219,7 +219,10 @@ async def _json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
-    payload = json.loads(raw)
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = None
     if not isinstance(payload, dict):
         raise ValueError("expected a JSON object")
     return payload
