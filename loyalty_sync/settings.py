@@ -32,3 +32,33 @@ def chunk_size_from_env() -> int:
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise ValueError(f"{CHUNK_SIZE_ENV} must be a positive integer, not {text!r}")
     return int(text)
+
+
+MAX_AGE_ENV = "LOYALTY_SYNC_MAX_AGE_DAYS"
+DEFAULT_MAX_AGE_DAYS = 7
+DRIFT_SAMPLE_ENV = "LOYALTY_SYNC_DRIFT_SAMPLE"
+DEFAULT_DRIFT_SAMPLE = 0.01
+
+
+def max_age_days_from_env() -> int:
+    """Days after which a daily sync fetches an item whatever the signals say (default 7)."""
+    text = os.environ.get(MAX_AGE_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_AGE_DAYS
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError(f"{MAX_AGE_ENV} must be a positive number of days, not {text!r}")
+    return int(text)
+
+
+def drift_sample_from_env() -> float:
+    """Share of skipped items a sync fetches anyway to measure misses (default 0.01)."""
+    text = os.environ.get(DRIFT_SAMPLE_ENV, "").strip()
+    if not text:
+        return DEFAULT_DRIFT_SAMPLE
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"{DRIFT_SAMPLE_ENV} must be a share between 0 and 1, not {text!r}")
+    return share

@@ -49,6 +49,7 @@ from loyalty_sync.capillary.auth import (
     Redactor,
 )
 from loyalty_sync.capillary.breaker import CircuitBreaker
+from loyalty_sync.capillary.clock import SourceClock
 from loyalty_sync.capillary.envelope import (
     catalogue_page,
     first_error,
@@ -249,6 +250,7 @@ class CapillaryClient:
         self.settings = settings
         self.limiter = limiter
         self.stats = stats or ClientStats()
+        self.clock = SourceClock()
         self.breaker = CircuitBreaker(
             settings.breaker_threshold,
             probe_initial_seconds=min(1.0, settings.backoff_max_seconds),
@@ -378,6 +380,7 @@ class CapillaryClient:
 
     def _interpret(self, endpoint: str, response: httpx.Response) -> Any:
         status = response.status_code
+        self.clock.observe(response.headers.get("Date"))
         try:
             body = json.loads(response.content) if response.content else None
             parsed = True

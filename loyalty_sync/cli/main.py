@@ -135,12 +135,20 @@ def roster_import(file: Path) -> None:
     help="Sync only this org/program partition (ORG-PROGRAM, e.g. 51135-2568); repeatable.",
 )
 @click.option("--no-progress", is_flag=True, help="Hide the progress display.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Ignore change signals and fetch every customer and pair (a daily sync fetches "
+    "only what may have changed).",
+)
 @click.pass_context
-def sync(ctx: click.Context, partitions: tuple[str, ...], no_progress: bool) -> None:
+def sync(ctx: click.Context, partitions: tuple[str, ...], no_progress: bool, full: bool) -> None:
     """Discover orgs/programs, then materialise every asset once, in process.
 
     Every asset of the group is synced: the tables of one API pass (e.g. the four benefit
-    tables) come from one pass over the API and always materialise together.
+    tables) come from one pass over the API and always materialise together. Customers are
+    always looked up; promotionData and actionSummary are fetched for what may have
+    changed, every item at least once per max age (LOYALTY_SYNC_MAX_AGE_DAYS, 7).
     """
     from loyalty_sync.cli.summary import print_summary
     from loyalty_sync.cli.sync_runner import run_sync
@@ -148,7 +156,9 @@ def sync(ctx: click.Context, partitions: tuple[str, ...], no_progress: bool) -> 
 
     debug = bool(ctx.parent and ctx.parent.params.get("debug"))
     try:
-        summary = run_sync(list(partitions) or None, show_progress=not no_progress, debug=debug)
+        summary = run_sync(
+            list(partitions) or None, show_progress=not no_progress, debug=debug, full=full
+        )
     except WaitInterrupted as exc:
         errors.print(f"{exc}; nothing was synced by this run")
         sys.exit(130)

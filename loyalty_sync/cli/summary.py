@@ -76,6 +76,7 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
         f"{summary.elapsed_seconds:.0f} s",
         highlight=False,
     )
+    _print_signals(console, summary)
     if summary.warnings:
         console.print("warnings and errors by code:")
         for code, n in sorted(summary.warnings.items()):
@@ -84,6 +85,36 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
         console.print("warnings and errors by code: none")
     _print_checks(console, [c for run in summary.runs for c in run.checks])
     _print_simulator(console, summary.simulator)
+
+
+ENDPOINTS = {"promotions": "promotionData", "benefits": "actionSummary"}
+
+
+def _print_signals(console: Console, summary: SyncSummary) -> None:
+    """Calls against a full sync's, and what each change-driven pass fetched and why."""
+    full = sum(int(s.get("full_calls", 0)) for s in summary.signals.values())
+    if full:
+        share = summary.calls / full
+        console.print(
+            f"a full sync would have made about {full:,} calls: this one made {share:.0%}",
+            highlight=False,
+        )
+    for name, endpoint in ENDPOINTS.items():
+        figures = summary.signals.get(name)
+        if not figures or not figures.get("items"):
+            continue
+        fetched = figures.get("fetched", {})
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in sorted(fetched.items()) if n)
+        line = (
+            f"{endpoint}: fetched {sum(fetched.values()):,} of {figures['items']:,} items"
+            f" ({reasons or 'none'}); skipped {figures.get('skipped', 0):,} as fresh"
+        )
+        if figures.get("sampled"):
+            line += (
+                f"; drift sample: {figures.get('sampled_changed', 0):,} of "
+                f"{figures['sampled']:,} had changed"
+            )
+        console.print(line, highlight=False)
 
 
 def _print_checks(console: Console, checks: list[dict[str, Any]]) -> None:

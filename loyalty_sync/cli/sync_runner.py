@@ -23,11 +23,16 @@ from rich.console import Console
 
 from loyalty_sync.cli.progress_display import progress_display
 from loyalty_sync.defs import dead_runs
-from loyalty_sync.defs.jobs import TRIGGER_TAG, block_target, contiguous_blocks
+from loyalty_sync.defs.jobs import FULL_TAG, TRIGGER_TAG, block_target, contiguous_blocks
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync.instance import local_instance
-from loyalty_sync.settings import home_dir
+from loyalty_sync.settings import (
+    chunk_size_from_env,
+    drift_sample_from_env,
+    home_dir,
+    max_age_days_from_env,
+)
 from loyalty_sync.sync.discovery import discover_programs
 from loyalty_sync.sync.reasons import plain_reason
 from loyalty_sync.warehouse import locks, tables
@@ -75,6 +80,8 @@ class SyncSummary:
     elapsed_seconds: float = 0.0
     # the shared simulator's state when the source is the simulator; `started` by this sync
     simulator: dict[str, Any] | None = None
+    # pass -> what its change signals did (freshness.Signals.as_json), summed over orgs
+    signals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
@@ -142,9 +149,15 @@ def _totals(engine: sa.Engine, run_ids: list[str], summary: SyncSummary) -> None
     t = tables.sync_runs
     events = tables.api_events
     with engine.connect() as conn:
+        by_org: dict[tuple[str, int], dict[str, Any]] = {}
         for row in conn.execute(sa.select(t).where(t.c.run_id.in_(run_ids))):
             summary.calls += row.api_calls or 0
             summary.retries += row.retries or 0
+            # A pass's signals are the org's: every partition of the org carries the same.
+            by_org.setdefault((row.run_id, row.org_id), dict(row.signals or {}))
+        for passes in by_org.values():
+            for name, figures in passes.items():
+                _add_signals(summary.signals.setdefault(name, {}), figures)
         summary.warnings.update(
             {
                 str(code): int(count)
@@ -159,6 +172,15 @@ def _totals(engine: sa.Engine, run_ids: list[str], summary: SyncSummary) -> None
             summary.rows[table.name] = int(
                 conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0
             )
+
+
+def _add_signals(total: dict[str, Any], figures: dict[str, Any]) -> None:
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            counts = total.setdefault(key, Counter())
+            counts.update(value)
+        else:
+            total[key] = total.get(key, 0) + int(value)
 
 
 def _partitions(
@@ -190,6 +212,7 @@ def run_sync(
     console: Console | None = None,
     show_progress: bool = True,
     debug: bool = False,
+    full: bool = False,
 ) -> SyncSummary:
     from loyalty_sync.definitions import build_defs
     from loyalty_sync.defs.jobs import CAPILLARY_SYNC_JOB
@@ -197,6 +220,10 @@ def run_sync(
     started = time.monotonic()
     for key in partition_keys or []:
         parse_partition_key(key)
+    try:  # settings read by the passes, checked before anything starts
+        chunk_size_from_env(), max_age_days_from_env(), drift_sample_from_env()
+    except ValueError as exc:
+        raise SyncError(str(exc)) from None
     instance = local_instance()
     defs = build_defs()
     capillary: CapillaryResource = defs.resources["capillary"]  # type: ignore[assignment]
@@ -239,7 +266,11 @@ def run_sync(
                     result = job.execute_in_process(
                         instance=instance,
                         partition_key=partition_key,
-                        tags={TRIGGER_TAG: "cli", **range_tags},
+                        tags={
+                            TRIGGER_TAG: "cli",
+                            **range_tags,
+                            **({FULL_TAG: "true"} if full else {}),
+                        },
                         run_config=DEBUG_LOGS if debug else QUIET_LOGS,
                         raise_on_error=False,
                     )

@@ -22,7 +22,7 @@ from pydantic import Field
 from loyalty_sync.capillary.client import CapillaryClient
 from loyalty_sync.defs import partition_results
 from loyalty_sync.defs.failures import failure, reported_plainly
-from loyalty_sync.defs.jobs import API_POOL
+from loyalty_sync.defs.jobs import API_POOL, FULL_TAG
 from loyalty_sync.defs.metadata import (
     SYNC_FRESHNESS,
     asset_spec,
@@ -32,8 +32,15 @@ from loyalty_sync.defs.metadata import (
 )
 from loyalty_sync.defs.partitions import org_program_partitions
 from loyalty_sync.defs.resources import WAREHOUSE_IO_MANAGER, CapillaryResource, WarehouseResource
-from loyalty_sync.settings import chunk_size_from_env
+from loyalty_sync.settings import (
+    DRIFT_SAMPLE_ENV,
+    MAX_AGE_ENV,
+    chunk_size_from_env,
+    drift_sample_from_env,
+    max_age_days_from_env,
+)
 from loyalty_sync.sync import passes
+from loyalty_sync.sync.freshness import Freshness
 from loyalty_sync.sync.ledger import (
     PassOutcome,
     as_metadata_counts,
@@ -104,12 +111,36 @@ class PassConfig(dg.Config):
         "genuine (a roster cut on purpose, promotions withdrawn).",
     )
 
-    def options(self) -> passes.PassOptions:
+    full: bool = Field(
+        default=False,
+        description="Ignore change signals and fetch every customer and pair (the run tag "
+        f"{FULL_TAG}=true does the same). Daily syncs fetch only what may have changed.",
+    )
+    max_age_days: int | None = Field(
+        default=None,
+        description="Fetch every item at least this often, whatever the signals say, spread "
+        f"evenly over the days; unset: {MAX_AGE_ENV}, else 7.",
+    )
+    drift_sample: float | None = Field(
+        default=None,
+        description="Share of skipped items fetched anyway and compared, to measure what the "
+        f"signals miss; unset: {DRIFT_SAMPLE_ENV}, else 0.01.",
+    )
+
+    def options(self, context: dg.AssetExecutionContext | None = None) -> passes.PassOptions:
+        tagged = context is not None and context.run.tags.get(FULL_TAG, "").lower() == "true"
         return passes.PassOptions(
             chunk_size=self.chunk_size or chunk_size_from_env(),
             resume_within=timedelta(hours=self.resume_within_hours),
             max_drop_share=self.max_drop_share,
             accept_drops=self.accept_drops,
+            freshness=Freshness(
+                full=self.full or tagged,
+                max_age_days=self.max_age_days or max_age_days_from_env(),
+                sample_share=(
+                    drift_sample_from_env() if self.drift_sample is None else self.drift_sample
+                ),
+            ),
         )
 
 
@@ -231,7 +262,7 @@ def customers_pass(
     capillary: CapillaryResource,
     warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult]:
-    options = config.options()
+    options = config.options(context)
     yield from _run_pass(
         context,
         warehouse,
@@ -268,7 +299,7 @@ def promotions_pass(
     capillary: CapillaryResource,
     warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult]:
-    options = config.options()
+    options = config.options(context)
     yield from _run_pass(
         context,
         warehouse,
@@ -315,7 +346,7 @@ def benefits_pass(
     capillary: CapillaryResource,
     warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult]:
-    api_version, options = capillary.benefits_api, config.options()
+    api_version, options = capillary.benefits_api, config.options(context)
 
     def body(engine: sa.Engine, client: CapillaryClient, scope: RunScope) -> PassOutcome:
         return passes.sync_benefits(engine, client, scope, options, api_version)

@@ -13,6 +13,8 @@ REPORTING_GROUP = "reporting"
 TRIGGER_TAG = "loyalty_sync/trigger"
 # Dagster's priority tag: higher goes first, among queued runs and among a run's steps.
 PRIORITY_TAG = "dagster/priority"
+# "true" on a run: ignore change signals and fetch every item (`loyalty-sync sync --full`).
+FULL_TAG = "loyalty_sync/full"
 # Dagster's tags for a run over a range of partition keys (what a single-run backfill makes).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"

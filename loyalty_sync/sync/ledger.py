@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loyalty_sync.capillary.errors import CapillaryError
+from loyalty_sync.sync.freshness import Signals
 from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.warehouse import tables, writer
 from loyalty_sync.warehouse.scope import PartitionScope, partition_key
@@ -155,6 +156,7 @@ class PassOutcome:
     resumed: list[str] = field(default_factory=list)
     held_back: list[str] = field(default_factory=list)
     set_aside: int = 0
+    signals: Signals = field(default_factory=Signals)
 
     def add_events(self, events: EventLog) -> None:
         events.flush()
@@ -256,6 +258,7 @@ def record_pass(
                 "retries": (row.retries or 0) + retry_share + (1 if index < retry_remainder else 0),
                 "warnings": {str(k): v for k, v in sorted(warnings.items())},
                 "passes": passes,
+                "signals": {**(row.signals or {}), name: outcome.signals.as_json()},
                 "synced_at": sa.func.now(),
             }
             if finished and row.status == SyncStatus.RUNNING.value:

@@ -14,8 +14,8 @@ pass (`finish`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from loyalty_sync.capillary.client import CapillaryClient
 from loyalty_sync.capillary.errors import NotFound
 from loyalty_sync.capillary.models import Customer, LoyaltyDetails
+from loyalty_sync.sync import freshness
 from loyalty_sync.sync import rows as to_rows
 from loyalty_sync.sync.chunks import Chunk, PassSpec, run_chunks
 from loyalty_sync.sync.ledger import (
@@ -36,6 +37,7 @@ from loyalty_sync.sync.ledger import (
     open_generation,
     served_by,
 )
+from loyalty_sync.sync.planned import PlannedItems, after, streamed
 from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope, partition_key
@@ -56,6 +58,8 @@ BENEFIT_TABLES = (
 )
 PAIR = ("customer_id", "program_id", "promotion_id")
 ROSTER_KEY = ("source", "identifier_name", "identifier_value")
+PROMOTION_ORDER = ["customer_id"]
+BENEFIT_ORDER = ["program_id", "promotion_id", "customer_id"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,8 @@ class PassOptions:
     is resumed rather than started over. The drop guard: a completed pass that would
     delete more than `max_drop_share` of a partition's rows of a table (judged when the
     partition holds at least `drop_min_rows`) deletes nothing and reports the numbers,
-    unless `accept_drops` says the drop is known to be genuine.
+    unless `accept_drops` says the drop is known to be genuine. `freshness` says what the
+    promotions and benefits passes may skip (`freshness.py`).
     """
 
     chunk_size: int = 250
@@ -74,6 +79,7 @@ class PassOptions:
     max_drop_share: float = 0.2
     drop_min_rows: int = 10
     accept_drops: bool = False
+    freshness: freshness.Freshness = field(default_factory=freshness.Freshness)
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
@@ -83,17 +89,6 @@ class PassOptions:
 def _count(engine: sa.Engine, query: sa.Select[Any]) -> int:
     with engine.connect() as conn:
         return int(conn.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0)
-
-
-def _streamed(reader: sa.Connection, query: sa.Select[Any]) -> Iterator[sa.Row[Any]]:
-    """Rows of `query` from a server-side cursor: a roster of any size in constant memory."""
-    yield from reader.execution_options(stream_results=True, yield_per=2000).execute(query)
-
-
-def _after(query: sa.Select[Any], order: list[sa.ColumnElement[Any]], cursor: list[Any] | None):
-    if cursor is not None:
-        query = query.where(sa.tuple_(*order) > sa.tuple_(*cursor))
-    return query.order_by(*order)
 
 
 def _run(
@@ -124,6 +119,10 @@ def _run(
         generation_pass_done(engine, generation, name)
     after = client.stats.snapshot()
     outcome.calls = after["calls"] - before["calls"]
+    signals = outcome.signals
+    fetched = sum(signals.fetched.values())
+    per_item = outcome.calls / fetched if fetched else 1.0
+    signals.full_calls = outcome.calls + round(signals.skipped * per_item)
     outcome.retries = after["retries"] - before["retries"]
     outcome.api = after
     return outcome
@@ -183,6 +182,11 @@ def _finish(
                 outcome.add_merge(MergeResult(table.name, 0, 0, 0, gone))
         if also is not None:
             also(conn, bool(too_many and not options.accept_drops))
+        # The rows each partition holds now, whether fetched this time or skipped as fresh.
+        for table, _, _ in family:
+            stored = dict(_per_partition(conn, table, partitions.where(table)))
+            for pair in partitions.pairs:
+                checkpoint.served[(table.name, partition_key(*pair))] = stored.get(pair, 0)
         complete_checkpoint(conn, checkpoint)
 
 
@@ -359,7 +363,7 @@ def sync_customers(
         spec = PassSpec(
             name="customers",
             items_after=lambda reader, cursor: (
-                tuple(row) for row in _streamed(reader, _after(base, order, cursor))
+                tuple(row) for row in streamed(reader, after(base, order, cursor))
             ),
             cursor_of=lambda entry: list(entry[:3]),
             key_of=list,
@@ -386,6 +390,23 @@ def sync_customers(
 # --- promotions + customer_promotions ----------------------------------------------------
 
 
+def _customers_to_fetch(
+    org_id: int, partitions: PartitionScope, plan: freshness.Plan
+) -> sa.Select[Any]:
+    """Found customers of the org, with their promotionData signature and fetch reason."""
+    roster, lpd = tables.customer_roster, tables.loyalty_program_details
+    state, on = freshness.state_of(org_id, "promotions", roster.c.customer_id)
+    reason = freshness.customer_reason(
+        plan, org_id, roster.c.customer_id, partitions.where(lpd), state
+    )
+    return (
+        sa.select(roster.c.customer_id, state.c.signature, reason.label("reason"))
+        .select_from(roster.outerjoin(state, on))
+        .where(roster.c.org_id == org_id, roster.c.customer_id.is_not(None))
+        .distinct()
+    )
+
+
 def sync_promotions(
     engine: sa.Engine, client: CapillaryClient, scope: RunScope, options: PassOptions
 ) -> PassOutcome:
@@ -401,16 +422,20 @@ def sync_promotions(
             if p.promotion_id is not None and (org_id, p.program_id) in partitions
         }
         written: set[tuple[int, int]] = set()
-        roster = tables.customer_roster
-        order = [roster.c.customer_id]
-        base = _found_customers(org_id)
+        plan = freshness.plan(options.freshness, client.clock.now(), catalogue.values())
+        planned = PlannedItems(
+            engine, _customers_to_fetch(org_id, partitions, plan), PROMOTION_ORDER
+        )
+        outcome.signals.add(planned.signals)
 
         def write(chunk: Chunk[int]) -> None:
             held: list[dict[str, Any]] = []
             promotions: list[dict[str, Any]] = []
+            by_customer: dict[int, list[dict[str, Any]]] = {}
             for customer_id, answer in chunk.answered:
                 if isinstance(answer, Exception):
                     continue
+                by_customer[customer_id] = []
                 for promotion in answer.promotions:
                     if (org_id, promotion.program_id) not in partitions:
                         continue
@@ -424,7 +449,9 @@ def sync_promotions(
                                 org_id, promotion, catalogue.get(promotion.promotion_id)
                             )
                         )
-                    held.append(to_rows.customer_promotion_row(org_id, customer_id, promotion))
+                    held_row = to_rows.customer_promotion_row(org_id, customer_id, promotion)
+                    held.append(held_row)
+                    by_customer[customer_id].append(held_row)
                     part = partition_key(org_id, promotion.program_id)
                     chunk.served[("customer_promotions", part)] += 1
             holding = {row["customer_id"] for row in held}
@@ -452,11 +479,15 @@ def sync_promotions(
             staged = StagedMerge(chunk.conn, held_table, run_id=scope.run_id, scope=partitions)
             staged.add(held)
             chunk.merges.append(staged.finish(chunk.held(("customer_id",), answered)))
+            fetched = {(c, 0, 0): rows for c, rows in by_customer.items() if c not in emptied}
+            planned.note(
+                chunk.conn, org_id, "promotions", plan, fetched, outcome, key=lambda i: i[:1]
+            )
 
         spec = PassSpec(
             name="promotions",
             items_after=lambda reader, cursor: (
-                int(row[0]) for row in _streamed(reader, _after(base, order, cursor))
+                item[0] for item in planned.items_after(reader, cursor)
             ),
             cursor_of=lambda customer_id: [customer_id],
             key_of=lambda customer_id: [customer_id],
@@ -464,7 +495,7 @@ def sync_promotions(
             fetch=lambda customer_id: client.promotion_data(org_id, "id", customer_id),
             write=write,
             context_of=lambda customer_id: {"customer_id": customer_id},
-            total=_count(engine, base),
+            total=planned.total,
         )
         run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
 
@@ -566,6 +597,37 @@ def benefit_pairs_query(partitions: PartitionScope) -> sa.Select[Any]:
     )
 
 
+def _plan(
+    client: CapillaryClient, org_id: int, partitions: PartitionScope, options: freshness.Freshness
+) -> freshness.Plan:
+    """A pass's plan: Capillary's clock now, and the org's catalogue unless all is fetched."""
+    now = client.clock.now()
+    if options.full:
+        return freshness.plan(options, now)
+    entries = client.promotion_catalogue(org_id).promotions
+    if not client.clock.observed:
+        now = client.clock.now()
+    return freshness.plan(
+        options, now, [e for e in entries if (org_id, e.program_id) in partitions]
+    )
+
+
+def _pairs_to_fetch(
+    org_id: int, partitions: PartitionScope, plan: freshness.Plan
+) -> sa.Select[Any]:
+    """Pairs actionSummary can answer, with their stored signature and fetch reason."""
+    cp = tables.customer_promotions
+    state, on = freshness.state_of(
+        org_id, "benefits", cp.c.customer_id, cp.c.program_id, cp.c.promotion_id
+    )
+    reason = freshness.pair_reason(plan, org_id, state)
+    return (
+        benefit_pairs_query(partitions)
+        .outerjoin(state, on)
+        .add_columns(state.c.signature, reason.label("reason"))
+    )
+
+
 def sync_benefits(
     engine: sa.Engine,
     client: CapillaryClient,
@@ -580,10 +642,12 @@ def sync_benefits(
         org_id: int, partitions: PartitionScope, checkpoint: Checkpoint, outcome: PassOutcome
     ) -> None:
         base = benefit_pairs_query(partitions)
-        order = [cp.c.program_id, cp.c.promotion_id, cp.c.customer_id]
         eligible = _count(engine, base)
         held = _count(engine, sa.select(cp.c.customer_id).where(partitions.where(cp)))
         outcome.skipped["not_enrolled_or_ended_before_cutoff"] += held - eligible
+        plan = _plan(client, org_id, partitions, options.freshness)
+        planned = PlannedItems(engine, _pairs_to_fetch(org_id, partitions, plan), BENEFIT_ORDER)
+        outcome.signals.add(planned.signals)
 
         def fetch(pair: tuple[int, int, int]) -> Any:
             customer_id, program_id, promotion_id = pair
@@ -595,9 +659,11 @@ def sync_benefits(
 
         def write(chunk: Chunk[tuple[int, int, int]]) -> None:
             batch: dict[str, list[dict[str, Any]]] = {t.name: [] for t in BENEFIT_TABLES}
+            fetched: dict[tuple[int, int, int], list[dict[str, Any]]] = {}
             for (customer_id, program_id, promotion_id), answer in chunk.answered:
                 if isinstance(answer, Exception):
                     continue
+                mine = fetched.setdefault((customer_id, program_id, promotion_id), [])
                 for warning in answer.warnings:
                     chunk.events.add(
                         endpoint=f"action_summary_{api_version}",
@@ -615,26 +681,25 @@ def sync_benefits(
                 part = partition_key(org_id, program_id)
                 for name, rows in produced.tables():
                     batch[name].extend(rows)
+                    mine.extend({"table": name, **row} for row in rows)
                     chunk.served[(name, part)] += len(rows)
             answered = [pair for pair, _ in chunk.answered]
             for table in BENEFIT_TABLES:
                 staged = StagedMerge(chunk.conn, table, run_id=scope.run_id, scope=partitions)
                 staged.add(batch[table.name])
                 chunk.merges.append(staged.finish(chunk.held(PAIR, answered)))
+            planned.note(chunk.conn, org_id, "benefits", plan, fetched, outcome)
 
         spec = PassSpec(
             name="benefits",
-            items_after=lambda reader, cursor: (
-                (int(r[0]), int(r[1]), int(r[2]))
-                for r in _streamed(reader, _after(base, order, cursor))
-            ),
+            items_after=planned.items_after,
             cursor_of=lambda pair: [pair[1], pair[2], pair[0]],
             key_of=list,
             item_from_key=lambda key: (int(key[0]), int(key[1]), int(key[2])),
             fetch=fetch,
             write=write,
             context_of=lambda pair: dict(zip(PAIR, pair, strict=True)),
-            total=eligible,
+            total=planned.total,
         )
         run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
         family = [(t, PAIR, base) for t in BENEFIT_TABLES]

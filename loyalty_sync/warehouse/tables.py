@@ -350,6 +350,11 @@ sync_runs = sa.Table(
     _text("error", "Why the sync failed; null on success."),
     sa.Column("synced_at", TIMESTAMPTZ, nullable=False, comment="When this row was last written."),
     _json("passes", "The passes this sync means to make, each expected or done."),
+    _json(
+        "signals",
+        "Per pass: items fetched by reason, skipped, sampled and found changed, and calls "
+        "made against a full sync's.",
+    ),
     comment="One row per partition per sync: what freshness is judged by.",
 )
 
@@ -384,6 +389,30 @@ sync_checkpoints = sa.Table(
     _id("items_done", "Items the pass has finished."),
     sa.UniqueConstraint("pass_name", "org_id", "programs", name="uq_sync_checkpoints_pass"),
     comment="Where each pass over an org's programs stands: resumed after a kill or failure.",
+)
+
+sync_item_state = sa.Table(
+    "sync_item_state",
+    metadata,
+    _key("org_id", ORG),
+    _key("pass_name", "The pass that fetched the item: promotions or benefits.", sa.Text),
+    _key("customer_id", CUSTOMER),
+    _key("program_id", "Loyalty program id of a customer/promotion pair; 0 for a customer."),
+    _key("promotion_id", "Promotion id of a customer/promotion pair; 0 for a customer."),
+    sa.Column(
+        "fetched_at",
+        TIMESTAMPTZ,
+        nullable=False,
+        comment="When the item was last fetched, by Capillary's clock (its Date header).",
+    ),
+    sa.Column(
+        "checked_at",
+        TIMESTAMPTZ,
+        nullable=False,
+        comment="When its answer was written, by the warehouse's clock (compared with synced_at).",
+    ),
+    _text("signature", "MD5 of the rows the answer mapped to: a re-fetch compares it."),
+    comment="When each customer and pair was last fetched: what a change-driven sync skips.",
 )
 
 sync_pending_deletes = sa.Table(

@@ -1,0 +1,309 @@
+"""Change-driven syncs: which customers and pairs may have changed since they were fetched.
+
+Capillary has no "changed since" endpoint, so a daily sync that fetched everything would
+make the calls of the first sync every day. The lookup (one call a customer) is the base:
+nothing cheaper shows points and tiers. The two passes after it ask only for what a signal
+says may have changed (`Reason`), cheapest signal first:
+
+- promotionData for a customer: new; its lookup rows changed (the writer keeps `synced_at`
+  when values are equal, so a later `synced_at` than the customer's last check is a
+  change); a promotion created in one of its programs, or changed among those it holds,
+  since its last fetch (the catalogue's dates against Capillary's clock, `clock.py`);
+- actionSummary for a pair: new; its promotionData row changed; its promotion changed;
+- either: its max age is up. Each customer has a stable bucket (a hash of its id) and is
+  refetched on its bucket's day, so a max age of 7 refreshes a seventh of the items a day
+  rather than all of them on day 7; anything older than the max age is due whatever its
+  bucket (a sync skipped some days);
+- and a daily sample of the items skipped, which are fetched and compared with what was
+  stored: the share that had changed is what the signals miss (`sync_runs.signals`, the
+  drift check). The sample is drawn per day, not per run, so a second sync the same day
+  finds it fetched.
+
+What no cheap signal sees: a benefit that shows only in actionSummary (a badge or coupon
+with no points), an enrolment that changes promotionData restrictions but no points, a
+promotion issued to a customer without points. They wait for the max age; the sample
+measures them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+
+from loyalty_sync.warehouse import tables
+
+# Catalogue times and fetch times come from one clock, but a promotion being created
+# while a customer is fetched may not show in that answer: look an hour further back.
+CATALOGUE_MARGIN = timedelta(hours=1)
+SAMPLE_SCALE = 1_000_000
+STATE = tables.sync_item_state
+
+
+class Reason(StrEnum):
+    """Why an item is fetched (or, FRESH, skipped)."""
+
+    FULL = "full"
+    NEW = "new"
+    LOOKUP_CHANGED = "lookup_changed"
+    NEW_PROMOTION = "new_promotion"
+    PROMOTION_CHANGED = "promotion_changed"
+    USAGE_CHANGED = "usage_changed"
+    MAX_AGE = "max_age"
+    SAMPLE = "sample"
+    RETRY = "retry"  # set aside by an earlier run, taken first
+    FRESH = "fresh"
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How a change-driven sync decides what to fetch; `full` fetches everything."""
+
+    full: bool = False
+    max_age_days: int = 7
+    sample_share: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.max_age_days < 1:
+            raise ValueError("max_age_days must be at least 1")
+        if not 0.0 <= self.sample_share <= 1.0:
+            raise ValueError("sample_share must be between 0 and 1")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One pass's decision inputs, fixed when it starts: the same items on a resume."""
+
+    freshness: Freshness
+    now: datetime  # Capillary's clock when the pass started
+    created: dict[int, datetime] = field(default_factory=dict)  # program -> newest createdOn
+    modified: dict[int, datetime] = field(default_factory=dict)  # promotion -> lastModifiedOn
+
+    @property
+    def day(self) -> int:
+        return (self.now.astimezone(UTC).date() - datetime(1970, 1, 1).date()).days
+
+    @property
+    def today(self) -> datetime:
+        return datetime.combine(self.now.astimezone(UTC).date(), time(), UTC)
+
+
+def plan(freshness: Freshness, now: datetime, catalogue: Iterable[Any] = ()) -> Plan:
+    """The plan of a pass starting `now`, from the org's catalogue entries.
+
+    Only entries dated within the max age matter: anything fetched before that is due.
+    """
+    since = now - timedelta(days=freshness.max_age_days + 1) - CATALOGUE_MARGIN
+    created: dict[int, datetime] = {}
+    modified: dict[int, datetime] = {}
+    for entry in catalogue:
+        meta = entry.metadata
+        if entry.program_id is not None and meta.created_on and meta.created_on > since:
+            newest = created.get(entry.program_id)
+            created[entry.program_id] = max(meta.created_on, newest or meta.created_on)
+        changed = meta.last_modified_on
+        if entry.promotion_id is not None and changed is not None and changed > since:
+            modified[entry.promotion_id] = changed
+    return Plan(freshness, now, created, modified)
+
+
+def _hash(*parts: Any) -> sa.ColumnElement[int]:
+    """A stable 64-bit hash of the parts, in SQL (Postgres's own string hash)."""
+    texts = [
+        sa.cast(part, sa.Text) if isinstance(part, sa.ColumnElement) else sa.literal(str(part))
+        for part in parts
+    ]
+    return sa.func.hashtextextended(sa.func.concat_ws(":", *texts), sa.literal(0, sa.BigInteger))
+
+
+def _non_negative_mod(value: sa.ColumnElement[int], modulus: int) -> sa.ColumnElement[int]:
+    return ((value % modulus) + modulus) % modulus
+
+
+def _due_and_sample(
+    p: Plan, org_id: int, customer: Any, item: list[Any], fetched: Any
+) -> list[tuple[sa.ColumnElement[bool], Reason]]:
+    age = p.freshness.max_age_days
+    bucket = _non_negative_mod(_hash(org_id, customer), age)
+    before_today = fetched < p.today
+    too_old = fetched < p.today - timedelta(days=age - 1)
+    due = sa.and_(before_today, sa.or_(bucket == p.day % age, too_old))
+    threshold = int(p.freshness.sample_share * SAMPLE_SCALE)
+    drawn = _non_negative_mod(_hash(p.day, org_id, *item), SAMPLE_SCALE) < threshold
+    return [(due, Reason.MAX_AGE), (sa.and_(before_today, drawn), Reason.SAMPLE)]
+
+
+def _values(name: str, key: str, stamps: dict[int, datetime]) -> sa.Values:
+    rows = sorted(stamps.items()) or [(-1, datetime(1970, 1, 1, tzinfo=UTC))]
+    return sa.values(
+        sa.column(key, sa.BigInteger), sa.column("stamp", sa.DateTime(timezone=True)), name=name
+    ).data(rows)
+
+
+def _case(p: Plan, whens: list[tuple[sa.ColumnElement[bool], Reason]]) -> sa.ColumnElement[str]:
+    if p.freshness.full:
+        return sa.literal(Reason.FULL.value)
+    return sa.case(*((when, reason.value) for when, reason in whens), else_=Reason.FRESH.value)
+
+
+def customer_reason(
+    p: Plan, org_id: int, customer: Any, programs: sa.ColumnElement[bool], state: sa.Table
+) -> sa.ColumnElement[str]:
+    """Why promotionData of `customer` is fetched; `state` is its joined state row."""
+    c, lpd, cp = tables.customers, tables.loyalty_program_details, tables.customer_promotions
+    mine = (lpd.c.org_id == org_id, lpd.c.customer_id == customer)
+    lookup_changed = sa.or_(
+        sa.exists().where(
+            c.c.org_id == org_id, c.c.customer_id == customer, c.c.synced_at > state.c.checked_at
+        ),
+        sa.exists().where(*mine, programs, lpd.c.synced_at > state.c.checked_at),
+    )
+    since = state.c.fetched_at - CATALOGUE_MARGIN
+    created = _values("created_since", "program_id", p.created)
+    modified = _values("modified_since", "promotion_id", p.modified)
+    new_promotion = sa.exists().where(
+        *mine, programs, lpd.c.program_id == created.c.program_id, created.c.stamp > since
+    )
+    promotion_changed = sa.exists().where(
+        cp.c.org_id == org_id,
+        cp.c.customer_id == customer,
+        cp.c.promotion_id == modified.c.promotion_id,
+        modified.c.stamp > since,
+    )
+    return _case(
+        p,
+        [
+            (state.c.customer_id.is_(None), Reason.NEW),
+            (lookup_changed, Reason.LOOKUP_CHANGED),
+            (new_promotion, Reason.NEW_PROMOTION),
+            (promotion_changed, Reason.PROMOTION_CHANGED),
+            *_due_and_sample(p, org_id, customer, [customer], state.c.fetched_at),
+        ],
+    )
+
+
+def pair_reason(p: Plan, org_id: int, state: sa.Table) -> sa.ColumnElement[str]:
+    """Why actionSummary of a customer_promotions pair is fetched."""
+    cp = tables.customer_promotions
+    modified = _values("modified_since", "promotion_id", p.modified)
+    promotion_changed = sa.exists().where(
+        cp.c.promotion_id == modified.c.promotion_id,
+        modified.c.stamp > state.c.fetched_at - CATALOGUE_MARGIN,
+    )
+    pair = [cp.c.customer_id, cp.c.program_id, cp.c.promotion_id]
+    return _case(
+        p,
+        [
+            (state.c.customer_id.is_(None), Reason.NEW),
+            (cp.c.synced_at > state.c.checked_at, Reason.USAGE_CHANGED),
+            (promotion_changed, Reason.PROMOTION_CHANGED),
+            *_due_and_sample(p, org_id, cp.c.customer_id, pair, state.c.fetched_at),
+        ],
+    )
+
+
+def state_of(org_id: int, pass_name: str, customer: Any, program: Any = 0, promotion: Any = 0):
+    """The state row of an item, to LEFT JOIN (aliased: a query may also read the table)."""
+    s = STATE.alias(f"{pass_name}_state")
+    on = sa.and_(
+        s.c.org_id == org_id,
+        s.c.pass_name == pass_name,
+        s.c.customer_id == customer,
+        s.c.program_id == program,
+        s.c.promotion_id == promotion,
+    )
+    return s, on
+
+
+def signature(rows: Iterable[dict[str, Any]]) -> str:
+    """MD5 of mapped rows, order-free: equal answers give equal signatures."""
+    encoded = sorted(json.dumps(row, sort_keys=True, default=str) for row in rows)
+    return hashlib.md5("\n".join(encoded).encode(), usedforsecurity=False).hexdigest()
+
+
+def record(
+    conn: sa.Connection,
+    org_id: int,
+    pass_name: str,
+    p: Plan,
+    fetched: list[tuple[tuple[int, int, int], str]],
+) -> None:
+    """Note items fetched by this pass, with their answers' signatures."""
+    if not fetched:
+        return
+    checked = conn.scalar(sa.select(sa.func.now()))  # the transaction's time, as synced_at's
+    rows = [
+        {
+            "org_id": org_id,
+            "pass_name": pass_name,
+            "customer_id": customer,
+            "program_id": program,
+            "promotion_id": promotion,
+            "fetched_at": p.now,
+            "checked_at": checked,
+            "signature": sig,
+        }
+        for (customer, program, promotion), sig in fetched
+    ]
+    statement = insert(STATE)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(STATE.primary_key.columns.keys()),
+            set_={
+                "fetched_at": statement.excluded.fetched_at,
+                "checked_at": statement.excluded.checked_at,
+                "signature": statement.excluded.signature,
+            },
+        ),
+        rows,
+    )
+
+
+@dataclass
+class Signals:
+    """What one pass's signals did, for sync_runs, metadata and the summary."""
+
+    items: int = 0
+    fetched: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0
+    sampled: int = 0
+    sampled_changed: int = 0
+    full_calls: int = 0  # what fetching every item would have cost
+
+    def add(self, other: Signals) -> None:
+        self.items += other.items
+        self.fetched.update(other.fetched)
+        self.skipped += other.skipped
+        self.sampled += other.sampled
+        self.sampled_changed += other.sampled_changed
+        self.full_calls += other.full_calls
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "items": self.items,
+            "fetched": dict(sorted(self.fetched.items())),
+            "skipped": self.skipped,
+            "sampled": self.sampled,
+            "sampled_changed": self.sampled_changed,
+            "full_calls": self.full_calls,
+        }
+
+
+def count_reasons(conn: sa.Connection, query: sa.Select[Any]) -> Counter[str]:
+    """Items of `query` (its last column the reason) by reason."""
+    sub = query.subquery()
+    reason = list(sub.c)[-1]
+    return Counter(
+        {
+            str(r): int(n)
+            for r, n in conn.execute(sa.select(reason, sa.func.count()).group_by(reason))
+        }
+    )

@@ -1,0 +1,85 @@
+"""The items a change-driven pass fetches, streamed in its order, each with its reason.
+
+A pass's query selects every item with the item's stored signature and why it would be
+fetched (`freshness.Reason`). This counts them by reason once, streams the ones to fetch
+after a checkpoint's cursor, and, when a chunk is written, notes what was fetched and
+whether a sampled item had in fact changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+
+from loyalty_sync.sync import freshness
+from loyalty_sync.sync.freshness import Reason, Signals
+from loyalty_sync.sync.ledger import PassOutcome
+
+Item = tuple[int, int, int]  # (customer, program, promotion); 0s for a customer's item
+
+
+def streamed(reader: sa.Connection, query: sa.Select[Any]) -> Iterator[sa.Row[Any]]:
+    """Rows of `query` from a server-side cursor: a roster of any size in constant memory."""
+    yield from reader.execution_options(stream_results=True, yield_per=2000).execute(query)
+
+
+def after(query: sa.Select[Any], order: list[sa.ColumnElement[Any]], cursor: list[Any] | None):
+    """`query` in `order`, from just after `cursor` (a checkpoint's sort key)."""
+    if cursor is not None:
+        query = query.where(sa.tuple_(*order) > sa.tuple_(*cursor))
+    return query.order_by(*order)
+
+
+class PlannedItems:
+    """Items of `query` (item columns, then `signature`, then `reason`) a pass fetches.
+
+    `order` names the item columns in the pass's sort order. Streamed items are tuples of
+    the item columns; their reasons wait in memory until their chunk is written.
+    """
+
+    def __init__(self, engine: sa.Engine, query: sa.Select[Any], order: list[str]) -> None:
+        sub = query.subquery()
+        columns = list(sub.c)
+        self._item = columns[:-2]
+        self._order = [sub.c[name] for name in order]
+        signature, reason = columns[-2], columns[-1]
+        with engine.connect() as conn:
+            counts = freshness.count_reasons(conn, sa.select(*self._item, reason))
+        skipped = counts.pop(Reason.FRESH.value, 0)
+        self.signals = Signals(items=sum(counts.values()) + skipped, fetched=counts)
+        self.signals.skipped = skipped
+        self.total = sum(counts.values())
+        self._query = sa.select(*self._item, signature, reason).where(reason != Reason.FRESH.value)
+        self._why: dict[tuple[int, ...], tuple[str, str | None]] = {}
+
+    def items_after(self, reader: sa.Connection, cursor: list[Any] | None) -> Iterator[tuple]:
+        for row in streamed(reader, after(self._query, self._order, cursor)):
+            item = tuple(int(v) for v in row[:-2])
+            self._why[item] = (row[-1], row[-2])
+            yield item
+
+    def note(
+        self,
+        conn: sa.Connection,
+        org_id: int,
+        pass_name: str,
+        plan: freshness.Plan,
+        fetched: dict[Item, list[dict[str, Any]]],
+        outcome: PassOutcome,
+        key: Any = None,
+    ) -> None:
+        """Record what a chunk fetched; a sampled item whose rows differ is drift.
+
+        `key` turns an `Item` into the streamed item's tuple (the pass's own shape).
+        """
+        done: list[tuple[Item, str]] = []
+        for item, rows in fetched.items():
+            signature = freshness.signature(rows)
+            done.append((item, signature))
+            reason, before = self._why.pop(key(item) if key else item, (Reason.RETRY, None))
+            if reason == Reason.SAMPLE:
+                outcome.signals.sampled += 1
+                outcome.signals.sampled_changed += int(signature != before)
+        freshness.record(conn, org_id, pass_name, plan, done)
