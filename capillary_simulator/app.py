@@ -3,7 +3,9 @@
 Every API route runs the same gate (`_serve`): count the request, authenticate, apply
 the rate limit, draw a fault, wait out the configured latency, then call the endpoint
 function and serialise its body with the standard library's JSON encoder. Admin routes
-need no auth and are neither counted, limited nor faulted.
+need no auth and are neither counted, limited nor faulted. Every answer, admin ones
+included, carries the simulated clock in its `Date` header (`SimulatedDate`), which is
+how a sync learns Capillary's time.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from capillary_simulator import endpoints
 from capillary_simulator.bodies import catalogue_entry, message
 from capillary_simulator.bodies import programs as programs_body
+from capillary_simulator.clock import SimulatedClock
 from capillary_simulator.config import SimulatorConfig
 from capillary_simulator.data import SimulatorDataset
 from capillary_simulator.endpoints import Answer
@@ -207,14 +212,17 @@ async def _config(request: Request) -> Response:
 
 async def _counters(request: Request) -> Response:
     state: SimulatorState = request.app.state.simulator
-    return _json(state.gateway.counters.to_dict())
+    return _json({**state.gateway.counters.to_dict(), "day": state.dataset.day})
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
-    payload = json.loads(raw)
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = None
     if not isinstance(payload, dict):
         raise ValueError("expected a JSON object")
     return payload
@@ -321,6 +329,32 @@ async def _set_tier(request: Request) -> Response:
     return _json(dataset.loyalty_details_body(customer, program_id)["data"][0])
 
 
+async def _advance(request: Request) -> Response:
+    """`POST /_admin/advance`: simulate days of churn (`days.py`); what changed."""
+    state: SimulatorState = request.app.state.simulator
+    try:
+        fields = await _json_body(request)
+        unknown = sorted(set(fields) - {"days", "churn", "new_promotions", "new_promotion_holders"})
+        if unknown:
+            raise ValueError(f"unknown fields: {', '.join(unknown)}")
+        body = state.dataset.advance(
+            fields["days"],
+            churn=fields.get("churn"),
+            new_promotions=fields.get("new_promotions", 0),
+            new_promotion_holders=fields.get("new_promotion_holders", 0.2),
+        )
+    except KeyError as exc:
+        return _admin_error(f"missing field {exc.args[0]}")
+    except (ValueError, TypeError) as exc:
+        return _admin_error(str(exc))
+    return _json(body)
+
+
+async def _changes(request: Request) -> Response:
+    state: SimulatorState = request.app.state.simulator
+    return _json(state.dataset.changes())
+
+
 async def _roster_csv(request: Request) -> StreamingResponse:
     state: SimulatorState = request.app.state.simulator
     return StreamingResponse(
@@ -331,6 +365,28 @@ async def _roster_csv(request: Request) -> StreamingResponse:
 
 
 # ----------------------------------------------------------------------- app
+class SimulatedDate:
+    """ASGI middleware: the simulated clock as the one `Date` header of every answer."""
+
+    def __init__(self, app: ASGIApp, clock: SimulatedClock) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                headers.append((b"date", self.clock.http_date().encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_dated)
+
+
 def _query(request: Request) -> dict[str, str]:
     return dict(request.query_params)
 
@@ -391,8 +447,12 @@ def create_app(
         Route("/_admin/programs", _add_program, methods=["POST"]),
         Route("/_admin/promotions", _add_promotion, methods=["POST"]),
         Route("/_admin/tier", _set_tier, methods=["POST"]),
+        Route("/_admin/advance", _advance, methods=["POST"]),
+        Route("/_admin/changes", _changes, methods=["GET"]),
         Route("/_admin/roster.csv", _roster_csv, methods=["GET"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(
+        routes=routes, middleware=[Middleware(SimulatedDate, clock=state.dataset.clock)]
+    )
     app.state.simulator = state
     return app

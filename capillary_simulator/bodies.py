@@ -318,7 +318,9 @@ PROMOTION_STATUSES_FOR_CUSTOMER = (
 )
 
 
-def _restrictions(promotion: Promotion, times: int) -> Body:
+def _restrictions(promotion: Promotion, times: int, enrolments: int) -> Body:
+    """Customer-level limits and usage. Each enrolment after the first (a simulated day's
+    `enrolled` change) adds one to the issual usage and, so it stays within, its limit."""
     issual = []
     earn = []
     redemption = []
@@ -326,8 +328,8 @@ def _restrictions(promotion: Promotion, times: int) -> Body:
         issual.append(
             {
                 "kpi": "MAX_NUMBER_OF_ISSUALS_PER_CUSTOMER",
-                "maxLimit": "1",
-                "currentCustomerUsage": "1",
+                "maxLimit": str(1 + enrolments),
+                "currentCustomerUsage": str(1 + enrolments),
                 "limitOn": "CUSTOMER",
             }
         )
@@ -357,7 +359,9 @@ def _restrictions(promotion: Promotion, times: int) -> Body:
     }
 
 
-def promotion_entry(promotion: Promotion, grants: Sequence[PointsGrant]) -> Body:
+def promotion_entry(
+    promotion: Promotion, grants: Sequence[PointsGrant], enrolments: int = 0
+) -> Body:
     points = sum(g.total for g in grants)
     times = sum(g.times for g in grants)
     entry: Body = {
@@ -387,7 +391,7 @@ def promotion_entry(promotion: Promotion, grants: Sequence[PointsGrant]) -> Body
         "currentTotalPointsInPromotion": "0",
     }
     entry["pointsOfferType"] = promotion.points_offer_type
-    entry["promotionRestriction"] = _restrictions(promotion, times)
+    entry["promotionRestriction"] = _restrictions(promotion, times, enrolments)
     entry["orgId"] = promotion.org_id
     return entry
 
@@ -408,7 +412,12 @@ def promotion_data(
             "pageCount": math.ceil(len(held) / limit) if limit else 0,
         },
         "customerId": customer.customer_id,
-        "promotions": [promotion_entry(p, dataset.points_grants(customer, p)) for p in page],
+        "promotions": [
+            promotion_entry(
+                p, dataset.points_grants(customer, p), dataset.extra_enrolments(customer, p)
+            )
+            for p in page
+        ],
         "warnings": [],
     }
 

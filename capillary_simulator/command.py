@@ -87,6 +87,13 @@ def announce(config: SimulatorConfig, base_url: str) -> None:
     type=int,
     help="OAuth token lifetime in seconds.",
 )
+@click.option(
+    "--churn",
+    default=SimulatorConfig.churn,
+    show_default=True,
+    type=float,
+    help="Share of customers changed per simulated day (POST /_admin/advance).",
+)
 @click.option("--no-anomalies", is_flag=True, help="Plant no tier anomalies.")
 @click.option("--listen-fd", type=int, default=None, hidden=True)
 @click.option("--config-json", default=None, hidden=True)
@@ -109,6 +116,7 @@ def simulator_command(
     hang_seconds: float,
     malformed_rate: float,
     token_ttl: int,
+    churn: float,
     no_anomalies: bool,
     listen_fd: int | None,
     config_json: str | None,
@@ -131,6 +139,7 @@ def simulator_command(
                 promotions_per_program=promotions,
                 heavy_customer_share=heavy_share,
                 anomalies=not no_anomalies,
+                churn=churn,
                 host=host,
                 port=port,
                 latency_ms=latency_ms,

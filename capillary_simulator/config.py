@@ -103,6 +103,8 @@ class SimulatorConfig:
     - `anomalies`: plant tier anomalies on a few customers (`planted_anomalies()`).
     - `unknown_roster_rows`: roster rows naming customers that do not exist (8015).
     - `reference_date`: "today" for every date in the data; the wall clock is never read.
+    - `churn`: share of each org's customers changed per simulated day when
+      `POST /_admin/advance` names none (`days.py`).
 
     Network: `latency_ms` +/- `jitter_ms`, `rate_limit_per_minute` per credential
     (None or 0: unlimited), shares of injected server errors, hangs of `hang_seconds`
@@ -122,6 +124,7 @@ class SimulatorConfig:
     anomalies: bool = True
     unknown_roster_rows: int = 3
     reference_date: date = DEFAULT_REFERENCE_DATE
+    churn: float = 0.05
 
     host: str = "127.0.0.1"
     port: int = 0
@@ -169,6 +172,8 @@ class SimulatorConfig:
                 raise ValueError(f"{name} must be between 0 and 1, got {share}")
         if not 0.0 <= self.no_benefit_share <= 1.0:
             raise ValueError("no_benefit_share must be between 0 and 1")
+        if not 0.0 <= self.churn <= 1.0:
+            raise ValueError(f"churn must be between 0 and 1, got {self.churn}")
         if self.unknown_roster_rows < 0:
             raise ValueError("unknown_roster_rows must not be negative")
 

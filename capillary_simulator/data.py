@@ -38,8 +38,11 @@ builds response bodies (`bodies.py`).
   the same grants, so they agree.
 - Tier anomalies (`anomalies=True`): six customers per org each carry one anomaly in one
   program (`planted_anomalies()`).
-- Dates come from `reference_date`; the wall clock is never read. The only state is what
-  the admin endpoints add: new programs, new promotions and tier changes, applied on top.
+- Dates come from `reference_date`; derivation never reads the wall clock. The only state
+  is what the admin endpoints add: new programs, new promotions, tier changes and
+  simulated days (`advance`, `days.py`: churn kept in `overlays.py`), applied on top.
+- The clock (`clock.py`) starts at reference date midnight UTC and moves with simulated
+  days; the server sends it as the `Date` header and admin changes are stamped with it.
 """
 
 from __future__ import annotations
@@ -49,12 +52,14 @@ import io
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
+from random import Random
 from typing import Any, overload
 
 from capillary_simulator import bodies
 from capillary_simulator import identifiers as ids
+from capillary_simulator.clock import SimulatedClock
 from capillary_simulator.config import SimulatorConfig
 from capillary_simulator.customers import (
     ANOMALY_KINDS,
@@ -62,13 +67,17 @@ from capillary_simulator.customers import (
     CustomerFactory,
     with_slab,
 )
+from capillary_simulator.days import HOUR_MS, DayChurn, check_advance, summarise
+from capillary_simulator.overlays import Overlays
 from capillary_simulator.programs import build_orgs, build_program
 from capillary_simulator.promotions import PromotionFactory
 from capillary_simulator.records import (
+    ACTIVE,
     EMPTY_BENEFITS,
     POINTS_OFFER_TYPES,
     Benefits,
     Customer,
+    Incentive,
     Membership,
     Org,
     PointsGrant,
@@ -80,7 +89,9 @@ from capillary_simulator.timefmt import (
     BENEFITS_CUTOFF_MS,
     DAY_MS,
     date_ms,
+    day_text,
     end_of_day_z,
+    iso_z,
     parse_instant_ms,
 )
 
@@ -139,6 +150,9 @@ class SimulatorDataset:
         self._customer_at_cached = lru_cache(maxsize=16384)(self._customer_factory.customer)
         self._held_cached = lru_cache(maxsize=16384)(self._derive_held_ids)
         self._benefits_cached = lru_cache(maxsize=65536)(self._derive_benefits)
+        self.clock = SimulatedClock(self.config.reference_date)
+        self._overlays = Overlays()
+        self._advances: list[dict[str, Any]] = []
 
     # ----------------------------------------------------------------- orgs, programs
     @property
@@ -257,7 +271,7 @@ class SimulatorDataset:
     def _customer_at(self, o: int, i: int) -> Customer:
         customer = self._customer_at_cached(o, i)
         if customer.customer_id in self._overridden_customers:
-            return self._with_tier_overrides(customer)
+            return self._with_overrides(customer)
         return customer
 
     # ----------------------------------------------------------------- memberships
@@ -306,9 +320,10 @@ class SimulatorDataset:
         assert updated is not None
         return updated
 
-    def _with_tier_overrides(self, customer: Customer) -> Customer:
+    def _with_overrides(self, customer: Customer) -> Customer:
         memberships = []
-        for m in customer.memberships:
+        for derived in customer.memberships:
+            m = self._overlays.membership(customer.customer_id, derived)
             override = self._tier_overrides.get((customer.customer_id, m.program_id))
             if override is None:
                 memberships.append(m)
@@ -320,6 +335,114 @@ class SimulatorDataset:
                 moved = replace(moved, slab_name=name)
             memberships.append(moved)
         return replace(customer, memberships=tuple(memberships))
+
+    # ----------------------------------------------------------------- simulated days
+    @property
+    def day(self) -> int:
+        """Simulated days advanced so far (0: the reference date)."""
+        return self.clock.day
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
+
+    def advance(
+        self,
+        days: int,
+        churn: float | None = None,
+        new_promotions: int = 0,
+        new_promotion_holders: float = 0.2,
+    ) -> dict[str, Any]:
+        """Move the clock `days` days on, applying each day's churn (`days.py`).
+
+        New promotions are added on the first day. Returns what changed, as
+        `POST /_admin/advance` answers it.
+        """
+        share = self.config.churn if churn is None else churn
+        check_advance(days, share, new_promotions, new_promotion_holders)
+        changes = []
+        with self._lock:
+            first = self.clock.day + 1
+            for day in range(first, first + days):
+                churner = DayChurn(self, day, self.clock.day_start_ms(day))
+                changes += churner.churn(float(share))
+                if day == first and new_promotions:
+                    changes += churner.new_promotions(new_promotions, float(new_promotion_holders))
+            self.clock.advance(days)
+            result = summarise(self.clock.day, day_text(self.clock.day_start_ms(self.day)), changes)
+            self._advances.append(result)
+        return result
+
+    def changes(self) -> list[dict[str, Any]]:
+        """Every advance so far, oldest first."""
+        return list(self._advances)
+
+    def is_planted(self, customer_id: int, program_id: int) -> bool:
+        return (customer_id, program_id) in self._customer_factory.planted
+
+    def overlay_points(
+        self, customer: Customer, program_id: int, *, earned: float = 0.0, redeemed: float = 0.0
+    ) -> None:
+        self._overlays.add_points(
+            (customer.customer_id, program_id), earned=earned, redeemed=redeemed
+        )
+        self._overridden_customers.add(customer.customer_id)
+
+    def overlay_grant(
+        self,
+        customer: Customer,
+        promotion: Promotion,
+        points: tuple[PointsGrant, ...] = (),
+        incentives: tuple[Incentive, ...] = (),
+    ) -> None:
+        self._overlays.add_grant((customer.customer_id, promotion.promotion_id), points, incentives)
+
+    def overlay_enrolment(self, customer: Customer, promotion: Promotion) -> None:
+        pair = (customer.customer_id, promotion.promotion_id)
+        self._overlays.enrolments[pair] = self._overlays.enrolments.get(pair, 0) + 1
+
+    def move_tier(
+        self, customer: Customer, program: Program, serial: int, stamp_ms: int, r: Random
+    ) -> None:
+        """Put a customer at tier `serial`; above the base it expires after the day."""
+        if serial == 1:
+            expiry = date(2125, r.randint(1, 12), r.randint(1, 28))
+        else:
+            expiry = date.fromisoformat(day_text(stamp_ms)) + timedelta(days=r.randint(30, 720))
+        self.set_tier(
+            customer.org_id,
+            customer.customer_id,
+            program.program_id,
+            serial,
+            slab_expiry_date=expiry.isoformat(),
+        )
+
+    def add_day_promotion(
+        self, program: Program, day: int, k: int, day_end_ms: int, holders_share: float
+    ) -> Promotion:
+        """A new LOYALTY promotion of simulated day `day`, active for 90 days from it."""
+        start = day_end_ms - DAY_MS
+        return self.add_promotion(
+            program.org_id,
+            program.program_id,
+            name=f"Day {day} Promotion {k + 1}",
+            description=f"Added on day {day} to {program.name}",
+            points_offer_type="LOYALTY",
+            start_date=iso_z(start),
+            end_date=iso_z(start + 90 * DAY_MS - 1000),
+            holders_share=holders_share,
+            no_benefit_share=0.0,  # every holder earns, so actionSummary shows the holding
+            created_ms=day_end_ms - HOUR_MS,
+        )
+
+    def holder_ids(self, promotion: Promotion) -> list[int]:
+        """Every holder of `promotion`, by index, without deriving their records."""
+        org = self._org_by_id[promotion.org_id]
+        factory = self._promotion_factory
+        return [
+            cid
+            for i in range(self.config.customers_per_org)
+            if factory.holds(cid := ids.customer_id(org.index, i), self.is_heavy(i), promotion)
+        ]
 
     # ----------------------------------------------------------------- promotions
     def promotions(self, org_id: int, program_id: int | None = None) -> list[Promotion]:
@@ -386,13 +509,16 @@ class SimulatorDataset:
         end_date: str | None = None,
         holders_share: float | None = None,
         no_benefit_share: float | None = None,
+        created_ms: int | None = None,
     ) -> Promotion:
         """Add a promotion to a program, as a brand would while the simulator runs.
 
-        It is modified after every promotion before it (one minute after the latest), so a
-        catalogue sorted by `lastModifiedOn` shows it first. Its holders and benefits are
-        derived like any other promotion's. Defaults: active from the day before the
-        reference date for 90 days, the config's shares.
+        It is created and modified at the clock's now, and at least one minute after the
+        latest promotion, so a catalogue sorted by `lastModifiedOn` shows it first and a
+        sync comparing catalogue times with earlier `Date` headers notices it. Its holders
+        and benefits are derived like any other promotion's. Defaults: active from the day
+        before the reference date for 90 days, the config's shares. `created_ms` (simulated
+        days) dates it at the start of a day's last hour instead, where its holders earn.
         """
         program = self._programs.get(program_id)
         if program is None or program.org_id != org_id:
@@ -413,6 +539,9 @@ class SimulatorDataset:
             raise ValueError("end_date must be after start_date")
         with self._lock:
             latest = max(p.last_modified_on_ms for p in self.all_promotions())
+            # A simulated day's promotions are a second apart so that many fit in its hour.
+            gap = 1000 if created_ms else 60_000
+            stamp = max(latest + gap, created_ms if created_ms else self.clock.now_ms())
             p = self._base_promotion_count(program_id) + len(self._added.get(program_id, []))
             promotion = self._promotion_factory.promotion(
                 program,
@@ -429,8 +558,11 @@ class SimulatorDataset:
                 ),
                 misconfigured=False,
                 added=True,
-                modified_ms=latest + 60_000,
+                modified_ms=stamp,
             )
+            if created_ms:  # added on a simulated day: active from that day, earning in it
+                window = (stamp, max(created_ms + HOUR_MS, stamp + 1000))
+                promotion = replace(promotion, kind=ACTIVE, benefits_window=window)
             self._added.setdefault(program_id, []).append(promotion)
             self._promotion_cache.pop(program_id, None)
             self._held_cached.cache_clear()
@@ -462,13 +594,19 @@ class SimulatorDataset:
         if not self.holds(customer, promotion):
             return EMPTY_BENEFITS
         # A sync asks for the same pair twice (promotionData usage, then actionSummary).
-        return self._benefits_cached(customer.customer_id, promotion.promotion_id)
+        base = self._benefits_cached(customer.customer_id, promotion.promotion_id)
+        return self._overlays.benefits(customer.customer_id, promotion.promotion_id, base)
 
     def points_grants(self, customer: Customer, promotion: Promotion) -> tuple[PointsGrant, ...]:
         """The points part of `benefits` alone (promotionData's usage), cheaper to derive."""
         if not self.holds(customer, promotion):
             return ()
-        return self._promotion_factory.points(customer.customer_id, promotion)
+        base = self._promotion_factory.points(customer.customer_id, promotion)
+        return self._overlays.points(customer.customer_id, promotion.promotion_id, base)
+
+    def extra_enrolments(self, customer: Customer, promotion: Promotion) -> int:
+        """Enrolments in `promotion` since the derived one (simulated `enrolled` days)."""
+        return self._overlays.enrolments.get((customer.customer_id, promotion.promotion_id), 0)
 
     def _derive_benefits(self, customer_id: int, promotion_id: int) -> Benefits:
         promotion = self.promotion(promotion_id)

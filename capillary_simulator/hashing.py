@@ -34,6 +34,9 @@ class Tag(IntEnum):
     TOKEN = 14
     INCENTIVES = 15
     POINTS_FREE = 16
+    CHURN = 17
+    CHURN_KIND = 18
+    CHURN_DETAIL = 19
 
 
 def _splitmix(value: int) -> int:

@@ -182,6 +182,8 @@ class PromotionFactory:
         pid = promotion.promotion_id
         if unit(self._seed, Tag.NO_BENEFIT, customer_id, pid) < promotion.no_benefit_share:
             return None
+        if promotion.benefits_window is not None:
+            return promotion.benefits_window
         low = promotion.start_ms
         if promotion.kind != ENDED_BEFORE_CUTOFF:
             low = max(low, BENEFITS_CUTOFF_MS)

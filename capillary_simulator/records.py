@@ -100,6 +100,9 @@ class Promotion:
     no_benefit_share: float
     misconfigured: bool
     added: bool
+    # When holders' benefits were issued, if not the promotion's window up to the
+    # reference date: promotions added on a simulated day earn in that day's last hour.
+    benefits_window: tuple[int, int] | None = None
 
     @property
     def status(self) -> str:

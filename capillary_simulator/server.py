@@ -68,6 +68,7 @@ def uvicorn_server(config: SimulatorConfig, *, app: Any | None = None) -> uvicor
         timeout_graceful_shutdown=1,
         timeout_keep_alive=30,
         server_header=False,
+        date_header=False,  # the app sends the simulated clock's Date instead
     )
     return uvicorn.Server(settings)
 
@@ -236,6 +237,28 @@ class RunningSimulator:
         """Change latency_ms, jitter_ms, error_rate, hang_rate, hang_seconds,
         malformed_rate, rate_limit_per_minute or token_ttl_seconds while running."""
         return self._admin("POST", "faults", settings)
+
+    def advance(
+        self,
+        days: int,
+        churn: float | None = None,
+        new_promotions: int = 0,
+        new_promotion_holders: float | None = None,
+    ) -> dict[str, Any]:
+        """Simulate `days` days of churn (`POST /_admin/advance`); what changed.
+
+        In process mode `dataset` is a copy that does not see the changes; a copy advanced
+        the same way does (the churn is deterministic)."""
+        payload: dict[str, Any] = {"days": days, "new_promotions": new_promotions}
+        if churn is not None:
+            payload["churn"] = churn
+        if new_promotion_holders is not None:
+            payload["new_promotion_holders"] = new_promotion_holders
+        return self._admin("POST", "advance", payload)
+
+    def changes(self) -> list[dict[str, Any]]:
+        """Every advance so far (`GET /_admin/changes`)."""
+        return self._admin("GET", "changes")
 
     def roster_csv(self) -> str:
         return self._http.get("/_admin/roster.csv").text

@@ -18,6 +18,9 @@ def test_invalid_options_are_usage_errors() -> None:
     result = CliRunner().invoke(simulator_command, ["--error-rate", "2", "--port", "0"])
     assert result.exit_code == 2
     assert "error_rate" in result.output
+    result = CliRunner().invoke(simulator_command, ["--churn", "1.5", "--port", "0"])
+    assert result.exit_code == 2
+    assert "churn must be between 0 and 1" in result.output
 
 
 def test_serves_in_the_foreground_and_prints_url_and_credentials() -> None:
@@ -36,6 +39,8 @@ def test_serves_in_the_foreground_and_prints_url_and_credentials() -> None:
         "--rate-limit",
         "50",
         "--no-anomalies",
+        "--churn",
+        "0.25",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
@@ -49,6 +54,7 @@ def test_serves_in_the_foreground_and_prints_url_and_credentials() -> None:
         config = httpx.get(base_url + "/_admin/config", timeout=10).json()["config"]
         assert config["customers_per_org"] == 7 and config["orgs"] == 3
         assert config["rate_limit_per_minute"] == 50 and config["anomalies"] is False
+        assert config["churn"] == 0.25
         programs = httpx.get(base_url + "/v2/organization/programs", headers=headers).json()
         assert len(programs["data"]) == 1
     finally:

@@ -205,7 +205,8 @@ def test_added_promotions_and_tier_changes_apply_on_top() -> None:
     added = dataset.add_promotion(
         HOME_ORG, program.program_id, name="Flash Sale", holders_share=1.0
     )
-    assert added.last_modified_on_ms == newest + 60_000
+    # Dated at the clock, and at least a minute after every promotion before it.
+    assert newest + 60_000 <= added.last_modified_on_ms <= dataset.now_ms()
     assert added.kind == ACTIVE and added.added
     assert dataset.promotion(added.promotion_id) == added
     customer = dataset.customer_by_index(HOME_ORG, 0)
