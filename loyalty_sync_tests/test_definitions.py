@@ -33,8 +33,10 @@ ASSETS = [
 ]
 CHECKS = [
     "api_events:partitions_fresh",
+    "benefit_summaries:change_signal_drift",
     "benefit_summaries:no_benefits_share",
     "benefit_summaries:row_count_drop",
+    "customer_promotions:change_signal_drift",
     "customer_promotions:row_count_drop",
     "customers:row_count_drop",
     "loyalty_program_details:available_points_sum",

@@ -156,7 +156,19 @@ class PassOutcome:
     resumed: list[str] = field(default_factory=list)
     held_back: list[str] = field(default_factory=list)
     set_aside: int = 0
-    signals: Signals = field(default_factory=Signals)
+    # What each org's change signals did (an org's customers are fetched once for all
+    # of its programs, so the figures are the org's).
+    signals_by_org: dict[int, Signals] = field(default_factory=dict)
+
+    @property
+    def signals(self) -> Signals:
+        total = Signals()
+        for figures in self.signals_by_org.values():
+            total.add(figures)
+        return total
+
+    def org_signals(self, org_id: int) -> Signals:
+        return self.signals_by_org.setdefault(org_id, Signals())
 
     def add_events(self, events: EventLog) -> None:
         events.flush()
@@ -258,7 +270,10 @@ def record_pass(
                 "retries": (row.retries or 0) + retry_share + (1 if index < retry_remainder else 0),
                 "warnings": {str(k): v for k, v in sorted(warnings.items())},
                 "passes": passes,
-                "signals": {**(row.signals or {}), name: outcome.signals.as_json()},
+                "signals": {
+                    **(row.signals or {}),
+                    name: outcome.org_signals(row.org_id).as_json(),
+                },
                 "synced_at": sa.func.now(),
             }
             if finished and row.status == SyncStatus.RUNNING.value:

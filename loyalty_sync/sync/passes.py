@@ -114,15 +114,18 @@ def _run(
         checkpoint = open_checkpoint(engine, name, partitions, scope.run_id, options.resume_within)
         if checkpoint.resumed:
             outcome.resumed.append(f"org {org_id} after {checkpoint.items_done} item(s)")
+        calls_before = client.stats.snapshot()["calls"]
         org_pass(org_id, partitions, checkpoint, outcome)
+        calls = client.stats.snapshot()["calls"] - calls_before
+        # A full sync's calls: these, plus each skipped item at what a fetched one cost.
+        signals = outcome.org_signals(org_id)
+        fetched = sum(signals.fetched.values())
+        per_item = calls / fetched if fetched else 1.0
+        signals.full_calls = calls + round(signals.skipped * per_item)
         outcome.rows_by_partition.update(checkpoint.served)
         generation_pass_done(engine, generation, name)
     after = client.stats.snapshot()
     outcome.calls = after["calls"] - before["calls"]
-    signals = outcome.signals
-    fetched = sum(signals.fetched.values())
-    per_item = outcome.calls / fetched if fetched else 1.0
-    signals.full_calls = outcome.calls + round(signals.skipped * per_item)
     outcome.retries = after["retries"] - before["retries"]
     outcome.api = after
     return outcome
@@ -152,8 +155,12 @@ def _finish(
             condition = doomed(table, partitions, columns, universe, checkpoint.id)
             plans.append((table, condition))
             held = dict(_per_partition(conn, table, condition))
+            for pair in partitions.pairs:  # what each partition is served, deletes or not
+                checkpoint.served[(table.name, partition_key(*pair))] = 0
             for pair, total in _per_partition(conn, table, partitions.where(table)):
                 lost = held.get(pair, 0)
+                # Rows served: fetched this time or kept as fresh, less what is gone.
+                checkpoint.served[(table.name, partition_key(*pair))] = total - lost
                 if total >= options.drop_min_rows and lost > options.max_drop_share * total:
                     too_many.append((table.name, *pair, lost, total))
         if too_many and not options.accept_drops:
@@ -182,11 +189,6 @@ def _finish(
                 outcome.add_merge(MergeResult(table.name, 0, 0, 0, gone))
         if also is not None:
             also(conn, bool(too_many and not options.accept_drops))
-        # The rows each partition holds now, whether fetched this time or skipped as fresh.
-        for table, _, _ in family:
-            stored = dict(_per_partition(conn, table, partitions.where(table)))
-            for pair in partitions.pairs:
-                checkpoint.served[(table.name, partition_key(*pair))] = stored.get(pair, 0)
         complete_checkpoint(conn, checkpoint)
 
 
@@ -426,7 +428,7 @@ def sync_promotions(
         planned = PlannedItems(
             engine, _customers_to_fetch(org_id, partitions, plan), PROMOTION_ORDER
         )
-        outcome.signals.add(planned.signals)
+        outcome.org_signals(org_id).add(planned.signals)
 
         def write(chunk: Chunk[int]) -> None:
             held: list[dict[str, Any]] = []
@@ -647,7 +649,7 @@ def sync_benefits(
         outcome.skipped["not_enrolled_or_ended_before_cutoff"] += held - eligible
         plan = _plan(client, org_id, partitions, options.freshness)
         planned = PlannedItems(engine, _pairs_to_fetch(org_id, partitions, plan), BENEFIT_ORDER)
-        outcome.signals.add(planned.signals)
+        outcome.org_signals(org_id).add(planned.signals)
 
         def fetch(pair: tuple[int, int, int]) -> Any:
             customer_id, program_id, promotion_id = pair

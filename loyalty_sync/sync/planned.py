@@ -80,6 +80,7 @@ class PlannedItems:
             done.append((item, signature))
             reason, before = self._why.pop(key(item) if key else item, (Reason.RETRY, None))
             if reason == Reason.SAMPLE:
-                outcome.signals.sampled += 1
-                outcome.signals.sampled_changed += int(signature != before)
+                signals = outcome.org_signals(org_id)
+                signals.sampled += 1
+                signals.sampled_changed += int(signature != before)
         freshness.record(conn, org_id, pass_name, plan, done)

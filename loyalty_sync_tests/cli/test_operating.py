@@ -127,12 +127,14 @@ def test_the_summary_says_what_this_sync_changed(env: Env) -> None:
             table,
             counts,
         )
-        assert counts["unchanged"] == env.second.rows[table] or table == "tier_history"
+        # A change-driven second sync re-reads what a signal names, not every row.
+        assert counts["unchanged"] <= env.second.rows[table] or table == "tier_history"
     assert env.second.elapsed_seconds > 0
     result = CliRunner().invoke(main, ["sync", "--no-progress"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "inserted" in result.output and "unchanged" in result.output
-    assert "8116" not in result.output or "no benefits earned" in result.output
+    # A code the sync met is listed with what it means.
+    assert "  8116: " not in result.output or "no benefits earned" in result.output
     assert result.output.count("simulator") <= 1  # the source is a simulator by URL here
 
 

@@ -26,7 +26,7 @@ from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli import main
 from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
-from loyalty_sync.defs.checks import DROP_CHECKED, TIER_CHECKS, partitions_fresh
+from loyalty_sync.defs.checks import DRIFT_CHECKED, DROP_CHECKED, TIER_CHECKS, partitions_fresh
 from loyalty_sync.defs.checks.config import FreshnessConfig
 from loyalty_sync.defs.resources import WarehouseResource
 from loyalty_sync.warehouse import tables
@@ -60,6 +60,7 @@ ALL_CHECKS = {
     ("api_events", "partitions_fresh"),
     *(("loyalty_program_details", name) for name in TIER_CHECKS),
     *((table, "row_count_drop") for table in DROP_CHECKED),
+    *((table, "change_signal_drift") for table in DRIFT_CHECKED),
 }
 Site = tuple[int, int, int]  # (org, program, customer)
 

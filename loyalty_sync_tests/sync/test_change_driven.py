@@ -229,6 +229,17 @@ def test_after_a_day_of_churn_an_incremental_sync_matches_a_full_one_but_the_uns
         enrolled = {i["customer_id"] for i in changes["enrolled"]["items"]}
         assert found["promotions"][1] == len(enrolled)
         assert found["benefits"][1] == changes["summary_only"]["count"]
+        # The drift check says the same, per partition, and warns above 5 %.
+        drift = [
+            c
+            for run in incremental.runs
+            for c in run.checks
+            if c["check"] == "change_signal_drift" and c["asset"] == "benefit_summaries"
+        ]
+        assert {c["partition"] for c in drift} == {"51135-2568", "51135-2569"}
+        sampled, changed = found["benefits"]
+        assert all(f"{changed} of {sampled} sampled" in c["description"] for c in drift)
+        assert all(c["passed"] == (changed / sampled <= 0.05) for c in drift)
 
 
 def test_a_new_promotion_reaches_its_holders_through_the_catalogue(

@@ -28,7 +28,8 @@ def _drift_check(asset: str, pass_name: str, endpoint: str) -> dg.AssetChecksDef
         asset=asset,
         name="change_signal_drift",
         description=f"Share of the {endpoint} items a change-driven sync skipped, sampled and "
-        "re-fetched, that had in fact changed (sync_runs.signals): WARN above max_share. A "
+        "re-fetched, that had in fact changed (sync_runs.signals; the figures of the "
+        "partition's org, whose customers one pass serves): WARN above max_share. A "
         "high share means the signals miss changes: shorten the max age.",
         op_tags=AFTER_THE_PASSES,
         partitions_def=PARTITIONED,
