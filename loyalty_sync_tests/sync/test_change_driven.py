@@ -40,16 +40,22 @@ def simulator() -> Iterator[RunningSimulator]:
 
 
 @pytest.fixture
-def synced(
-    simulator: RunningSimulator,
-    engine: sa.Engine,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> tuple[RunningSimulator, sa.Engine]:
+def pointed(
+    simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> RunningSimulator:
+    """The environment of a sync against `simulator`."""
     for name, value in simulator.client_environment().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("CAPILLARY_RATE_LIMIT_PER_MINUTE", "600000")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    return simulator
+
+
+@pytest.fixture
+def synced(
+    pointed: RunningSimulator, engine: sa.Engine, tmp_path: Path
+) -> tuple[RunningSimulator, sa.Engine]:
+    simulator = pointed
     roster = tmp_path / "roster.csv"
     roster.write_text(simulator.roster_csv())
     import_roster(engine, roster)
@@ -260,3 +266,33 @@ def test_a_new_promotion_reaches_its_holders_through_the_catalogue(
     )
     full = _full_copy(day_simulator, server_admin_url, tmp_path, monkeypatch)
     assert _differing_pairs(engine, full) == set()
+
+
+def test_the_command_line_forces_a_full_sync_and_says_what_was_fetched(synced) -> None:
+    from click.testing import CliRunner
+
+    from loyalty_sync.cli.main import main
+
+    result = CliRunner().invoke(main, ["sync", "--full", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    n = CONFIG.customers_per_org
+    assert f"promotionData: fetched {n} of {n} items (full {n}); skipped 0" in result.output
+    again = CliRunner().invoke(main, ["sync", "--no-progress"])
+    assert f"promotionData: fetched 0 of {n} items (none); skipped {n} as fresh" in again.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("LOYALTY_SYNC_MAX_AGE_DAYS", "0"), ("LOYALTY_SYNC_DRIFT_SAMPLE", "2")]
+)
+def test_a_bad_freshness_setting_stops_the_sync_in_one_line(
+    pointed, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    from click.testing import CliRunner
+
+    from loyalty_sync.cli.main import main
+
+    monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(main, ["sync", "--no-progress"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) <= 2 and name in lines[-1], result.output
