@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from benchmarks.harness import (
     DATA_TABLES,
+    RUN_COLUMNS,
     UNLIMITED_PER_MINUTE,
     BenchDatabases,
     ProcessMeasure,
@@ -50,8 +51,24 @@ class Warehouse:
     max_age: int
     url: str
     calls: list[int] = field(default_factory=list)  # per simulated day
-    drift: list[tuple[int, int]] = field(default_factory=list)  # (sampled, changed) per day
+    # per day and pass: the sync's signals (sampled, sampled_changed, skipped, ...)
+    signals: list[dict[str, dict[str, Any]]] = field(default_factory=list)
     differences: dict[str, int] = field(default_factory=dict)
+    # per endpoint: items (customers, pairs) whose rows differ from the full sync's
+    differing_items: dict[str, int] = field(default_factory=dict)
+
+    def sampled(self, pass_name: str) -> tuple[int, int]:
+        """(sampled, found changed) over the days."""
+        days = [day.get(pass_name, {}) for day in self.signals]
+        return sum(d.get("sampled", 0) for d in days), sum(
+            d.get("sampled_changed", 0) for d in days
+        )
+
+    def estimate(self, pass_name: str) -> float:
+        """Skipped items likely changed on the last day, by the days' pooled sample share."""
+        sampled, changed = self.sampled(pass_name)
+        skipped = self.signals[-1].get(pass_name, {}).get("skipped", 0) if self.signals else 0
+        return changed / sampled * skipped if sampled else 0.0
 
 
 @dataclass
@@ -79,8 +96,8 @@ def _copy(databases: BenchDatabases, source: str, name: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _drift(url: str) -> tuple[int, int]:
-    """(sampled, changed) of the latest sync, both passes, counted once per org."""
+def _signals(url: str) -> dict[str, dict[str, Any]]:
+    """The latest sync's signals per pass (one org, one program: one sync_runs row)."""
     s = tables.sync_runs
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
@@ -90,10 +107,26 @@ def _drift(url: str) -> tuple[int, int]:
             ).scalar()
     finally:
         engine.dispose()
-    figures = dict(latest or {})
-    sampled = sum(int(f.get("sampled", 0)) for f in figures.values())
-    changed = sum(int(f.get("sampled_changed", 0)) for f in figures.values())
-    return sampled, changed
+    return dict(latest or {})
+
+
+def _differing_items(expected: dict[str, Counter[Any]], actual: dict[str, Counter[Any]]):
+    """Customers whose promotionData rows, and pairs whose actionSummary rows, differ."""
+
+    def keys(table: sa.Table, columns: tuple[str, ...]) -> set[tuple[str, ...]]:
+        names = [c.name for c in table.columns if c.name not in RUN_COLUMNS]
+        at = [names.index(c) for c in columns]
+        rows = (expected[table.name] - actual[table.name]) + (
+            actual[table.name] - expected[table.name]
+        )
+        return {tuple(row[i] for i in at) for row in rows}
+
+    pair = ("customer_id", "promotion_id")
+    benefit_tables = [t for t in tables.CONTRACT_TABLES if t.name.startswith("benefit_")]
+    return {
+        "promotions": len(keys(tables.customer_promotions, ("customer_id",))),
+        "benefits": len(set().union(*(keys(t, pair) for t in benefit_tables))),
+    }
 
 
 def _differences(expected: dict[str, Counter[Any]], actual: dict[str, Counter[Any]]):
@@ -145,7 +178,7 @@ def run(work: Path, databases: BenchDatabases, config: SimulatorConfig) -> DaysR
             for house in houses:
                 measure = sync(f"days-{day}-{house.name}", simulator, house)
                 house.calls.append(measure.calls)
-                house.drift.append(_drift(house.url))
+                house.signals.append(_signals(house.url))
             print(
                 f"  day {day}: "
                 + ", ".join(f"max age {h.max_age}: {h.calls[-1]:,} calls" for h in houses),
@@ -160,5 +193,7 @@ def run(work: Path, databases: BenchDatabases, config: SimulatorConfig) -> DaysR
         sync("days-full", simulator, full, "--full")
     expected = warehouse_content(full.url)
     for house in houses:
-        house.differences = _differences(expected, warehouse_content(house.url))
+        content = warehouse_content(house.url)
+        house.differences = _differences(expected, content)
+        house.differing_items = _differing_items(expected, content)
     return DaysResult(customers, day0.calls, houses, changes, second.calls, written)
