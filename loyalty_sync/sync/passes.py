@@ -603,15 +603,14 @@ def _plan(
     client: CapillaryClient, org_id: int, partitions: PartitionScope, options: freshness.Freshness
 ) -> freshness.Plan:
     """A pass's plan: Capillary's clock now, and the org's catalogue unless all is fetched."""
-    now = client.clock.now()
     if options.full:
-        return freshness.plan(options, now)
+        # Nothing is skipped, but when it was fetched is still Capillary's time.
+        if not client.clock.observed:
+            client.programs(org_id)
+        return freshness.plan(options, client.clock.now())
     entries = client.promotion_catalogue(org_id).promotions
-    if not client.clock.observed:
-        now = client.clock.now()
-    return freshness.plan(
-        options, now, [e for e in entries if (org_id, e.program_id) in partitions]
-    )
+    mine = [e for e in entries if (org_id, e.program_id) in partitions]
+    return freshness.plan(options, client.clock.now(), mine)
 
 
 def _pairs_to_fetch(

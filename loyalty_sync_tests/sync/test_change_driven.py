@@ -296,3 +296,25 @@ def test_a_bad_freshness_setting_stops_the_sync_in_one_line(
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) <= 2 and name in lines[-1], result.output
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_pass_run_alone_dates_its_items_by_capillarys_clock(synced, full: bool) -> None:
+    """As a rerun's benefits pass in a new process does: a client that has seen no answer."""
+    from loyalty_sync.capillary.client import CapillaryClient, ClientSettings
+    from loyalty_sync.capillary.ratelimit import MemoryRateLimiter
+    from loyalty_sync.sync import passes
+    from loyalty_sync.sync.freshness import Freshness
+    from loyalty_sync.sync.scope import RunScope
+    from loyalty_sync_tests.capillary.conftest import BASIC
+
+    simulator, engine = synced
+    settings = ClientSettings(base_url=simulator.base_url, own_org_id=51135)
+    keys = ["51135-2568", "51135-2569"]
+    with CapillaryClient(settings, BASIC, MemoryRateLimiter(600_000)) as client:
+        options = passes.PassOptions(freshness=Freshness(full=full))
+        passes.sync_benefits(engine, client, RunScope.from_partition_keys("alone", keys), options)
+    state = tables.sync_item_state
+    with engine.connect() as conn:
+        days = set(conn.scalars(sa.select(sa.func.date(state.c.fetched_at)).distinct()))
+    assert {str(day) for day in days} == {CONFIG.reference_date.isoformat()}
