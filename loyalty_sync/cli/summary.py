@@ -107,8 +107,11 @@ def _print_signals(console: Console, summary: SyncSummary) -> None:
         reasons = ", ".join(f"{reason} {n:,}" for reason, n in sorted(fetched.items()) if n)
         line = (
             f"{endpoint}: fetched {sum(fetched.values()):,} of {figures['items']:,} items"
-            f" ({reasons or 'none'}); skipped {figures.get('skipped', 0):,} as fresh"
+            f" ({reasons or 'none'}); skipped {figures.get('skipped', 0):,}"
         )
+        why = figures.get("skipped_by_reason", {})
+        if why:
+            line += " (" + ", ".join(f"{r} {n:,}" for r, n in sorted(why.items()) if n) + ")"
         if figures.get("sampled"):
             line += (
                 f"; drift sample: {figures.get('sampled_changed', 0):,} of "

@@ -153,7 +153,7 @@ def table_metadata(
         metadata["run_api_calls_full_sync_estimate"] = signals.full_calls
         metadata["run_items"] = signals.items
         metadata["run_items_fetched_by_reason"] = as_metadata_counts(signals.fetched)
-        metadata["run_items_skipped_fresh"] = signals.skipped
+        metadata["run_items_skipped_by_reason"] = as_metadata_counts(signals.skipped_by_reason)
         metadata["run_drift_sampled"] = signals.sampled
         metadata["run_drift_sampled_changed"] = signals.sampled_changed
     if outcome.held_back:

@@ -49,7 +49,7 @@ STATE = tables.sync_item_state
 
 
 class Reason(StrEnum):
-    """Why an item is fetched (or, FRESH, skipped)."""
+    """Why an item is fetched, or (the last two) why it is skipped."""
 
     FULL = "full"
     NEW = "new"
@@ -60,7 +60,11 @@ class Reason(StrEnum):
     MAX_AGE = "max_age"
     SAMPLE = "sample"
     RETRY = "retry"  # set aside by an earlier run, taken first
-    FRESH = "fresh"
+    FETCHED_TODAY = "fetched_today"  # skipped: a sync fetched it earlier today
+    UNCHANGED = "unchanged"  # skipped: no signal, and within its max age
+
+
+SKIPPED = (Reason.FETCHED_TODAY.value, Reason.UNCHANGED.value)
 
 
 @dataclass(frozen=True)
@@ -148,10 +152,13 @@ def _values(name: str, key: str, stamps: dict[int, datetime]) -> sa.Values:
     ).data(rows)
 
 
-def _case(p: Plan, whens: list[tuple[sa.ColumnElement[bool], Reason]]) -> sa.ColumnElement[str]:
+def _case(
+    p: Plan, whens: list[tuple[sa.ColumnElement[bool], Reason]], fetched: Any
+) -> sa.ColumnElement[str]:
     if p.freshness.full:
         return sa.literal(Reason.FULL.value)
-    return sa.case(*((when, reason.value) for when, reason in whens), else_=Reason.FRESH.value)
+    whens = [*whens, (fetched >= p.today, Reason.FETCHED_TODAY)]
+    return sa.case(*((when, reason.value) for when, reason in whens), else_=Reason.UNCHANGED.value)
 
 
 def customer_reason(
@@ -187,6 +194,7 @@ def customer_reason(
             (promotion_changed, Reason.PROMOTION_CHANGED),
             *_due_and_sample(p, org_id, customer, [customer], state.c.fetched_at),
         ],
+        state.c.fetched_at,
     )
 
 
@@ -207,6 +215,7 @@ def pair_reason(p: Plan, org_id: int, state: sa.Table) -> sa.ColumnElement[str]:
             (promotion_changed, Reason.PROMOTION_CHANGED),
             *_due_and_sample(p, org_id, cp.c.customer_id, pair, state.c.fetched_at),
         ],
+        state.c.fetched_at,
     )
 
 
@@ -274,6 +283,7 @@ class Signals:
     items: int = 0
     fetched: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
+    skipped_by_reason: Counter[str] = field(default_factory=Counter)
     sampled: int = 0
     sampled_changed: int = 0
     full_calls: int = 0  # what fetching every item would have cost
@@ -282,6 +292,7 @@ class Signals:
         self.items += other.items
         self.fetched.update(other.fetched)
         self.skipped += other.skipped
+        self.skipped_by_reason.update(other.skipped_by_reason)
         self.sampled += other.sampled
         self.sampled_changed += other.sampled_changed
         self.full_calls += other.full_calls
@@ -291,6 +302,7 @@ class Signals:
             "items": self.items,
             "fetched": dict(sorted(self.fetched.items())),
             "skipped": self.skipped,
+            "skipped_by_reason": dict(sorted(self.skipped_by_reason.items())),
             "sampled": self.sampled,
             "sampled_changed": self.sampled_changed,
             "full_calls": self.full_calls,

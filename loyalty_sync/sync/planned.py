@@ -8,6 +8,7 @@ whether a sampled item had in fact changed.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,11 +48,16 @@ class PlannedItems:
         signature, reason = columns[-2], columns[-1]
         with engine.connect() as conn:
             counts = freshness.count_reasons(conn, sa.select(*self._item, reason))
-        skipped = counts.pop(Reason.FRESH.value, 0)
-        self.signals = Signals(items=sum(counts.values()) + skipped, fetched=counts)
-        self.signals.skipped = skipped
+        skipped = Counter({r: counts.pop(r) for r in freshness.SKIPPED if r in counts})
+        self.signals = Signals(
+            items=sum(counts.values()) + skipped.total(),
+            fetched=counts,
+            skipped=skipped.total(),
+            skipped_by_reason=skipped,
+        )
         self.total = sum(counts.values())
-        self._query = sa.select(*self._item, signature, reason).where(reason != Reason.FRESH.value)
+        to_fetch = reason.not_in(freshness.SKIPPED)
+        self._query = sa.select(*self._item, signature, reason).where(to_fetch)
         self._why: dict[tuple[int, ...], tuple[str, str | None]] = {}
 
     def items_after(self, reader: sa.Connection, cursor: list[Any] | None) -> Iterator[tuple]:

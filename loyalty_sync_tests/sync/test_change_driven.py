@@ -91,6 +91,9 @@ def test_a_second_sync_the_same_day_looks_customers_up_and_nothing_else(synced) 
     assert _action_summaries(calls) == 0
     assert _written(summary) == 0
     assert summary.signals["promotions"]["skipped"] == CONFIG.customers_per_org
+    assert summary.signals["promotions"]["skipped_by_reason"] == {
+        "fetched_today": CONFIG.customers_per_org
+    }
     assert summary.signals["benefits"]["skipped"] > 0
 
 
@@ -278,7 +281,8 @@ def test_the_command_line_forces_a_full_sync_and_says_what_was_fetched(synced) -
     n = CONFIG.customers_per_org
     assert f"promotionData: fetched {n} of {n} items (full {n}); skipped 0" in result.output
     again = CliRunner().invoke(main, ["sync", "--no-progress"])
-    assert f"promotionData: fetched 0 of {n} items (none); skipped {n} as fresh" in again.output
+    skipped = f"promotionData: fetched 0 of {n} items (none); skipped {n} (fetched_today {n})"
+    assert skipped in again.output, again.output
 
 
 @pytest.mark.parametrize(
