@@ -22,32 +22,29 @@ def home_dir() -> Path:
 
 CHUNK_SIZE_ENV = "LOYALTY_SYNC_CHUNK_SIZE"
 DEFAULT_CHUNK_SIZE = 250
-
-
-def chunk_size_from_env() -> int:
-    """Items per committed chunk of a pass: `LOYALTY_SYNC_CHUNK_SIZE`, default 250."""
-    text = os.environ.get(CHUNK_SIZE_ENV, "").strip()
-    if not text:
-        return DEFAULT_CHUNK_SIZE
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise ValueError(f"{CHUNK_SIZE_ENV} must be a positive integer, not {text!r}")
-    return int(text)
-
-
 MAX_AGE_ENV = "LOYALTY_SYNC_MAX_AGE_DAYS"
 DEFAULT_MAX_AGE_DAYS = 7
 DRIFT_SAMPLE_ENV = "LOYALTY_SYNC_DRIFT_SAMPLE"
 DEFAULT_DRIFT_SAMPLE = 0.01
 
 
+def _positive_int(name: str, default: int, what: str) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError(f"{name} must be a positive {what}, not {text!r}")
+    return int(text)
+
+
+def chunk_size_from_env() -> int:
+    """Items per committed chunk of a pass: `LOYALTY_SYNC_CHUNK_SIZE`, default 250."""
+    return _positive_int(CHUNK_SIZE_ENV, DEFAULT_CHUNK_SIZE, "integer")
+
+
 def max_age_days_from_env() -> int:
     """Days after which a daily sync fetches an item whatever the signals say (default 7)."""
-    text = os.environ.get(MAX_AGE_ENV, "").strip()
-    if not text:
-        return DEFAULT_MAX_AGE_DAYS
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise ValueError(f"{MAX_AGE_ENV} must be a positive number of days, not {text!r}")
-    return int(text)
+    return _positive_int(MAX_AGE_ENV, DEFAULT_MAX_AGE_DAYS, "number of days")
 
 
 def drift_sample_from_env() -> float:
