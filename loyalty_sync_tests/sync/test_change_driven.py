@@ -7,6 +7,7 @@ and changes the simulator through its admin routes before syncing again.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
 from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse.database import DATABASE_URL_ENV
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database
 
@@ -33,29 +35,53 @@ PROMOTION_DATA = "/v2.1/customers/lookup/promotionData"
 LOOKUP = "/v2/customers/lookup/customerDetails"
 
 
-@pytest.fixture
-def simulator() -> Iterator[RunningSimulator]:
-    with start_simulator(CONFIG) as running:
-        yield running
+@dataclass
+class SyncedOnce:
+    """A simulator and a warehouse synced from it once, with the environment that points
+    `run_sync` at both."""
+
+    simulator: RunningSimulator
+    engine: sa.Engine
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def synced_once(
+    server_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SyncedOnce]:
+    """One first sync for the module's same-day tests. Each of them syncs again, so each
+    leaves the warehouse in step with the simulator, as the next one expects."""
+    home = tmp_path_factory.mktemp("change-driven")
+    with start_simulator(CONFIG) as simulator:
+        url = new_database(server_admin_url)
+        engine = sa.create_engine(url)
+        env = {
+            **simulator.client_environment(),
+            DATABASE_URL_ENV: url,
+            "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
+            "DAGSTER_HOME": str(home / "dagster"),
+        }
+        roster = home / "roster.csv"
+        roster.write_text(simulator.roster_csv())
+        import_roster(engine, roster)
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in env.items():
+                mp.setenv(name, value)
+            first = run_sync(show_progress=False)
+        assert first.success, [r.error for r in first.runs]
+        try:
+            yield SyncedOnce(simulator, engine, env)
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture
 def synced(
-    simulator: RunningSimulator,
-    engine: sa.Engine,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    synced_once: SyncedOnce, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[RunningSimulator, sa.Engine]:
-    for name, value in simulator.client_environment().items():
+    for name, value in synced_once.env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CAPILLARY_RATE_LIMIT_PER_MINUTE", "600000")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    roster = tmp_path / "roster.csv"
-    roster.write_text(simulator.roster_csv())
-    import_roster(engine, roster)
-    first = run_sync(show_progress=False)
-    assert first.success, [r.error for r in first.runs]
-    return simulator, engine
+    return synced_once.simulator, synced_once.engine
 
 
 def _sync(simulator: RunningSimulator, **options: Any) -> tuple[SyncSummary, dict[str, int]]:
