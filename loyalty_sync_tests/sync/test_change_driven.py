@@ -7,6 +7,7 @@ and changes the simulator through its admin routes before syncing again.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
 from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse.database import DATABASE_URL_ENV
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database
 
@@ -33,35 +35,53 @@ PROMOTION_DATA = "/v2.1/customers/lookup/promotionData"
 LOOKUP = "/v2/customers/lookup/customerDetails"
 
 
-@pytest.fixture
-def simulator() -> Iterator[RunningSimulator]:
-    with start_simulator(CONFIG) as running:
-        yield running
+@dataclass
+class SyncedOnce:
+    """A simulator and a warehouse synced from it once, with the environment that points
+    `run_sync` at both."""
+
+    simulator: RunningSimulator
+    engine: sa.Engine
+    env: dict[str, str]
 
 
-@pytest.fixture
-def pointed(
-    simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> RunningSimulator:
-    """The environment of a sync against `simulator`."""
-    for name, value in simulator.client_environment().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CAPILLARY_RATE_LIMIT_PER_MINUTE", "600000")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    return simulator
+@pytest.fixture(scope="module")
+def synced_once(
+    server_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SyncedOnce]:
+    """One first sync for the module's same-day tests. Each of them syncs again, so each
+    leaves the warehouse in step with the simulator, as the next one expects."""
+    home = tmp_path_factory.mktemp("change-driven")
+    with start_simulator(CONFIG) as simulator:
+        url = new_database(server_admin_url)
+        engine = sa.create_engine(url)
+        env = {
+            **simulator.client_environment(),
+            DATABASE_URL_ENV: url,
+            "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
+            "DAGSTER_HOME": str(home / "dagster"),
+        }
+        roster = home / "roster.csv"
+        roster.write_text(simulator.roster_csv())
+        import_roster(engine, roster)
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in env.items():
+                mp.setenv(name, value)
+            first = run_sync(show_progress=False)
+        assert first.success, [r.error for r in first.runs]
+        try:
+            yield SyncedOnce(simulator, engine, env)
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture
 def synced(
-    pointed: RunningSimulator, engine: sa.Engine, tmp_path: Path
+    synced_once: SyncedOnce, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[RunningSimulator, sa.Engine]:
-    simulator = pointed
-    roster = tmp_path / "roster.csv"
-    roster.write_text(simulator.roster_csv())
-    import_roster(engine, roster)
-    first = run_sync(show_progress=False)
-    assert first.success, [r.error for r in first.runs]
-    return simulator, engine
+    for name, value in synced_once.env.items():
+        monkeypatch.setenv(name, value)
+    return synced_once.simulator, synced_once.engine
 
 
 def _sync(simulator: RunningSimulator, **options: Any) -> tuple[SyncSummary, dict[str, int]]:
@@ -289,7 +309,7 @@ def test_the_command_line_forces_a_full_sync_and_says_what_was_fetched(synced) -
     ("name", "value"), [("LOYALTY_SYNC_MAX_AGE_DAYS", "0"), ("LOYALTY_SYNC_DRIFT_SAMPLE", "2")]
 )
 def test_a_bad_freshness_setting_stops_the_sync_in_one_line(
-    pointed, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+    synced, monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
     from click.testing import CliRunner
 
@@ -304,7 +324,10 @@ def test_a_bad_freshness_setting_stops_the_sync_in_one_line(
 
 @pytest.mark.parametrize("full", [False, True])
 def test_a_pass_run_alone_dates_its_items_by_capillarys_clock(synced, full: bool) -> None:
-    """As a rerun's benefits pass in a new process does: a client that has seen no answer."""
+    """As a rerun's benefits pass in a new process does: a client that has seen no answer.
+
+    Last in the module: the pass runs outside any sync, with a run id of its own.
+    """
     from loyalty_sync.capillary.client import CapillaryClient, ClientSettings
     from loyalty_sync.capillary.ratelimit import MemoryRateLimiter
     from loyalty_sync.sync import passes
