@@ -280,18 +280,22 @@ def record(
 class Signals:
     """What one pass's signals did, for sync_runs, metadata and the summary."""
 
-    items: int = 0
     fetched: Counter[str] = field(default_factory=Counter)
-    skipped: int = 0
     skipped_by_reason: Counter[str] = field(default_factory=Counter)
     sampled: int = 0
     sampled_changed: int = 0
     full_calls: int = 0  # what fetching every item would have cost
 
+    @property
+    def skipped(self) -> int:
+        return self.skipped_by_reason.total()
+
+    @property
+    def items(self) -> int:
+        return self.fetched.total() + self.skipped
+
     def add(self, other: Signals) -> None:
-        self.items += other.items
         self.fetched.update(other.fetched)
-        self.skipped += other.skipped
         self.skipped_by_reason.update(other.skipped_by_reason)
         self.sampled += other.sampled
         self.sampled_changed += other.sampled_changed

@@ -643,11 +643,11 @@ def sync_benefits(
         org_id: int, partitions: PartitionScope, checkpoint: Checkpoint, outcome: PassOutcome
     ) -> None:
         base = benefit_pairs_query(partitions)
-        eligible = _count(engine, base)
-        held = _count(engine, sa.select(cp.c.customer_id).where(partitions.where(cp)))
-        outcome.skipped["not_enrolled_or_ended_before_cutoff"] += held - eligible
         plan = _plan(client, org_id, partitions, options.freshness)
         planned = PlannedItems(engine, _pairs_to_fetch(org_id, partitions, plan), BENEFIT_ORDER)
+        eligible = planned.signals.items  # every answerable pair, fetched or skipped
+        held = _count(engine, sa.select(cp.c.customer_id).where(partitions.where(cp)))
+        outcome.skipped["not_enrolled_or_ended_before_cutoff"] += held - eligible
         outcome.org_signals(org_id).add(planned.signals)
 
         def fetch(pair: tuple[int, int, int]) -> Any:

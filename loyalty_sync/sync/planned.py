@@ -49,13 +49,8 @@ class PlannedItems:
         with engine.connect() as conn:
             counts = freshness.count_reasons(conn, sa.select(*self._item, reason))
         skipped = Counter({r: counts.pop(r) for r in freshness.SKIPPED if r in counts})
-        self.signals = Signals(
-            items=sum(counts.values()) + skipped.total(),
-            fetched=counts,
-            skipped=skipped.total(),
-            skipped_by_reason=skipped,
-        )
-        self.total = sum(counts.values())
+        self.signals = Signals(fetched=counts, skipped_by_reason=skipped)
+        self.total = counts.total()
         to_fetch = reason.not_in(freshness.SKIPPED)
         self._query = sa.select(*self._item, signature, reason).where(to_fetch)
         self._why: dict[tuple[int, ...], tuple[str, str | None]] = {}
