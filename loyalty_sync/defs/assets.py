@@ -21,6 +21,7 @@ from pydantic import Field
 
 from loyalty_sync.capillary.client import CapillaryClient
 from loyalty_sync.defs import partition_results
+from loyalty_sync.defs.dead_runs import close_ended_runs
 from loyalty_sync.defs.failures import failure, reported_plainly
 from loyalty_sync.defs.jobs import API_POOL, FULL_TAG
 from loyalty_sync.defs.metadata import (
@@ -172,12 +173,19 @@ def _run_scope(context: dg.AssetExecutionContext) -> RunScope:
 
 
 def _expected_passes(context: dg.AssetExecutionContext) -> list[str]:
-    """The passes this run makes: the whole job's (no selection), or its selection's."""
+    """The passes this run makes: its selection's, less the steps it does not execute.
+
+    A retry from failure (run monitoring failing a dead worker, then a run retry) keeps
+    the whole selection but executes only the steps that had not succeeded; expecting
+    the others would leave its `sync_runs` rows `running` for ever.
+    """
     selection = context.run.asset_selection
+    steps = context.run.step_keys_to_execute
     return [
         name
         for op_name, name in PASS_NAMES.items()
-        if not selection or selection & _PASS_KEYS[op_name]
+        if (not selection or selection & _PASS_KEYS[op_name])
+        and (steps is None or op_name in steps)
     ]
 
 
@@ -202,6 +210,8 @@ def _run_pass(
         with locks.hold(
             engine, scope.partition_keys, holder=f"run {scope.run_id}", say=context.log.warning
         ):
+            for line in close_ended_runs(context.instance, engine):
+                context.log.info(line)
             open_runs(engine, scope, scope.passes)
             before = partition_results.spent(engine, scope.run_id)
             try:

@@ -15,36 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import dagster as dg
-import psutil
 import sqlalchemy as sa
 from dagster._core.storage.runs.sqlite import SqliteRunStorage
 
 from loyalty_sync.defs.jobs import API_POOL
+from loyalty_sync.deploy.launcher import process_alive, worker_pid
 from loyalty_sync.sync import liveness
 from loyalty_sync.waiting import wait_until
 from loyalty_sync.warehouse import embedded_holders
 
 UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
-
-
-def _executor_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-        event = record.dagster_event
-        metadata = getattr(event.event_specific_data, "metadata", None) if event else None
-        pid = (metadata or {}).get("pid")
-        if pid is not None:
-            return int(pid.value)
-    return None
-
-
-def _alive(pid: int, since: float | None) -> bool:
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return since is None or process.create_time() <= since + 1
-    except psutil.Error:
-        return False
 
 
 def dead_runs(instance: dg.DagsterInstance) -> list[tuple[str, int]]:
@@ -53,9 +33,14 @@ def dead_runs(instance: dg.DagsterInstance) -> list[tuple[str, int]]:
         return []
     dead = []
     for record in instance.get_run_records(dg.RunsFilter(statuses=UNFINISHED)):
-        pid = _executor_pid(instance, record.dagster_run.run_id)
-        if pid is not None and not _alive(pid, record.start_time):
-            dead.append((record.dagster_run.run_id, pid))
+        worker = worker_pid(instance, record.dagster_run.run_id)
+        if worker is None:
+            continue
+        # The CLI's process may be older than the run (it runs one after another), so only
+        # a process younger than the run is a reused pid.
+        started = record.start_time if record.start_time is not None else float("inf")
+        if not process_alive(worker[0], started, window=None):
+            dead.append((record.dagster_run.run_id, worker[0]))
     return dead
 
 
@@ -82,7 +67,18 @@ def clean_up(instance: dg.DagsterInstance, engine: sa.Engine) -> list[str]:
             f"run {run_id} died ({reason}): marked failed, freed {slots} {API_POOL} slot(s), "
             f"closed {rows} sync_runs row(s)"
         )
-    finished = []
+    lines.extend(close_ended_runs(instance, engine))
+    return lines
+
+
+def close_ended_runs(instance: dg.DagsterInstance, engine: sa.Engine) -> list[str]:
+    """Close `sync_runs` rows left `running` by runs Dagster knows ended, or that went stale.
+
+    Every pass calls this before it opens its own rows, so a production deployment (whose
+    runs the daemon launches, and whose dead runs run monitoring fails) never keeps saying
+    a partition is being synced by a run that is over.
+    """
+    lines, finished = [], []
     for run_id in liveness.running_run_ids(engine):
         run = instance.get_run_by_id(run_id)
         if run is not None and run.is_finished:

@@ -22,7 +22,7 @@ from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database
 from loyalty_sync_tests.rewriting_proxy import Rewrite, RewritingProxy, each_object_with
-from loyalty_sync_tests.sync.test_resilience import content
+from loyalty_sync_tests.warehouse_content import content
 
 CONFIG = SimulatorConfig(seed=31, orgs=1, programs_per_org=2, customers_per_org=40)
 COMMAND = [sys.executable, "-m", "loyalty_sync.cli", "sync", "--no-progress"]

@@ -31,6 +31,7 @@ from loyalty_sync.warehouse.database import ensure_database
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database
 from loyalty_sync_tests.pg_servers import tcp_postgres_server
+from loyalty_sync_tests.warehouse_content import content
 
 CONFIG = SimulatorConfig(
     seed=23,
@@ -45,7 +46,6 @@ CHUNK = 20
 # Long enough for the breaker to open and probe four times (after 1, 3, 7 and 15 s), short
 # of the probe interval's 30 s cap; the first probe after it ends closes the breaker.
 OUTAGE_SECONDS = 12
-DATA_TABLES = [t for t in tables.CONTRACT_TABLES if t.name not in ("sync_runs", "api_events")]
 COMMAND = [sys.executable, "-m", "loyalty_sync.cli", "sync", "--no-progress"]
 
 
@@ -82,21 +82,6 @@ def sync_environment(sim: RunningSimulator, url: str, home: Path) -> dict[str, s
         CHUNK_SIZE_ENV: str(CHUNK),
         "DAGSTER_HOME": str(home / "dagster"),
     }
-
-
-def content(engine: sa.Engine) -> dict[str, set[tuple[str, ...]]]:
-    """Every data table's rows without the columns that say when or by which run."""
-    skip = {"synced_at", "run_id", "valid_from", "raw"}
-    with engine.connect() as conn:
-        return {
-            table.name: {
-                tuple(map(str, row))
-                for row in conn.execute(
-                    sa.select(*(c for c in table.columns if c.name not in skip))
-                )
-            }
-            for table in DATA_TABLES
-        }
 
 
 @pytest.fixture(scope="module")
