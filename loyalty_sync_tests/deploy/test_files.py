@@ -84,6 +84,7 @@ def test_compose_file_resolves_with_the_compose_cli(services: dict[str, Any]) ->
     for name in DAGSTER_SERVICES:
         assert services[name]["build"]["dockerfile"] == "Dockerfile"
         assert Path(services[name]["build"]["context"]) == ROOT
+        assert services[name]["init"] is True, f"{name}: runs' processes need reaping"
     assert len({services[name]["image"] for name in DAGSTER_SERVICES}) == 1
 
 
