@@ -28,4 +28,6 @@ USER 1000
 # The code location's gRPC port; the webserver (3000) runs from this image with another command.
 EXPOSE 4000 3000
 
+# A command, no entrypoint: docker-compose.yaml and the Helm chart give each process its whole
+# command line.
 CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "loyalty_sync.definitions", "--location-name", "loyalty_sync"]
