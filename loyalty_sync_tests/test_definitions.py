@@ -7,13 +7,10 @@ schedule means adding it here too, on purpose.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from loyalty_sync.definitions import build_defs
+from loyalty_sync_tests.installed import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +46,7 @@ CHECKS = [
     "loyalty_program_details:tier_kept_past_expiry",
     "promotions:row_count_drop",
 ]
-SENSORS = ["new_promotions", "org_program_discovery"]
+SENSORS = ["close_dead_syncs", "new_promotions", "org_program_discovery"]
 SCHEDULES = ["daily_capillary_sync"]
 JOBS = ["capillary_sync"]
 
@@ -81,17 +78,8 @@ def test_dagster_definitions_validate(tmp_path: Path) -> None:
         "DAGSTER_HOME": str(tmp_path / "dagster"),
     }
     (tmp_path / "dagster").mkdir()
-    dagster = Path(sys.executable).with_name("dagster")
-    if not dagster.exists():
-        pytest.fail(f"the dagster command is not installed beside {sys.executable}")
-    result = subprocess.run(
-        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    result = run_script(
+        "dagster", "definitions", "validate", "-w", "workspace.yaml", cwd=ROOT, env=env
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
