@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from loyalty_sync.cli.progress_display import progress_display
+from loyalty_sync.cli.terminal import console as make_console
 from loyalty_sync.defs import dead_runs
 from loyalty_sync.defs.jobs import FULL_TAG, TRIGGER_TAG, block_target, contiguous_blocks
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
@@ -237,7 +238,7 @@ def run_sync(
     # Before any call: a warehouse holding another source's data refuses this one.
     verify_source(engine, capillary.source(), embedded=warehouse.url() is None)
     # Notices print above the progress display (rich redirects stderr while it is live).
-    notices = console or Console(stderr=True)
+    notices = console or make_console(stderr=True)
     say = partial(notices.print, soft_wrap=True, highlight=False, markup=False)
     for line in dead_runs.clean_up(instance, engine):
         say(line)
