@@ -148,10 +148,6 @@ _BY_STATE = {
         "CREATE on the database for migrations)",
     ),
     "53100": ("is out of disk space: {message}", "free space on its server, then sync again"),
-    "53300": (
-        "has no connection slot free: {message}",
-        "close other clients or raise max_connections",
-    ),
 }
 _BY_MESSAGE = (
     (
@@ -163,6 +159,11 @@ _BY_MESSAGE = (
         re.compile(r'role "(?P<quoted>[^"]*)" does not exist'),
         "has no role {quoted}",
         f"create it, or fix the user in {DATABASE_URL_ENV}",
+    ),
+    (
+        re.compile(r"too many clients already|remaining connection slots are reserved"),
+        "has no connection slot free: {message}",
+        "close other clients or raise its max_connections",
     ),
     (
         re.compile(r"password authentication failed|no pg_hba\.conf entry"),
