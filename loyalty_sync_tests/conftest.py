@@ -57,7 +57,7 @@ def _url_for(admin_url: str, database: str) -> str:
     )
 
 
-def _admin_execute(admin_url: str, statement: str) -> None:
+def admin_execute(admin_url: str, statement: str) -> None:
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
@@ -71,7 +71,7 @@ def template_url(server_admin_url: str) -> str:
     """A migrated database that per-test databases are cloned from."""
     from loyalty_sync.warehouse import migrate
 
-    _admin_execute(server_admin_url, f'DROP DATABASE IF EXISTS "{TEMPLATE_DATABASE}"')
+    admin_execute(server_admin_url, f'DROP DATABASE IF EXISTS "{TEMPLATE_DATABASE}"')
     ensure_database(server_admin_url, TEMPLATE_DATABASE)
     url = _url_for(server_admin_url, TEMPLATE_DATABASE)
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
@@ -83,7 +83,7 @@ def template_url(server_admin_url: str) -> str:
 def new_database(server_admin_url: str, template: str | None = TEMPLATE_DATABASE) -> str:
     name = f"test_{uuid.uuid4().hex[:12]}"
     clause = f' TEMPLATE "{template}"' if template else ""
-    _admin_execute(server_admin_url, f'CREATE DATABASE "{name}"{clause}')
+    admin_execute(server_admin_url, f'CREATE DATABASE "{name}"{clause}')
     return _url_for(server_admin_url, name)
 
 

@@ -2,12 +2,13 @@
 
 The sync goes through `run_sync` (the `capillary_sync` job in process, as the CLI runs it)
 on a Dagster instance of its own, so its partitions and materialisations are there too.
+With `rewrites`, a rewriting proxy in front of the simulator changes its answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.rewriting_proxy import Rewrite, RewritingProxy
 
 # Two orgs, three partitions; enough holders that promotions differ in what they give.
 CONFIG = SimulatorConfig(
@@ -58,9 +60,20 @@ class SyncedWarehouse:
 
 
 @contextmanager
-def synced_warehouse(admin_url: str, home: Path) -> Iterator[SyncedWarehouse]:
+def synced_warehouse(
+    admin_url: str,
+    home: Path,
+    config: SimulatorConfig = CONFIG,
+    rewrites: dict[str, Rewrite] | None = None,
+) -> Iterator[SyncedWarehouse]:
     """A simulator, a database with its roster, and one successful sync of everything."""
-    with start_simulator(CONFIG) as sim:
+    with ExitStack() as stack:
+        sim = stack.enter_context(start_simulator(config))
+        api = sim.client_environment()
+        if rewrites:
+            proxy = stack.enter_context(RewritingProxy(sim.base_url).running())
+            proxy.rewrites.update(rewrites)
+            api["CAPILLARY_BASE_URL"] = proxy.base_url
         url = new_database(admin_url)
         engine = sa.create_engine(url)
         roster = home / "roster.csv"
@@ -68,7 +81,7 @@ def synced_warehouse(admin_url: str, home: Path) -> Iterator[SyncedWarehouse]:
         import_roster(engine, roster)
         env = {
             "LOYALTY_SYNC_DATABASE_URL": url,
-            **sim.client_environment(),
+            **api,
             "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
             "DAGSTER_HOME": str(home / "dagster"),
         }

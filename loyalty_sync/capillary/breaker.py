@@ -4,9 +4,15 @@ Why: with 16 threads each retrying on its own, an outage turns into a storm of f
 requests and thousands of log lines, and a 429 storm into more 429s. Once `threshold`
 transient failures come in a row (no success between them), the breaker opens: every
 thread waits before sending, and one request at a time probes, at growing intervals
-(never sooner than a Retry-After the API gave). The first success closes it and the
+(never sooner than a Retry-After the API gave). The probe's success closes it and the
 waiting threads carry on. The log says once that Capillary is unavailable (since when,
 how many calls wait) and once that it is back.
+
+Under load, answers to requests sent before the breaker opened keep arriving after it:
+one of them says nothing about Capillary now, and closing on it would let every thread
+loose into the outage and announce it a second time. So each request carries the
+`Attempt` it was let through with, and only the answer to a request sent while the
+breaker was open (the probe) opens or backs off the probe.
 """
 
 from __future__ import annotations
@@ -15,8 +21,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 logger = logging.getLogger("loyalty_sync.capillary")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What the breaker was when a request was let through: which opening, and whether the
+    request is that opening's probe."""
+
+    opening: int
+    probe: bool = False
 
 
 class CircuitBreaker:
@@ -45,42 +61,50 @@ class CircuitBreaker:
         with self._cond:
             return self._open_since is not None
 
-    def before_attempt(self) -> None:
+    def before_attempt(self) -> Attempt:
         """Return when this thread may send: at once when closed, else as the probe."""
         with self._cond:
             while self._open_since is not None:
                 now = self._clock()
                 if not self._probing and now >= self._next_probe:
                     self._probing = True
-                    return
+                    return Attempt(self.openings, probe=True)
                 self._waiting += 1
                 try:
                     self._cond.wait(timeout=min(1.0, max(0.05, self._next_probe - now)))
                 finally:
                     self._waiting -= 1
+            return Attempt(self.openings)
 
-    def succeeded(self) -> None:
+    def _is_probe(self, attempt: Attempt) -> bool:
+        return attempt.probe and attempt.opening == self.openings
+
+    def succeeded(self, attempt: Attempt) -> None:
+        """An answer to `attempt`: closes an open breaker only if it was the probe."""
         with self._cond:
+            if self._open_since is None:
+                self._failures = 0
+                return
+            if not self._is_probe(attempt):
+                return  # sent before the outage was seen: says nothing about now
+            logger.warning(
+                "Capillary is answering again after %.0f s unavailable; %d call(s) resume",
+                self._clock() - self._open_since,
+                self._waiting,
+            )
             self._failures = 0
-            if self._open_since is not None:
-                down = self._clock() - self._open_since
-                logger.warning(
-                    "Capillary is answering again after %.0f s unavailable; %d call(s) resume",
-                    down,
-                    self._waiting,
-                )
-                self._open_since = None
-                self._probing = False
-                self._interval = self.probe_initial
-                self._cond.notify_all()
+            self._open_since = None
+            self._probing = False
+            self._interval = self.probe_initial
+            self._cond.notify_all()
 
-    def failed(self, reason: str, retry_after: float | None = None) -> None:
-        """A transient failure (5xx, timeout, broken body, 429)."""
+    def failed(self, attempt: Attempt, reason: str, retry_after: float | None = None) -> None:
+        """A transient failure (5xx, timeout, broken body, 429) of `attempt`."""
         with self._cond:
             now = self._clock()
             self._failures += 1
             if self._open_since is not None:
-                if self._probing:
+                if self._is_probe(attempt):
                     self._probing = False
                     self._interval = min(self._interval * 2, self.probe_max)
                     self._next_probe = now + max(self._interval, retry_after or 0.0)

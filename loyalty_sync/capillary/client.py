@@ -326,19 +326,19 @@ class CapillaryClient:
         The exchange, from the first byte sent to the last byte of the body, must end
         within `request_deadline_seconds` of the slot.
         """
-        self.breaker.before_attempt()
+        attempt = self.breaker.before_attempt()
         self.stats.record_limiter_wait(self.limiter.acquire())
         try:
             body = self._exchange(endpoint, method, path, headers, params, json_body)
         except TransientError as exc:
-            self.breaker.failed(str(exc), exc.retry_after)
+            self.breaker.failed(attempt, str(exc), exc.retry_after)
             if isinstance(exc, RateLimited):
                 self.limiter.throttled()
             raise
         except CapillaryError:
-            self.breaker.succeeded()  # an answer about this request: the API is up
+            self.breaker.succeeded(attempt)  # an answer about this request: the API is up
             raise
-        self.breaker.succeeded()
+        self.breaker.succeeded(attempt)
         self.limiter.answered()
         return body
 

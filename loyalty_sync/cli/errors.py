@@ -12,11 +12,11 @@ import traceback
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
+
+from loyalty_sync.cli.terminal import console, terminal_text
 
 EXIT_USAGE = 2
-errors = Console(stderr=True, soft_wrap=True)
+errors = console(stderr=True)
 
 
 EXIT_FAILED = 1
@@ -24,7 +24,7 @@ EXIT_FAILED = 1
 
 def fail(reason: str, code: int = EXIT_USAGE) -> None:
     """Print `reason` as the command's one-line error and exit `code` (default 2)."""
-    errors.print(f"[red]error:[/] {escape(reason)}")
+    errors.print(f"[red]error:[/] {terminal_text(reason)}")
     raise SystemExit(code)
 
 

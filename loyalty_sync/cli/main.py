@@ -11,10 +11,11 @@ import warnings
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from loyalty_sync.cli.errors import ReportingGroup, errors
+from loyalty_sync.cli.terminal import console as make_console
+from loyalty_sync.cli.terminal import terminal_text
 from loyalty_sync.warehouse.database import describe_url, get_engine
 
 # Dagster marks some parameters we use (backfill_policy on @asset, pools) as beta; the
@@ -23,7 +24,7 @@ warnings.filterwarnings("ignore", module="dagster")
 warnings.filterwarnings("ignore", message=".*is currently in beta.*")
 warnings.filterwarnings("ignore", message=".*is currently in preview.*")
 
-console = Console(soft_wrap=True)
+console = make_console()
 
 
 @click.group(cls=ReportingGroup)
@@ -93,8 +94,6 @@ def roster_import(file: Path) -> None:
     """
     import os
 
-    from rich.markup import escape
-
     from loyalty_sync.capillary.config import ENV_ORG_IDS, CapillaryConfigError, parse_org_ids
     from loyalty_sync.warehouse import migrate
     from loyalty_sync.warehouse.roster import RosterFileError, import_roster
@@ -103,7 +102,7 @@ def roster_import(file: Path) -> None:
     try:
         org_ids = parse_org_ids(os.environ.get(ENV_ORG_IDS)) or None
     except CapillaryConfigError as exc:
-        errors.print(f"[red]error:[/] {escape(str(exc))}")
+        errors.print(f"[red]error:[/] {terminal_text(str(exc))}")
         sys.exit(2)
     engine = _engine()
     migrate.ensure_upgraded(engine)
@@ -111,7 +110,7 @@ def roster_import(file: Path) -> None:
         report = import_roster(engine, file, org_ids)
     except RosterFileError as exc:
         # Messages and reasons quote the file's own text: print it as text, not markup.
-        errors.print(f"[red]error:[/] {escape(str(exc))}")
+        errors.print(f"[red]error:[/] {terminal_text(str(exc))}")
         sys.exit(2)
     console.print(
         f"read {report.read} row(s): loaded {report.loaded} ({report.new} new), "
@@ -120,9 +119,9 @@ def roster_import(file: Path) -> None:
     if report.rejected:
         table = Table("line", "reason", title="rejected rows")
         for item in report.rejected:
-            table.add_row(str(item.line), escape(item.reason))
+            table.add_row(str(item.line), terminal_text(item.reason))
         errors.print(table)
-        errors.print(f"rejected rows written to {escape(str(report.rejects_path))}")
+        errors.print(f"rejected rows written to {terminal_text(str(report.rejects_path))}")
         sys.exit(1)
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from loyalty_sync.cli.errors import fail
+from loyalty_sync.cli.terminal import console as make_console
+from loyalty_sync.cli.terminal import terminal_text
 
-console = Console(soft_wrap=True)
+console = make_console()
 REPO_WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 
 
@@ -38,8 +38,10 @@ def source_show() -> None:
     capillary, warehouse = _resources()
     with warehouse.get_engine().connect() as conn:
         held = recorded_source(conn)
-    console.print(f"warehouse holds: {escape(held.describe()) if held else 'nothing recorded yet'}")
-    console.print(f"configured now:  {escape(capillary.source().describe())}")
+    console.print(
+        f"warehouse holds: {terminal_text(held.describe()) if held else 'nothing recorded yet'}"
+    )
+    console.print(f"configured now:  {terminal_text(capillary.source().describe())}")
 
 
 @source.command("adopt")
@@ -55,7 +57,9 @@ def source_adopt() -> None:
     new = capillary.source()
     previous = adopt_source(warehouse.get_engine(), new)
     was = f" (was {previous.describe()})" if previous else ""
-    console.print(f"the warehouse now syncs from {escape(new.describe())}{escape(was)}")
+    console.print(
+        f"the warehouse now syncs from {terminal_text(new.describe())}{terminal_text(was)}"
+    )
 
 
 @click.group(invoke_without_command=True)
@@ -100,16 +104,19 @@ def _list_partitions() -> None:
         else:
             state = "[yellow]retired[/] (org not in CAPILLARY_ORG_IDS)"
         synced = latest.get(key)
-        table.add_row(key, state, synced.isoformat(timespec="seconds") if synced else "never")
+        table.add_row(
+            terminal_text(key), state, synced.isoformat(timespec="seconds") if synced else "never"
+        )
     for key in invalid:
-        table.add_row(escape(key), "[red]invalid[/] (not ORG-PROGRAM)", "")
+        table.add_row(terminal_text(key), "[red]invalid[/] (not ORG-PROGRAM)", "")
     console.print(table)
     new = sorted(listed - set(keys))
     if new:
-        console.print(f"listed by Capillary, not yet partitions: {', '.join(new)}")
+        console.print(f"listed by Capillary, not yet partitions: {terminal_text(', '.join(new))}")
     if invalid:
         console.print(
-            f"remove an invalid key with `loyalty-sync partitions remove {escape(invalid[0])}`"
+            "remove an invalid key with `loyalty-sync partitions remove "
+            f"{terminal_text(invalid[0])}`"
         )
 
 
@@ -128,7 +135,7 @@ def partitions_remove(key: str) -> None:
         fail(f"no partition {key!r}; `loyalty-sync partitions` lists them")
     instance.delete_dynamic_partition(ORG_PROGRAM_PARTITIONS, key)
     console.print(
-        f"removed partition {escape(key)} (its warehouse rows and run history are kept)",
+        f"removed partition {terminal_text(key)} (its warehouse rows and run history are kept)",
         highlight=False,
     )
 

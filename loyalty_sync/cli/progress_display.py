@@ -30,6 +30,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from loyalty_sync.cli.terminal import console as make_console
+from loyalty_sync.cli.terminal import terminal_text
 from loyalty_sync.sync import progress
 from loyalty_sync.sync.progress import Counter, LineReporter, Tasks
 
@@ -75,7 +77,7 @@ class RichReporter:
 
     def start(self, task: str, total: int) -> None:
         self.tasks.start(task, total)
-        self._ids[task] = self.bar.add_task(task, total=total, key=task)
+        self._ids[task] = self.bar.add_task(terminal_text(task), total=total, key=task)
 
     def advance(self, task: str, amount: int = 1) -> None:
         self.tasks.advance(task, amount)
@@ -103,7 +105,7 @@ def progress_display(show: bool, console: Console | None = None) -> Iterator[Con
     """Install the right reporter for the sync; yield the console to print notices on."""
     own = terminal_stream()
     stream = own or sys.stderr
-    live = console or Console(file=stream, soft_wrap=True)
+    live = console or make_console(file=stream)
     try:
         if not show:
             yield live

@@ -12,11 +12,11 @@ from collections import defaultdict
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from loyalty_sync.capillary.codes import lookup
 from loyalty_sync.cli.sync_runner import CHANGES, SyncSummary
+from loyalty_sync.cli.terminal import terminal_text
 
 # What a code means for the sync, where the API's own message says less.
 MEANINGS = {
@@ -41,10 +41,10 @@ def print_header(console: Console, summary: SyncSummary) -> None:
     endpoint = summary.endpoint
     if endpoint.get("capillary_simulator"):
         url = endpoint.get("capillary_endpoint", "").removeprefix("bundled simulator at ")
-        console.print(escape(SIMULATOR_NOTICE.format(url=url)))
+        console.print(terminal_text(SIMULATOR_NOTICE.format(url=url)))
     else:
-        console.print(f"Capillary: {escape(str(endpoint.get('capillary_endpoint', '')))}")
-    console.print(f"warehouse: {escape(str(endpoint.get('warehouse', '')))}", highlight=False)
+        console.print(f"Capillary: {terminal_text(endpoint.get('capillary_endpoint', ''))}")
+    console.print(f"warehouse: {terminal_text(endpoint.get('warehouse', ''))}", highlight=False)
 
 
 def print_summary(console: Console, summary: SyncSummary) -> None:
@@ -52,24 +52,24 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
     if summary.endpoint.get("roster_loaded"):
         console.print(f"roster was empty: loaded {summary.endpoint['roster_loaded']} identifiers")
     if summary.new_partitions:
-        console.print(f"new partitions: {', '.join(summary.new_partitions)}", highlight=False)
+        keys = terminal_text(", ".join(summary.new_partitions))
+        console.print(f"new partitions: {keys}", highlight=False)
     for key in summary.invalid_partitions:
         console.print(
-            f"[yellow]skipped partition {escape(repr(key))}[/]: not ORG-PROGRAM; remove it "
-            f"with `loyalty-sync partitions remove {escape(key)}`"
+            f"[yellow]skipped partition {terminal_text(repr(key))}[/]: not ORG-PROGRAM; remove it "
+            f"with `loyalty-sync partitions remove {terminal_text(key)}`"
         )
     runs = Table("run", "partitions", "outcome", title="runs")
     for run in summary.runs:
-        outcome = (
-            "[green]success[/]" if run.success else f"[red]failed[/] {escape(run.error or '')}"
-        )
-        runs.add_row(run.run_id[:8], ", ".join(run.partition_keys), outcome)
+        error = terminal_text(run.error)
+        outcome = "[green]success[/]" if run.success else f"[red]failed[/] {error}"
+        runs.add_row(run.run_id[:8], terminal_text(", ".join(run.partition_keys)), outcome)
     console.print(runs)
     rows = Table("table", *CHANGES, "rows now", title="rows this sync")
     for name, count in summary.rows.items():
         changed = summary.changes.get(name)
         cells = [f"{changed[k]:,}" if changed else "" for k in CHANGES]
-        rows.add_row(name, *cells, f"{count:,}")
+        rows.add_row(terminal_text(name), *cells, f"{count:,}")
     console.print(rows)
     console.print(
         f"API calls: {summary.calls:,} ({summary.retries:,} retries) in "
@@ -80,7 +80,8 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
     if summary.warnings:
         console.print("warnings and errors by code:")
         for code, n in sorted(summary.warnings.items()):
-            console.print(f"  {code}: {n:,}  {escape(code_meaning(code))}", highlight=False)
+            meaning = terminal_text(code_meaning(code))
+            console.print(f"  {terminal_text(code)}: {n:,}  {meaning}", highlight=False)
     else:
         console.print("warnings and errors by code: none")
     _print_checks(console, [c for run in summary.runs for c in run.checks])
@@ -135,7 +136,8 @@ def _print_checks(console: Console, checks: list[dict[str, Any]]) -> None:
         result = f"[red]failed[/]{of}" if failed else "[green]passed[/]"
         severity = (failed or results)[0]["severity"]
         detail = "; ".join(c["description"] for c in failed)
-        table.add_row(asset, name, result, severity, escape(detail))
+        cells = (terminal_text(asset), terminal_text(name), result, terminal_text(severity))
+        table.add_row(*cells, terminal_text(detail))
     console.print(table)
 
 

@@ -22,7 +22,9 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from loyalty_sync.cli.progress_display import progress_display
+from loyalty_sync.cli.terminal import console as make_console
 from loyalty_sync.defs import dead_runs
+from loyalty_sync.defs.failures import WAREHOUSE
 from loyalty_sync.defs.jobs import FULL_TAG, TRIGGER_TAG, block_target, contiguous_blocks
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
@@ -34,7 +36,7 @@ from loyalty_sync.settings import (
     max_age_days_from_env,
 )
 from loyalty_sync.sync.discovery import discover_programs
-from loyalty_sync.sync.reasons import plain_reason
+from loyalty_sync.sync.reasons import plain_reason, warehouse_problem
 from loyalty_sync.warehouse import locks, tables
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync.warehouse.scope import parse_partition_key, split_partition_keys
@@ -49,6 +51,11 @@ CHANGES = ("inserted", "updated", "deleted", "unchanged")
 
 class SyncError(RuntimeError):
     """The sync cannot start: unknown partition keys, no partitions at all."""
+
+
+class WarehouseRefusedError(SyncError):
+    """The warehouse refused what the sync must do (read-only, grants, disk) once runs had
+    started: a person's to fix, so one line and exit 2, as before they start."""
 
 
 class SyncStoppedError(RuntimeError):
@@ -110,6 +117,16 @@ def _root_cause(error: Any) -> str:
         error = error.cause
     lines = str(getattr(error, "message", error)).strip().splitlines()
     return " ".join(line.strip() for line in lines if line.strip())
+
+
+def _stop_on_warehouse_failure(result: Any) -> None:
+    """A step failed because the warehouse refused it (`failures.WAREHOUSE`): stop here."""
+    for event in result.all_events:
+        data = event.event_specific_data if event.is_step_failure else None
+        failed = getattr(data, "user_failure_data", None)
+        kind = failed.metadata.get("kind") if failed else None
+        if kind is not None and kind.value == WAREHOUSE:
+            raise WarehouseRefusedError(failed.description)
 
 
 def _check_rows(result: Any) -> list[dict[str, Any]]:
@@ -237,7 +254,7 @@ def run_sync(
     # Before any call: a warehouse holding another source's data refuses this one.
     verify_source(engine, capillary.source(), embedded=warehouse.url() is None)
     # Notices print above the progress display (rich redirects stderr while it is live).
-    notices = console or Console(stderr=True)
+    notices = console or make_console(stderr=True)
     say = partial(notices.print, soft_wrap=True, highlight=False, markup=False)
     for line in dead_runs.clean_up(instance, engine):
         say(line)
@@ -276,6 +293,7 @@ def run_sync(
                     )
                 error = None
                 if not result.success:
+                    _stop_on_warehouse_failure(result)
                     failures = [
                         _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
                         for e in result.all_events
@@ -287,7 +305,12 @@ def run_sync(
                     RunOutcome(result.run_id, block, result.success, error, _check_rows(result))
                 )
         _totals(engine, [r.run_id for r in summary.runs], summary)
+    except WarehouseRefusedError:
+        raise
     except Exception as exc:
+        refused = warehouse_problem(exc)
+        if refused:
+            raise WarehouseRefusedError(refused) from exc
         # Runs had started: a lost connection now is a failed run (exit 1), not settings.
         reason = plain_reason(exc)
         if reason is None:

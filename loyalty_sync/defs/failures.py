@@ -13,7 +13,11 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from loyalty_sync.sync.reasons import plain_reason
+from loyalty_sync.sync.reasons import plain_reason, warehouse_problem
+
+# The `kind` of a failure the warehouse caused and a person must fix (read-only, grants,
+# disk): the CLI ends on it in one line, exit 2, as it does before runs start.
+WAREHOUSE = "warehouse"
 
 
 def failure(reason: str, error: str = "configuration") -> dg.Failure:
@@ -36,4 +40,5 @@ def reported_plainly() -> Iterator[None]:
         reason = plain_reason(exc)
         if reason is None:
             raise
-        raise failure(reason, type(exc).__name__) from exc
+        kind = WAREHOUSE if warehouse_problem(exc) else type(exc).__name__
+        raise failure(reason, kind) from exc

@@ -7,6 +7,7 @@ sample of the rows, and the column schema taken from `warehouse.tables`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from loyalty_sync.checks.sync_health import ERROR_AFTER_HOURS, WARN_AFTER_HOURS
 from loyalty_sync.defs.resources.io_manager import WAREHOUSE_IO_MANAGER
 from loyalty_sync.sync.ledger import PassOutcome, as_metadata_counts
 from loyalty_sync.sync.scope import RunScope
+from loyalty_sync.text import one_line
 from loyalty_sync.warehouse import tables
 
 SAMPLE_ROWS = 5
@@ -82,22 +84,38 @@ def markdown_table(
 ) -> str:
     """The first `limit` of `rows` as a markdown table, `empty` when there are none.
 
-    A cell shows None as blank and escapes `|`, which would otherwise end it. When fewer
-    rows are shown than there are (`total`, default all of `rows`), a line says so.
+    Every cell is `markdown_text`: None blank, anything else inert text on one line. When
+    fewer rows are shown than there are (`total`, default all of `rows`), a line says so.
     """
     if not rows:
         return empty
     shown = rows if limit is None else rows[:limit]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in shown]
+    lines = ["| " + " | ".join(markdown_text(name) for name in header) + " |"]
+    lines.append("|" + "---|" * len(header))
+    lines += ["| " + " | ".join(markdown_text(value) for value in row) + " |" for row in shown]
     total = len(rows) if total is None else total
     if total > len(shown):
         lines.append(f"\n_{len(shown)} of {total} shown_")
     return "\n".join(lines)
 
 
-def _cell(value: Any) -> str:
-    return ("" if value is None else str(value)).replace("|", "\\|")
+# ASCII punctuation, which CommonMark lets a backslash make literal; all but `-`, which
+# starts markup (a list, a rule) only at a line's start, so partition keys and dates
+# (`51135-2568`, `2026-06-12`) stay as they read.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-,./:-@\[-`{-~])")
+
+
+def markdown_text(value: Any) -> str:
+    """`value` (a promotion name, an API message) as markdown that renders as its text.
+
+    The UI renders metadata markdown: a name from Capillary could otherwise end a table
+    cell (`|`), start a heading or a list, or carry raw HTML (`<img onerror=...>`), a link
+    (`[x](javascript:...)`), an autolink or code. On one line (`text.one_line`) and with
+    its punctuation backslash-escaped, it is plain text in any position (a table cell, a
+    line of its own); letters, digits and spaces are left as they are.
+    """
+    text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", one_line(value))
+    return "\\" + text if text.startswith("-") else text
 
 
 def sample(engine: sa.Engine, table: sa.Table, scope: RunScope) -> str:

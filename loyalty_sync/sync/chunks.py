@@ -78,8 +78,15 @@ class Chunk(Generic[T]):
     served: Counter[tuple[str, str]] = field(default_factory=Counter)
     merges: list[MergeResult] = field(default_factory=list)
 
-    def held(self, item_columns: tuple[str, ...], items: Iterable[tuple[Any, ...]]) -> HeldDeletes:
-        return HeldDeletes(self.checkpoint.id, item_columns, sorted(set(items)))
+    def held(
+        self,
+        item_columns: tuple[str, ...],
+        items: Iterable[tuple[Any, ...]],
+        reshaped: Iterable[tuple[Any, ...]] = (),
+    ) -> HeldDeletes:
+        return HeldDeletes(
+            self.checkpoint.id, item_columns, sorted(set(items)), sorted(set(reshaped))
+        )
 
 
 @dataclass

@@ -10,6 +10,8 @@ says may have changed (`Reason`), cheapest signal first:
   change); a promotion created in one of its programs, or changed among those it holds,
   since its last fetch (the catalogue's dates against Capillary's clock, `clock.py`);
 - actionSummary for a pair: new; its promotionData row changed; its promotion changed;
+- either: it was fetched under other settings (`Plan.settings`: the benefits API version),
+  so its stored rows have another shape;
 - either: its max age is up. Each customer has a stable bucket (a hash of its id) and is
   refetched on its bucket's day, so a max age of 7 refreshes a seventh of the items a day
   rather than all of them on day 7; anything older than the max age is due whatever its
@@ -53,6 +55,7 @@ class Reason(StrEnum):
 
     FULL = "full"
     NEW = "new"
+    SETTINGS_CHANGED = "settings_changed"
     LOOKUP_CHANGED = "lookup_changed"
     NEW_PROMOTION = "new_promotion"
     PROMOTION_CHANGED = "promotion_changed"
@@ -90,6 +93,9 @@ class Plan:
     now: datetime  # Capillary's clock when the pass started
     created: dict[int, datetime] = field(default_factory=dict)  # program -> newest createdOn
     modified: dict[int, datetime] = field(default_factory=dict)  # promotion -> lastModifiedOn
+    # What shapes the pass's stored rows (e.g. "actionSummary v3"), recorded with each item;
+    # None when nothing configurable does.
+    settings: str | None = None
 
     @property
     def day(self) -> int:
@@ -100,8 +106,13 @@ class Plan:
         return datetime.combine(self.now.astimezone(UTC).date(), time(), UTC)
 
 
-def plan(freshness: Freshness, now: datetime, catalogue: Iterable[Any] = ()) -> Plan:
-    """The plan of a pass starting `now`, from the org's catalogue entries.
+def plan(
+    freshness: Freshness,
+    now: datetime,
+    catalogue: Iterable[Any] = (),
+    settings: str | None = None,
+) -> Plan:
+    """The plan of a pass starting `now` under `settings`, from the org's catalogue entries.
 
     Only entries dated within the max age matter: anything fetched before that is due.
     """
@@ -116,7 +127,7 @@ def plan(freshness: Freshness, now: datetime, catalogue: Iterable[Any] = ()) -> 
         changed = meta.last_modified_on
         if entry.promotion_id is not None and changed is not None and changed > since:
             modified[entry.promotion_id] = changed
-    return Plan(freshness, now, created, modified)
+    return Plan(freshness, now, created, modified, settings)
 
 
 def _hash(*parts: Any) -> sa.ColumnElement[int]:
@@ -143,6 +154,15 @@ def _due_and_sample(
     threshold = int(p.freshness.sample_share * SAMPLE_SCALE)
     drawn = _non_negative_mod(_hash(p.day, org_id, *item), SAMPLE_SCALE) < threshold
     return [(due, Reason.MAX_AGE), (sa.and_(before_today, drawn), Reason.SAMPLE)]
+
+
+def _settings_changed(p: Plan, state: sa.Table) -> list[tuple[sa.ColumnElement[bool], Reason]]:
+    """Fetched under other settings: its stored rows may have another shape. An item with
+    none recorded (fetched before they were) counts as fetched under these."""
+    if p.settings is None:
+        return []
+    changed = sa.and_(state.c.settings.is_not(None), state.c.settings != p.settings)
+    return [(changed, Reason.SETTINGS_CHANGED)]
 
 
 def _values(name: str, key: str, stamps: dict[int, datetime]) -> sa.Values:
@@ -189,6 +209,7 @@ def customer_reason(
         p,
         [
             (state.c.customer_id.is_(None), Reason.NEW),
+            *_settings_changed(p, state),
             (lookup_changed, Reason.LOOKUP_CHANGED),
             (new_promotion, Reason.NEW_PROMOTION),
             (promotion_changed, Reason.PROMOTION_CHANGED),
@@ -211,6 +232,7 @@ def pair_reason(p: Plan, org_id: int, state: sa.Table) -> sa.ColumnElement[str]:
         p,
         [
             (state.c.customer_id.is_(None), Reason.NEW),
+            *_settings_changed(p, state),
             (cp.c.synced_at > state.c.checked_at, Reason.USAGE_CHANGED),
             (promotion_changed, Reason.PROMOTION_CHANGED),
             *_due_and_sample(p, org_id, cp.c.customer_id, pair, state.c.fetched_at),
@@ -259,6 +281,7 @@ def record(
             "fetched_at": p.now,
             "checked_at": checked,
             "signature": sig,
+            "settings": p.settings,
         }
         for (customer, program, promotion), sig in fetched
     ]
@@ -270,6 +293,7 @@ def record(
                 "fetched_at": statement.excluded.fetched_at,
                 "checked_at": statement.excluded.checked_at,
                 "signature": statement.excluded.signature,
+                "settings": statement.excluded.settings,
             },
         ),
         rows,

@@ -46,6 +46,7 @@ from loyalty_sync.warehouse.writer import (
     MergeResult,
     StagedMerge,
     doomed,
+    replaced,
 )
 
 # actionSummary reports benefits earned on or after this date only.
@@ -155,12 +156,15 @@ def _finish(
             condition = doomed(table, partitions, columns, universe, checkpoint.id)
             plans.append((table, condition))
             held = dict(_per_partition(conn, table, condition))
+            # Rows replaced by a new shape (other settings) are not lost: not judged.
+            new_shape = dict(_per_partition(conn, table, replaced(table, checkpoint.id)))
             for pair in partitions.pairs:  # what each partition is served, deletes or not
                 checkpoint.served[(table.name, partition_key(*pair))] = 0
             for pair, total in _per_partition(conn, table, partitions.where(table)):
-                lost = held.get(pair, 0)
+                gone = held.get(pair, 0)
                 # Rows served: fetched this time or kept as fresh, less what is gone.
-                checkpoint.served[(table.name, partition_key(*pair))] = total - lost
+                checkpoint.served[(table.name, partition_key(*pair))] = total - gone
+                lost = gone - new_shape.get(pair, 0)
                 if total >= options.drop_min_rows and lost > options.max_drop_share * total:
                     too_many.append((table.name, *pair, lost, total))
         if too_many and not options.accept_drops:
@@ -600,17 +604,21 @@ def benefit_pairs_query(partitions: PartitionScope) -> sa.Select[Any]:
 
 
 def _plan(
-    client: CapillaryClient, org_id: int, partitions: PartitionScope, options: freshness.Freshness
+    client: CapillaryClient,
+    org_id: int,
+    partitions: PartitionScope,
+    options: freshness.Freshness,
+    settings: str,
 ) -> freshness.Plan:
     """A pass's plan: Capillary's clock now, and the org's catalogue unless all is fetched."""
     if options.full:
         # Nothing is skipped, but when it was fetched is still Capillary's time.
         if not client.clock.observed:
             client.programs(org_id)
-        return freshness.plan(options, client.clock.now())
+        return freshness.plan(options, client.clock.now(), settings=settings)
     entries = client.promotion_catalogue(org_id).promotions
     mine = [e for e in entries if (org_id, e.program_id) in partitions]
-    return freshness.plan(options, client.clock.now(), mine)
+    return freshness.plan(options, client.clock.now(), mine, settings)
 
 
 def _pairs_to_fetch(
@@ -643,7 +651,8 @@ def sync_benefits(
         org_id: int, partitions: PartitionScope, checkpoint: Checkpoint, outcome: PassOutcome
     ) -> None:
         base = benefit_pairs_query(partitions)
-        plan = _plan(client, org_id, partitions, options.freshness)
+        # The two flavours store different rows (v2's rewards and badges are incentives).
+        plan = _plan(client, org_id, partitions, options.freshness, f"actionSummary {api_version}")
         planned = PlannedItems(engine, _pairs_to_fetch(org_id, partitions, plan), BENEFIT_ORDER)
         eligible = planned.signals.items  # every answerable pair, fetched or skipped
         held = _count(engine, sa.select(cp.c.customer_id).where(partitions.where(cp)))
@@ -685,10 +694,11 @@ def sync_benefits(
                     mine.extend({"table": name, **row} for row in rows)
                     chunk.served[(name, part)] += len(rows)
             answered = [pair for pair, _ in chunk.answered]
+            held = chunk.held(PAIR, answered, planned.reshaped(answered))
             for table in BENEFIT_TABLES:
                 staged = StagedMerge(chunk.conn, table, run_id=scope.run_id, scope=partitions)
                 staged.add(batch[table.name])
-                chunk.merges.append(staged.finish(chunk.held(PAIR, answered)))
+                chunk.merges.append(staged.finish(held))
             planned.note(chunk.conn, org_id, "benefits", plan, fetched, outcome)
 
         spec = PassSpec(

@@ -61,6 +61,11 @@ class PlannedItems:
             self._why[item] = (row[-1], row[-2])
             yield item
 
+    def reshaped(self, items: list[Item]) -> list[Item]:
+        """The `items` fetched because the settings changed: their rows are replaced."""
+        changed = Reason.SETTINGS_CHANGED.value
+        return [item for item in items if self._why.get(item, ("",))[0] == changed]
+
     def note(
         self,
         conn: sa.Connection,

@@ -9,7 +9,7 @@ other exception returns None here and keeps its traceback, since it is ours to f
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import sqlalchemy as sa
@@ -29,7 +29,13 @@ from loyalty_sync.capillary.errors import (
     RetriesExhausted,
     TransientError,
 )
-from loyalty_sync.warehouse.database import DATABASE_URL_ENV, DatabaseConfigError, describe_url
+from loyalty_sync.warehouse.database import (
+    DATABASE_URL_ENV,
+    DatabaseConfigError,
+    configured_url,
+    database_problem,
+    warehouse_name,
+)
 from loyalty_sync.warehouse.scope import PartitionKeyError
 from loyalty_sync.warehouse.source import SourceMismatchError
 
@@ -49,27 +55,34 @@ def api_host() -> str:
     return os.environ.get(ENV_BASE_URL, "").strip() or "the bundled simulator"
 
 
-def warehouse_name() -> str:
-    """The warehouse URL without its password, or where the embedded server lives."""
-    url = os.environ.get(DATABASE_URL_ENV, "").strip()
-    if not url:
-        return "the embedded PostgreSQL under LOYALTY_SYNC_HOME/postgres"
-    try:
-        return describe_url(url)
-    except Exception:  # an unparsable URL is DatabaseConfigError's to report
-        return DATABASE_URL_ENV
-
-
 def _first_line(exc: BaseException) -> str:
     return next(iter(str(exc).strip().splitlines()), type(exc).__name__)
 
 
+def _first(exc: BaseException, explain: Callable[[BaseException], str | None]) -> str | None:
+    """What `explain` says of `exc` or, failing that, of the first error it wraps."""
+    return next((r for r in map(explain, _chain(exc)) if r), None)
+
+
 def plain_reason(exc: BaseException) -> str | None:
     """The actionable reason behind `exc` (or an error it wraps), or None for a bug."""
-    for error in _chain(exc):
-        reason = _reason(error)
-        if reason:
-            return reason
+    return _first(exc, _reason)
+
+
+def warehouse_problem(exc: BaseException) -> str | None:
+    """The reason behind `exc` when the warehouse refuses what a sync must do and a person
+    must change that (read-only, grants, disk, database, role, login): a configuration
+    error (exit 2) wherever the sync meets it, even once runs have started."""
+    return _first(exc, _warehouse_reason)
+
+
+def _warehouse_reason(error: BaseException) -> str | None:
+    if isinstance(error, DatabaseConfigError):
+        return str(error)
+    if isinstance(error, sa.exc.DBAPIError) and error.orig is not None:
+        problem = database_problem(error.orig, configured_url())
+        if problem:
+            return f"the warehouse {warehouse_name()} {problem}"
     return None
 
 
@@ -94,6 +107,9 @@ def _reason(error: BaseException) -> str | None:
         )
     if isinstance(error, httpx.TransportError):
         return f"cannot reach {api_host()}: {_first_line(error)}; check {ENV_BASE_URL}"
+    warehouse = _warehouse_reason(error)
+    if warehouse:
+        return warehouse
     if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
         return (
             f"cannot connect to the warehouse {warehouse_name()}: "

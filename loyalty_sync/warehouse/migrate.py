@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from loyalty_sync.warehouse.database import get_engine
+from loyalty_sync.warehouse.database import check_writable, get_engine
 from loyalty_sync.warehouse.tables import SCHEMA
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -71,9 +71,16 @@ _upgraded: set[str] = set()
 
 
 def ensure_upgraded(engine: Engine | None = None) -> None:
-    """Upgrade once per process and database before anything writes."""
+    """Upgrade once per process and database before anything writes, and check that the
+    writes can be made.
+
+    An up-to-date warehouse is not touched (an upgrade would write), so a role with the
+    grants of `check_writable` and no right to create schemas syncs it.
+    """
     engine = engine or get_engine()
     key = engine.url.render_as_string(hide_password=True)
     if key not in _upgraded:
-        upgrade(engine)
+        if not status(engine).up_to_date:
+            upgrade(engine)
+        check_writable(engine)
         _upgraded.add(key)

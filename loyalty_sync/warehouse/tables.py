@@ -412,7 +412,17 @@ sync_item_state = sa.Table(
         comment="When its answer was written, by the warehouse's clock (compared with synced_at).",
     ),
     _text("signature", "MD5 of the rows the answer mapped to: a re-fetch compares it."),
+    _text(
+        "settings",
+        "The settings that shaped the stored rows (e.g. actionSummary v3 or v2); an item "
+        "fetched under other settings is due again.",
+    ),
     comment="When each customer and pair was last fetched: what a change-driven sync skips.",
+)
+
+SETTINGS_CHANGED = (
+    "The row's item was fetched under other settings: the row is replaced, not dropped, "
+    "and the drop guard does not count it."
 )
 
 sync_pending_deletes = sa.Table(
@@ -421,6 +431,13 @@ sync_pending_deletes = sa.Table(
     _key("checkpoint_id", "The sync_checkpoints row of the pass that found the row gone."),
     _key("table_name", "Table the row is in.", sa.Text),
     _key("row_key", "The row's primary key, {column: value}.", JSONB),
+    sa.Column(
+        "settings_changed",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.false(),
+        comment=SETTINGS_CHANGED,
+    ),
     comment="Rows a pass found no longer served, deleted only once the whole pass completed.",
 )
 

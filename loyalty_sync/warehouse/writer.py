@@ -39,12 +39,15 @@ class HeldDeletes:
 
     Only rows of the chunk's own items (`item_columns` in `items`) are judged: an item the
     chunk answered in full says which of its rows the API no longer serves. Items not in
-    the chunk, and rows of items that failed, are left alone.
+    the chunk, and rows of items that failed, are left alone. The rows of `reshaped` items
+    (fetched under other settings, so their rows have another shape) are marked: they are
+    replaced, not dropped.
     """
 
     checkpoint_id: int
     item_columns: tuple[str, ...]
     items: Sequence[tuple[Any, ...]]
+    reshaped: Sequence[tuple[Any, ...]] = ()
 
 
 @dataclass(frozen=True)
@@ -251,18 +254,21 @@ class StagedMerge:
         )
         # Keys are column names, spelt in the SQL; values are the row's own columns.
         pairs = (x for k in keys for x in (sa.literal_column(f"'{k}'"), table.c[k]))
+        item = sa.tuple_(*(table.c[c] for c in held.item_columns))
+        reshaped = item.in_(list(held.reshaped)) if held.reshaped else sa.false()
         lost = sa.select(
             sa.cast(sa.literal(held.checkpoint_id), sa.BigInteger),
             sa.cast(sa.literal(table.name), sa.Text),
             sa.func.jsonb_build_object(*pairs),
+            reshaped,
         ).where(
             scope.where(table),
-            sa.tuple_(*(table.c[c] for c in held.item_columns)).in_(list(held.items)),
+            item.in_(list(held.items)),
             ~still_served.exists(),
         )
         pending = tables.sync_pending_deletes
         insert = sa.dialects.postgresql.insert(pending).from_select(
-            ["checkpoint_id", "table_name", "row_key"], lost
+            ["checkpoint_id", "table_name", "row_key", "settings_changed"], lost
         )
         # Counted from RETURNING: for INSERT ... SELECT ... ON CONFLICT the driver's
         # rowcount can be -1 (unknown), which summed over chunks gave negative deletes.
@@ -280,20 +286,32 @@ def doomed(
     """The rows of `table` a completed pass deletes: what its chunks held back, and the
     rows of the scope whose item is not in `universe` (a customer no longer found, a pair
     no longer eligible), which no chunk answered for."""
+    alive = universe.subquery("alive")
+    still = sa.select(sa.literal(1)).where(
+        *(column == table.c[c] for column, c in zip(alive.c, item_columns, strict=True))
+    )
+    return sa.and_(scope.where(table), sa.or_(_pending(table, checkpoint_id), ~still.exists()))
+
+
+def replaced(table: sa.Table, checkpoint_id: int) -> sa.ColumnElement[bool]:
+    """Rows of `table` a pass holds for deletion because their item was fetched under other
+    settings (another API version): a new shape replacing the old, which no drop guard
+    should count as rows lost."""
+    return _pending(table, checkpoint_id, tables.sync_pending_deletes.c.settings_changed)
+
+
+def _pending(table: sa.Table, checkpoint_id: int, *conditions: sa.ColumnElement[bool]) -> sa.Exists:
+    """Whether a row of `table` is held for deletion by the pass of `checkpoint_id`."""
     pending = tables.sync_pending_deletes
-    held = sa.select(sa.literal(1)).where(
+    return sa.exists().where(
         pending.c.checkpoint_id == checkpoint_id,
         pending.c.table_name == table.name,
+        *conditions,
         *(
             table.c[c.name] == sa.cast(pending.c.row_key[c.name].astext, c.type)
             for c in table.primary_key.columns
         ),
     )
-    alive = universe.subquery("alive")
-    still = sa.select(sa.literal(1)).where(
-        *(column == table.c[c] for column, c in zip(alive.c, item_columns, strict=True))
-    )
-    return sa.and_(scope.where(table), sa.or_(held.exists(), ~still.exists()))
 
 
 def merge(

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from loyalty_sync.capillary import ratelimit
-from loyalty_sync.capillary.breaker import CircuitBreaker
+from loyalty_sync.capillary.breaker import Attempt, CircuitBreaker
 from loyalty_sync.capillary.ratelimit import MemoryRateLimiter, slot_interval
 
 
@@ -19,17 +19,18 @@ def test_breaker_opens_after_failures_in_a_row_and_lets_one_probe_through(
     breaker = CircuitBreaker(threshold=3, probe_initial_seconds=0.2, probe_max_seconds=0.4)
     with caplog.at_level(logging.WARNING, logger="loyalty_sync.capillary"):
         for _ in range(2):
-            breaker.failed("503")
-        breaker.succeeded()  # a success between failures: not "in a row"
+            breaker.failed(breaker.before_attempt(), "503")
+        breaker.succeeded(breaker.before_attempt())  # a success between: not "in a row"
         for _ in range(2):
-            breaker.failed("503")
+            breaker.failed(breaker.before_attempt(), "503")
         assert not breaker.is_open
-        breaker.failed("503")
+        breaker.failed(breaker.before_attempt(), "503")
         assert breaker.is_open
         released: list[float] = []
+        attempts: list[Attempt] = []
 
         def caller() -> None:
-            breaker.before_attempt()
+            attempts.append(breaker.before_attempt())
             released.append(time.monotonic())
 
         started = time.monotonic()
@@ -39,7 +40,8 @@ def test_breaker_opens_after_failures_in_a_row_and_lets_one_probe_through(
         time.sleep(0.5)
         # One probe went through after the probe interval; the others still wait.
         assert len(released) == 1 and released[0] - started >= 0.15
-        breaker.succeeded()
+        assert attempts[0].probe
+        breaker.succeeded(attempts[0])
         for thread in threads:
             thread.join(timeout=2)
         assert len(released) == 4
@@ -51,7 +53,7 @@ def test_breaker_opens_after_failures_in_a_row_and_lets_one_probe_through(
 def test_a_failed_probe_backs_off_and_honours_retry_after() -> None:
     now = [100.0]
     breaker = CircuitBreaker(threshold=1, probe_initial_seconds=1.0, clock=lambda: now[0])
-    breaker.failed("429", retry_after=5.0)
+    breaker.failed(breaker.before_attempt(), "429", retry_after=5.0)
     now[0] += 1.0
     done = threading.Event()
     thread = threading.Thread(target=lambda: (breaker.before_attempt(), done.set()))
@@ -60,6 +62,37 @@ def test_a_failed_probe_backs_off_and_honours_retry_after() -> None:
     now[0] += 4.5
     assert done.wait(2.0)
     thread.join()
+
+
+def test_answers_to_requests_sent_before_the_outage_neither_close_nor_reopen_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Under load, answers to requests already in flight arrive after the breaker opened:
+    they say nothing about Capillary now, so one outage is announced once."""
+    now = [100.0]
+    breaker = CircuitBreaker(threshold=2, probe_initial_seconds=1.0, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="loyalty_sync.capillary"):
+        in_flight = [breaker.before_attempt() for _ in range(4)]
+        breaker.failed(in_flight[0], "503")
+        breaker.failed(in_flight[1], "503")
+        assert breaker.is_open
+        breaker.succeeded(in_flight[2])  # sent before it opened: stays open
+        assert breaker.is_open
+        now[0] += 1.0
+        probe = breaker.before_attempt()
+        assert probe.probe
+        breaker.failed(in_flight[3], "timeout")  # not the probe's answer: no back-off
+        breaker.failed(probe, "503")  # the probe's: the next one waits twice as long
+        assert breaker._next_probe == pytest.approx(103.0)
+        now[0] += 2.0
+        second = breaker.before_attempt()
+        breaker.succeeded(second)
+        assert not breaker.is_open
+        # A late answer from before the outage, after it closed: nothing happens.
+        breaker.failed(in_flight[2], "503")
+        assert not breaker.is_open
+    assert caplog.text.count("Capillary unavailable") == 1
+    assert caplog.text.count("answering again") == 1
 
 
 def test_429s_slow_the_limiter_and_clean_answers_bring_it_back(

@@ -6,6 +6,7 @@ and changes the simulator through its admin routes before syncing again.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +147,46 @@ def test_a_full_sync_fetches_everything_and_writes_nothing_new(synced) -> None:
     assert summary.signals["promotions"]["skipped"] == 0
     assert _action_summaries(calls) == summary.signals["benefits"]["items"]
     assert _written(summary) == 0
+
+
+def _benefit_calls(calls: dict[str, int]) -> dict[str, int]:
+    """actionSummary calls by API version."""
+    by_version: dict[str, int] = {}
+    for path, n in calls.items():
+        if "actionSummary" in path:
+            version = path.split("/")[1]
+            by_version[version] = by_version.get(version, 0) + n
+    return by_version
+
+
+def _benefit_content(engine: sa.Engine) -> dict[str, set[tuple[str, ...]]]:
+    return {name: rows for name, rows in _content(engine).items() if name.startswith("benefit_")}
+
+
+def test_a_change_of_benefits_api_refetches_every_pair_with_the_new_one(
+    synced, server_admin_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """v3 -> v2 the same day: every pair is due (not `fetched_today`), fetched with v2, and
+    the tables equal a first v2 sync's, v3's rows gone; back to v3, the same again."""
+    simulator, engine = synced
+    as_v3 = _benefit_content(engine)
+    monkeypatch.setenv("CAPILLARY_BENEFITS_API", "v2")
+    summary, calls = _sync(simulator)
+    pairs = summary.signals["benefits"]["items"]
+    assert summary.signals["benefits"]["fetched"] == {"settings_changed": pairs}
+    assert _benefit_calls(calls) == {"v2": pairs}
+    as_v2 = _benefit_content(engine)
+    env = dict(os.environ)
+    assert _benefit_content(_full_copy(simulator, server_admin_url, tmp_path, monkeypatch)) == as_v2
+    # The flavours store different rows, so a table that mixed them would show here.
+    assert all(as_v2[name] != as_v3[name] for name in as_v2)
+    for name in (DATABASE_URL_ENV, "DAGSTER_HOME"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.setenv("CAPILLARY_BENEFITS_API", "v3")
+    summary, calls = _sync(simulator)
+    assert summary.signals["benefits"]["fetched"] == {"settings_changed": pairs}
+    assert _benefit_calls(calls) == {"v3": pairs}
+    assert _benefit_content(engine) == as_v3
 
 
 # --- simulated days: an incremental sync against a full sync of the same state ----------
