@@ -14,6 +14,7 @@ pass (`finish`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,7 +40,7 @@ from loyalty_sync.sync.ledger import (
 )
 from loyalty_sync.sync.planned import PlannedItems, after, streamed
 from loyalty_sync.sync.scope import RunScope
-from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse import statistics, tables
 from loyalty_sync.warehouse.scope import PartitionScope, partition_key
 from loyalty_sync.warehouse.tier_log import TierHistoryMerge
 from loyalty_sync.warehouse.writer import (
@@ -115,7 +116,9 @@ def _run(
         if checkpoint.resumed:
             outcome.resumed.append(f"org {org_id} after {checkpoint.items_done} item(s)")
         calls_before = client.stats.snapshot()["calls"]
+        written_before = _written(outcome)
         org_pass(org_id, partitions, checkpoint, outcome)
+        statistics.refresh(engine, _written(outcome) - written_before)
         calls = client.stats.snapshot()["calls"] - calls_before
         # A full sync's calls: these, plus each skipped item at what a fetched one cost.
         signals = outcome.org_signals(org_id)
@@ -129,6 +132,13 @@ def _run(
     outcome.retries = after["retries"] - before["retries"]
     outcome.api = after
     return outcome
+
+
+def _written(outcome: PassOutcome) -> Counter[str]:
+    """Rows a pass wrote so far, per table; the item states its fetches recorded among them."""
+    written = Counter({name: merge.written for name, merge in outcome.merges.items()})
+    written[tables.sync_item_state.name] = outcome.signals.fetched.total()
+    return written
 
 
 def _finish(
