@@ -81,9 +81,13 @@ def event_row(
 class EventLog:
     """Buffers api_events rows and appends them on the pass's transaction in chunks."""
 
-    def __init__(self, conn: sa.Connection, scope: RunScope) -> None:
+    def __init__(
+        self, conn: sa.Connection, scope: RunScope, occurred_at: datetime | None = None
+    ) -> None:
         self.conn = conn
         self.scope = scope
+        # When the answers came, by Capillary's clock; the run's start when not known.
+        self.occurred_at = occurred_at or scope.started_at
         self.codes: Counter[int] = Counter()
         # (org, partition key or None for org-level events, code) -> count
         self.placed: Counter[tuple[int, str | None, int]] = Counter()
@@ -104,7 +108,7 @@ class EventLog:
         http_status: int | None = None,
     ) -> None:
         row = event_row(
-            occurred_at=self.scope.started_at,
+            occurred_at=self.occurred_at,
             endpoint=endpoint,
             code=code,
             kind=kind,

@@ -38,7 +38,7 @@ from loyalty_sync.sync.ledger import (
     open_generation,
     served_by,
 )
-from loyalty_sync.sync.planned import PlannedItems, after, streamed
+from loyalty_sync.sync.planned import PlannedItems, after, planning, streamed
 from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.warehouse import statistics, tables
 from loyalty_sync.warehouse.scope import PartitionScope, partition_key
@@ -47,6 +47,7 @@ from loyalty_sync.warehouse.writer import (
     MergeResult,
     StagedMerge,
     doomed,
+    scratch,
 )
 
 # actionSummary reports benefits earned on or after this date only.
@@ -161,10 +162,16 @@ def _finish(
     with engine.begin() as conn:
         plans = []
         too_many: list[tuple[str, int, int, int, int]] = []
+        alive: dict[int, sa.TableClause] = {}
         for table, columns, universe in family:
-            condition = doomed(table, partitions, columns, universe, checkpoint.id)
-            plans.append((table, condition))
-            held = dict(_per_partition(conn, table, condition))
+            if id(universe) not in alive:  # the items that still exist, computed once
+                planning(conn)  # whole partitions: hash joins, whatever the statistics
+                items = [table.c[c] for c in columns]
+                alive[id(universe)] = scratch(conn, f"alive_{len(alive)}", universe, items)
+            keys = doomed(table, partitions, columns, alive[id(universe)], checkpoint.id)
+            gone = scratch(conn, f"doomed_{table.name}", keys, list(table.primary_key.columns))
+            plans.append((table, gone))
+            held = dict(_per_partition(conn, gone, sa.true()))
             for pair in partitions.pairs:  # what each partition is served, deletes or not
                 checkpoint.served[(table.name, partition_key(*pair))] = 0
             for pair, total in _per_partition(conn, table, partitions.where(table)):
@@ -194,16 +201,19 @@ def _finish(
                 f"{n} {partition_key(o, p)}: {lost} of {total}" for n, o, p, lost, total in too_many
             )
         else:
-            for table, condition in plans:
-                gone = int(conn.execute(sa.delete(table).where(condition)).rowcount or 0)
-                outcome.add_merge(MergeResult(table.name, 0, 0, 0, gone))
+            planning(conn, nested_loops=True)  # a few doomed keys: index lookups
+            for table, gone in plans:
+                key = list(table.primary_key.columns)
+                condition = sa.tuple_(*key).in_(sa.select(*(gone.c[c.name] for c in key)))
+                deleted = int(conn.execute(sa.delete(table).where(condition)).rowcount or 0)
+                outcome.add_merge(MergeResult(table.name, 0, 0, 0, deleted))
         if also is not None:
             also(conn, bool(too_many and not options.accept_drops))
         complete_checkpoint(conn, checkpoint)
 
 
 def _per_partition(
-    conn: sa.Connection, table: sa.Table, condition: sa.ColumnElement[bool]
+    conn: sa.Connection, table: sa.FromClause, condition: sa.ColumnElement[bool]
 ) -> list[tuple[tuple[int, int], int]]:
     rows = conn.execute(
         sa.select(table.c.org_id, table.c.program_id, sa.func.count())

@@ -33,8 +33,8 @@ def after(query: sa.Select[Any], order: list[sa.ColumnElement[Any]], cursor: lis
     return query.order_by(*order)
 
 
-def planning(conn: sa.Connection) -> None:
-    """Plan this transaction's queries without nested loops.
+def planning(conn: sa.Connection, *, nested_loops: bool = False) -> None:
+    """Plan this transaction's queries without nested loops (until told otherwise).
 
     A planning query joins every item of a partition to its state, its program details and
     its promotion. On statistics gathered before the tables grew (a first sync, a day of
@@ -44,7 +44,7 @@ def planning(conn: sa.Connection) -> None:
     pass over each side whatever the estimates; these queries read whole partitions, where
     they are the right choice anyway.
     """
-    conn.execute(sa.text("SET LOCAL enable_nestloop = off"))
+    conn.execute(sa.text(f"SET LOCAL enable_nestloop = {'on' if nested_loops else 'off'}"))
 
 
 class PlannedItems:
