@@ -30,6 +30,9 @@ measured side by side with its reference in the same run:
    per customer per day, rows differing from a `--full` sync of the same state, the drift
    the sample reported, a second sync the same day, and the projection for 1,000,000
    members.
+10. Scale (`benchmarks/scale.py`): full, daily (5 % churn) and same-day syncs at two or
+   more sizes of 20 promotions; calls per customer, CPU ms per call, peak RSS, database
+   bytes per customer and the slowest statements (`pg_stat_statements`).
 
 Calls and 429s are the simulator's counts; rows are counted in the database; RSS and wall
 time are measured from outside the measured process.
@@ -53,7 +56,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from benchmarks import days, faults, io_manager_bench, writer_bench
+from benchmarks import days, faults, io_manager_bench, scale, writer_bench
 from benchmarks.dlt_peer import COMPARABLE_TABLES, DATASET, PIPELINE
 from benchmarks.harness import (
     DATA_TABLES,
@@ -767,7 +770,63 @@ def days_item(work: Path, databases: BenchDatabases, customers: int, results: Re
     )
 
 
-ITEMS = ("sync", "writer", "memory", "faults", "io", "days")
+def scale_item(work: Path, databases: BenchDatabases, sizes: list[int], results: Results) -> None:
+    """Item 10: per-customer cost of full, daily and same-day syncs at each size."""
+    on = scale.enable_statement_statistics(work, databases)
+    measured = []
+    for customers in sizes:
+        config = SYNC_CONFIG.replace(
+            customers_per_org=customers,
+            latency_ms=0.0,
+            rate_limit_per_minute=0,
+            unknown_roster_rows=0,
+        )
+        measured.append(scale.run(work, databases, config))
+    smallest = measured[0]
+    for size in measured:
+        n = size.customers
+        for figures, base in zip(size.syncs, smallest.syncs, strict=True):
+            per_call = figures.cpu_ms_per_call
+            results.add(
+                "10",
+                f"{figures.label.split('-', 1)[1]} sync, {n:,} customers x {size.promotions} "
+                "promotions: calls per customer; CPU ms per call; peak RSS; wall",
+                f"{figures.calls_per_customer(n):.2f}; {per_call:.2f} ms; "
+                f"{_mib(figures.peak_rss_mib)}; {_seconds(figures.wall_seconds)}",
+                f"{smallest.customers:,}: {base.calls_per_customer(smallest.customers):.2f}; "
+                f"{base.cpu_ms_per_call:.2f} ms; {_mib(base.peak_rss_mib)}",
+                f"CPU/call {per_call / max(base.cpu_ms_per_call, 1e-9):.2f}",
+                "flat within 15 %; daily RSS < 500 MiB",
+            )
+            slowest = "; ".join(
+                f"{s.max_ms / 1000:.2f} s max, {s.calls:,}x `{s.query}`" for s in figures.slowest
+            )
+            results.add(
+                "10",
+                f"  slowest statements of that sync ({n:,})",
+                slowest.replace("|", "/") if on else "pg_stat_statements unavailable",
+                "",
+                "",
+                "none over 1 s growing with the warehouse",
+            )
+        results.add(
+            "10",
+            f"Database bytes per customer after the full sync, {n:,} customers",
+            f"{size.db_bytes_per_customer / 1024:.1f} KiB",
+            f"{smallest.customers:,}: {smallest.db_bytes_per_customer / 1024:.1f} KiB",
+            f"{size.db_bytes_per_customer / smallest.db_bytes_per_customer:.2f}",
+            "",
+        )
+    results.notes.append(
+        "Item 10: one org, one program of 20 promotions, no latency and no limit; full sync "
+        "into a fresh database, one simulated day at 5 % churn, the daily sync, then a second "
+        "sync the same day. CPU is user + system time of the `loyalty-sync sync` process "
+        "(not the database's, not the simulator's). Slowest statements are by their longest "
+        "single execution in that sync, from pg_stat_statements (reset before each sync)."
+    )
+
+
+ITEMS = ("sync", "writer", "memory", "faults", "io", "days", "scale")
 
 
 def main() -> None:
@@ -787,11 +846,16 @@ def main() -> None:
     parser.add_argument("--io-rows", type=int, default=1_000_000)
     parser.add_argument("--days-customers", type=int, default=5_000)
     parser.add_argument(
+        "--scale-customers",
+        default="5000,50000",
+        help="comma-separated customer counts of the scale item, smallest first",
+    )
+    parser.add_argument(
         "--only",
         choices=ITEMS,
         action="append",
         help="run only these items (sync: 1, 2, 3 and 6; writer: 4; memory: 5; faults: 7; "
-        "io: 8; days: 9); repeatable",
+        "io: 8; days: 9; scale: 10); repeatable",
     )
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument(
@@ -822,9 +886,12 @@ def main() -> None:
         io_item(work, databases, args.io_rows, results)
     if "days" in chosen:
         days_item(work, databases, args.days_customers, results)
+    if "scale" in chosen:
+        scale_sizes = [int(part) for part in args.scale_customers.split(",") if part.strip()]
+        scale_item(work, databases, scale_sizes, results)
     seconds = time.perf_counter() - clock
 
-    results.rows.sort(key=lambda r: r.item)
+    results.rows.sort(key=lambda r: int(r.item))
     text = render_results(
         results, command, started, seconds, _postgres_version(databases.server_url)
     )

@@ -24,6 +24,8 @@ CHUNK_SIZE_ENV = "LOYALTY_SYNC_CHUNK_SIZE"
 DEFAULT_CHUNK_SIZE = 250
 MAX_AGE_ENV = "LOYALTY_SYNC_MAX_AGE_DAYS"
 DEFAULT_MAX_AGE_DAYS = 7
+EVENT_RETENTION_ENV = "LOYALTY_SYNC_EVENT_RETENTION_DAYS"
+DEFAULT_EVENT_RETENTION_DAYS = 90
 DRIFT_SAMPLE_ENV = "LOYALTY_SYNC_DRIFT_SAMPLE"
 DEFAULT_DRIFT_SAMPLE = 0.01
 
@@ -45,6 +47,11 @@ def chunk_size_from_env() -> int:
 def max_age_days_from_env() -> int:
     """Days after which a daily sync fetches an item whatever the signals say (default 7)."""
     return _positive_int(MAX_AGE_ENV, DEFAULT_MAX_AGE_DAYS, "number of days")
+
+
+def event_retention_days_from_env() -> int:
+    """Days api_events rows are kept before a sync prunes them into daily counts (90)."""
+    return _positive_int(EVENT_RETENTION_ENV, DEFAULT_EVENT_RETENTION_DAYS, "number of days")
 
 
 def drift_sample_from_env() -> float:

@@ -168,9 +168,10 @@ def sync(ctx: click.Context, partitions: tuple[str, ...], no_progress: bool, ful
 def _register_commands() -> None:
     from loyalty_sync.cli.instance import instance
     from loyalty_sync.cli.operate import partitions, source, ui
+    from loyalty_sync.cli.plan import plan
     from loyalty_sync.cli.simulator import simulator
 
-    for command in (simulator, source, partitions, ui, instance):
+    for command in (simulator, source, partitions, ui, instance, plan):
         main.add_command(command)
 
 

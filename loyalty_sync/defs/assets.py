@@ -38,6 +38,7 @@ from loyalty_sync.settings import (
     MAX_AGE_ENV,
     chunk_size_from_env,
     drift_sample_from_env,
+    event_retention_days_from_env,
     max_age_days_from_env,
 )
 from loyalty_sync.sync import passes
@@ -50,7 +51,7 @@ from loyalty_sync.sync.ledger import (
     record_pass,
 )
 from loyalty_sync.sync.scope import RunScope
-from loyalty_sync.warehouse import locks, tables
+from loyalty_sync.warehouse import locks, retention, tables
 from loyalty_sync.warehouse.scope import INVALID_KEY_HINT, split_partition_keys
 from loyalty_sync.warehouse.source import verify_source
 
@@ -411,6 +412,7 @@ def api_events(
         ).all()
     for key, metadata in partition_results.sync_run_totals(engine, scope.run_id).items():
         context.add_asset_metadata(metadata, partition_key=key)
+    pruned = retention.prune_events(engine, event_retention_days_from_env())
     sample = markdown_table(
         ["endpoint", "code", "message", "org", "program", "customer", "promotion"],
         sample_rows,
@@ -423,6 +425,7 @@ def api_events(
         ),
         "sample": dg.MetadataValue.md(sample),
         "partitions": ", ".join(scope.partition_keys),
+        "events_pruned": pruned,
     }
     return dg.MaterializeResult(metadata=metadata)
 

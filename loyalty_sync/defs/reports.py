@@ -1,12 +1,12 @@
 """`promotion_performance`: what ops opens to see which promotions give nothing.
 
-Built the way a data team's own asset would be: its inputs are synced tables loaded as
-DataFrames by the warehouse I/O manager (only the columns it needs, only the run's
-partitions), the figures are pandas (`reports/promotion_performance.py`), and the result
-is stored as `capillary.promotion_performance` through the same bulk writer as the
-passes, merged by partition. Its metadata shows the table as markdown, and the numbers
-ops would follow over time as numeric metadata, which the UI plots across
-materialisations.
+Its figures are aggregated in Postgres over the run's partitions
+(`reports/promotion_performance.py`), so what the asset holds in memory is one row per
+promotion whatever the number of members, and the result is stored as
+`capillary.promotion_performance` through the same bulk writer as the passes, merged by
+partition in the transaction that computed it. Its metadata shows the table as
+markdown, and the numbers ops would follow over time as numeric metadata, which the UI
+plots across materialisations.
 
 It is in a group of its own, not `capillary`: it calls no API and takes no slot of the
 API pool. The `capillary_sync` job selects it by name (`defs/jobs.py`) so every sync,
@@ -22,8 +22,7 @@ from loyalty_sync.defs.jobs import REPORTING_GROUP
 from loyalty_sync.defs.metadata import SYNC_FRESHNESS, markdown_table, table_spec_metadata
 from loyalty_sync.defs.partitions import org_program_partitions
 from loyalty_sync.defs.resources import WAREHOUSE_IO_MANAGER, WarehouseResource
-from loyalty_sync.reports.promotion_performance import INPUT_COLUMNS, as_rows
-from loyalty_sync.reports.promotion_performance import promotion_performance as compute
+from loyalty_sync.reports.promotion_performance import INPUT_COLUMNS, as_rows, computed
 from loyalty_sync.warehouse import tables, writer
 from loyalty_sync.warehouse.scope import PartitionScope
 
@@ -103,7 +102,7 @@ def _plotted(frame: pd.DataFrame) -> dict[str, Any]:
     description=(
         "Per promotion: holders, enrolled holders, actionSummary answers and their 8116 "
         "share, points by category, alternate currencies and incentives issued, first and "
-        "last benefit. Computed with pandas from the synced tables."
+        "last benefit. Aggregated in Postgres from the synced tables."
     ),
     group_name=REPORTING_GROUP,
     kinds={"postgres", "pandas"},
@@ -113,32 +112,14 @@ def _plotted(frame: pd.DataFrame) -> dict[str, Any]:
     io_manager_key=WAREHOUSE_IO_MANAGER,
     freshness_policy=SYNC_FRESHNESS,
     metadata=table_spec_metadata(tables.promotion_performance),
-    ins={name: dg.AssetIn(metadata={"columns": cols}) for name, cols in INPUT_COLUMNS.items()},
+    deps=[dg.AssetKey(name) for name in INPUT_COLUMNS],
 )
 def promotion_performance(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    promotions: pd.DataFrame,
-    customer_promotions: pd.DataFrame,
-    loyalty_program_details: pd.DataFrame,
-    benefit_summaries: pd.DataFrame,
-    benefit_points: pd.DataFrame,
-    benefit_alternate_currencies: pd.DataFrame,
-    benefit_incentives: pd.DataFrame,
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    frame = compute(
-        {
-            "promotions": promotions,
-            "customer_promotions": customer_promotions,
-            "loyalty_program_details": loyalty_program_details,
-            "benefit_summaries": benefit_summaries,
-            "benefit_points": benefit_points,
-            "benefit_alternate_currencies": benefit_alternate_currencies,
-            "benefit_incentives": benefit_incentives,
-        }
-    )
     scope = PartitionScope.from_keys(context.partition_keys)
     with warehouse.get_engine().begin() as conn:
+        frame = computed(conn, scope)
         merged = writer.merge(
             conn,
             tables.promotion_performance,

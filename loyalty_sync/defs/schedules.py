@@ -3,7 +3,15 @@
 import dagster as dg
 
 from loyalty_sync.capillary.errors import CapillaryError
-from loyalty_sync.defs.jobs import TRIGGER_TAG, block_target, capillary_sync_job, contiguous_blocks
+from loyalty_sync.defs.jobs import (
+    CAPILLARY_SYNC_JOB,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    TRIGGER_TAG,
+    block_target,
+    capillary_sync_job,
+    contiguous_blocks,
+)
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource
 from loyalty_sync.sync.discovery import discover_programs
@@ -15,6 +23,38 @@ from loyalty_sync.warehouse.scope import (
 
 DAILY_SCHEDULE = "daily_capillary_sync"
 DAILY_CRON = "0 3 * * *"
+PARTITION_TAG = "dagster/partition"
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def busy_partitions(instance: dg.DagsterInstance, ordered: list[str]) -> dict[str, str]:
+    """{partition key: run id} of the sync runs not finished yet (queued or running).
+
+    A first sync of a large roster takes longer than a day: the next day's run must not
+    start beside it (it would wait on the partition lock, or resume the same checkpoints
+    twice). The running sync carries on across days from its checkpoints.
+    """
+    busy: dict[str, str] = {}
+    records = instance.get_run_records(
+        dg.RunsFilter(job_name=CAPILLARY_SYNC_JOB, statuses=UNFINISHED)
+    )
+    for record in records:
+        tags = record.dagster_run.tags
+        if PARTITION_TAG in tags:
+            keys = [tags[PARTITION_TAG]]
+        elif tags.get(RANGE_START_TAG) in ordered and tags.get(RANGE_END_TAG) in ordered:
+            start, end = ordered.index(tags[RANGE_START_TAG]), ordered.index(tags[RANGE_END_TAG])
+            keys = ordered[start : end + 1]
+        else:
+            keys = []
+        busy.update(dict.fromkeys(keys, record.dagster_run.run_id))
+    return busy
 
 
 def org_run_requests(
@@ -59,6 +99,10 @@ def daily_capillary_sync(
     contiguous block of keys (partition range tags), as a backfill's would; an org whose
     programs were added at different times can take more than one block.
 
+    Partitions whose previous sync has not finished (a first sync of a large roster takes
+    more than a day) are left out and named; when that is all of them the tick is skipped
+    with the reason. The running sync carries on from its checkpoints.
+
     Partitions whose program Capillary no longer lists are left out: a sync would replace
     their history with the nothing the API now serves. That costs one programs call per
     org; if it fails the day is skipped (the runs would meet the same API anyway).
@@ -81,6 +125,14 @@ def daily_capillary_sync(
         context.log.info(f"not synced (program not listed): {', '.join(left_out)}")
     if not live:
         return dg.SkipReason("no partition's program is listed by Capillary")
+    busy = busy_partitions(context.instance, ordered)
+    still = {key: busy[key] for key in live if key in busy}
+    if still:
+        named = ", ".join(f"{key} (run {run_id[:8]})" for key, run_id in sorted(still.items()))
+        context.log.info(f"not synced, the previous sync is still running: {named}")
+        live = [key for key in live if key not in still]
+        if not live:
+            return dg.SkipReason(f"every partition's previous sync is still running: {named}")
     return org_run_requests(live, ordered, {TRIGGER_TAG: "schedule"})
 
 

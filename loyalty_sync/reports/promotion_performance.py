@@ -1,8 +1,11 @@
-"""Promotion performance: per promotion, who holds it and what it gave, from synced frames.
+"""Promotion performance: per promotion, who holds it and what it gave.
 
-Plain pandas over the frames the warehouse I/O manager loads (no Dagster, no SQL), so the
-same figures can be computed and tested anywhere. One row per promotion of `promotions`,
-including promotions nobody holds yet (they show zero holders, which is itself news).
+Two forms of the same figures: `performance_query` aggregates in Postgres, so a sync of
+any size reads one row per promotion back (what the asset runs; the synced tables hold
+about 43 rows a customer, which as DataFrames cost gigabytes at a million members), and
+`promotion_performance` computes them with pandas from frames of those tables, for a
+team's own analysis of a sample. One row per promotion of `promotions`, including
+promotions nobody holds yet (they show zero holders, which is itself news).
 
 A benefit counts when something was issued: points or currency above zero, an incentive
 issued at least once. actionSummary gives only each benefit's last issue time, so
@@ -17,6 +20,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
+
+from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse.scope import PartitionScope
 
 KEY = ["org_id", "program_id", "promotion_id"]
 HOLDER = [*KEY, "customer_id"]
@@ -33,6 +40,14 @@ INPUT_COLUMNS: dict[str, list[str]] = {
 }
 
 Frames = Mapping[str, pd.DataFrame]
+COUNTS = (
+    "holders",
+    "enrolled_holders",
+    "summaries_fetched",
+    "no_benefits_summaries",
+    "customers_benefited",
+    "incentives_issued",
+)
 
 
 def json_number(value: Any) -> int | float:
@@ -98,6 +113,159 @@ def promotion_performance(frames: Frames) -> pd.DataFrame:
         out[column] = [maps.get(key, {}) for key in out.index]
     out = out.join(dates.rename(columns={"min": "first_benefit_at", "max": "last_benefit_at"}))
     return out.reset_index().sort_values(KEY, ignore_index=True)
+
+
+def _keyed(t: sa.Table) -> list[sa.ColumnElement[Any]]:
+    return [t.c[name] for name in KEY]
+
+
+def _on(left: sa.FromClause, right: sa.FromClause, names: list[str]) -> sa.ColumnElement[bool]:
+    return sa.and_(*(left.c[n] == right.c[n] for n in names))
+
+
+def _json_number(total: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """`json_number` in SQL: a whole total as a JSON integer, any other as a float."""
+    return sa.case(
+        (total == sa.func.trunc(total), sa.func.to_jsonb(sa.cast(total, sa.Numeric(38, 0)))),
+        else_=sa.func.to_jsonb(sa.cast(total, sa.Float)),
+    )
+
+
+def _issued() -> list[tuple[sa.Table, str, str]]:
+    """The benefit tables with the column that says what was issued and its breakdown."""
+    return [
+        (tables.benefit_points, "total_points_issued", "points_category"),
+        (tables.benefit_alternate_currencies, "total_issued", "currency_name"),
+        (tables.benefit_incentives, "action_issued_count", "action"),
+    ]
+
+
+def _by(t: sa.Table, value: str, by: str, scope: PartitionScope, name: str) -> sa.Subquery:
+    """{breakdown: total} per promotion, of the rows that issued something."""
+    total = sa.func.sum(t.c[value])
+    inner = (
+        sa.select(*_keyed(t), t.c[by].label("name"), total.label("total"))
+        .where(scope.where(t), sa.func.coalesce(t.c[value], 0) > 0)
+        .group_by(*_keyed(t), t.c[by])
+        .subquery()
+    )
+    return (
+        sa.select(
+            *(inner.c[k] for k in KEY),
+            sa.func.jsonb_object_agg(inner.c.name, _json_number(inner.c.total)).label(name),
+            sa.func.sum(inner.c.total).label("total"),
+        )
+        .group_by(*(inner.c[k] for k in KEY))
+        .subquery(name)
+    )
+
+
+def performance_query(scope: PartitionScope) -> sa.Select[Any]:
+    """The figures of `promotion_performance` for the promotions of `scope`, in SQL."""
+    p, cp = tables.promotions, tables.customer_promotions
+    lpd, bs = tables.loyalty_program_details, tables.benefit_summaries
+    holders = (
+        sa.select(
+            *_keyed(cp),
+            sa.func.count().label("holders"),
+            sa.func.count(lpd.c.customer_id).label("enrolled_holders"),
+        )
+        .select_from(
+            cp.outerjoin(
+                lpd,
+                sa.and_(
+                    _on(cp, lpd, ["org_id", "program_id", "customer_id"]),
+                    sa.func.coalesce(lpd.c.loyalty_id, -1) != -1,
+                ),
+            )
+        )
+        .where(scope.where(cp))
+        .group_by(*_keyed(cp))
+        .subquery("holders")
+    )
+    summaries = (
+        sa.select(
+            *_keyed(bs),
+            sa.func.count().label("fetched"),
+            sa.func.count().filter(bs.c.no_benefits).label("no_benefits"),
+        )
+        .where(scope.where(bs))
+        .group_by(*_keyed(bs))
+        .subquery("summaries")
+    )
+    issued = _issued()
+    benefits = sa.union_all(
+        *(
+            sa.select(*_keyed(t), t.c.customer_id, t.c.last_issued_on).where(
+                scope.where(t), sa.func.coalesce(t.c[value], 0) > 0
+            )
+            for t, value, _ in issued
+        )
+    ).subquery("benefits")
+    benefited = (
+        sa.select(
+            *(benefits.c[k] for k in KEY),
+            sa.func.count(sa.distinct(benefits.c.customer_id)).label("customers"),
+            sa.func.min(benefits.c.last_issued_on).label("first"),
+            sa.func.max(benefits.c.last_issued_on).label("last"),
+        )
+        .group_by(*(benefits.c[k] for k in KEY))
+        .subquery("benefited")
+    )
+    points, currencies, incentives = (
+        _by(t, value, by, scope, name)
+        for (t, value, by), name in zip(
+            issued, ["points_by_category", "currencies_issued", "incentives_by_action"], strict=True
+        )
+    )
+    joined = p
+    for sub in (holders, summaries, benefited, points, currencies, incentives):
+        joined = joined.outerjoin(sub, _on(p, sub, KEY))
+    fetched = sa.func.coalesce(summaries.c.fetched, 0)
+    no_benefits = sa.func.coalesce(summaries.c.no_benefits, 0)
+    empty = sa.cast(sa.literal("{}"), tables.promotion_performance.c.points_by_category.type)
+    return (
+        sa.select(
+            *_keyed(p),
+            p.c.promotion_name,
+            p.c.status,
+            p.c.active,
+            p.c.start_date,
+            p.c.end_date,
+            sa.func.coalesce(holders.c.holders, 0).label("holders"),
+            sa.func.coalesce(holders.c.enrolled_holders, 0).label("enrolled_holders"),
+            fetched.label("summaries_fetched"),
+            no_benefits.label("no_benefits_summaries"),
+            sa.case((fetched > 0, sa.cast(no_benefits, sa.Float) / fetched), else_=sa.null()).label(
+                "no_benefits_share"
+            ),
+            sa.func.coalesce(benefited.c.customers, 0).label("customers_benefited"),
+            sa.func.coalesce(points.c.total, 0).label("points_issued"),
+            sa.func.coalesce(points.c.points_by_category, empty).label("points_by_category"),
+            sa.func.coalesce(currencies.c.currencies_issued, empty).label("currencies_issued"),
+            sa.cast(sa.func.coalesce(incentives.c.total, 0), sa.BigInteger).label(
+                "incentives_issued"
+            ),
+            sa.func.coalesce(incentives.c.incentives_by_action, empty).label(
+                "incentives_by_action"
+            ),
+            benefited.c.first.label("first_benefit_at"),
+            benefited.c.last.label("last_benefit_at"),
+        )
+        .select_from(joined)
+        .where(scope.where(p))
+        .order_by(*_keyed(p))
+    )
+
+
+def computed(conn: sa.Connection, scope: PartitionScope) -> pd.DataFrame:
+    """`performance_query`'s rows as a frame: one row per promotion, nothing else read."""
+    result = conn.execute(performance_query(scope))
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    for name in COUNTS:
+        frame[name] = frame[name].astype("int64")
+    frame["no_benefits_share"] = frame["no_benefits_share"].astype("float64")
+    return frame
 
 
 def as_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -167,7 +167,7 @@ def run_chunks(
                     continue
             answered.append((item, answer))
         with engine.begin() as conn:
-            events = EventLog(conn, scope)
+            events = EventLog(conn, scope, occurred_at=client.clock.now())
             for item, answer in answered:
                 if isinstance(answer, CapillaryError):
                     events.add_error(answer, org_id=org_id, **spec.context_of(item))

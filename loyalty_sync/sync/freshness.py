@@ -337,13 +337,13 @@ class Signals:
         }
 
 
-def count_reasons(conn: sa.Connection, query: sa.Select[Any]) -> Counter[str]:
-    """Items of `query` (its last column the reason) by reason."""
+def reasons_query(query: sa.Select[Any]) -> sa.Select[Any]:
+    """How many items of `query` (its last column the reason) there are by reason."""
     sub = query.subquery()
     reason = list(sub.c)[-1]
-    return Counter(
-        {
-            str(r): int(n)
-            for r, n in conn.execute(sa.select(reason, sa.func.count()).group_by(reason))
-        }
-    )
+    return sa.select(reason, sa.func.count()).group_by(reason)
+
+
+def count_reasons(conn: sa.Connection, query: sa.Select[Any]) -> Counter[str]:
+    """The counts of a `reasons_query`."""
+    return Counter({str(r): int(n) for r, n in conn.execute(query)})

@@ -81,9 +81,13 @@ def event_row(
 class EventLog:
     """Buffers api_events rows and appends them on the pass's transaction in chunks."""
 
-    def __init__(self, conn: sa.Connection, scope: RunScope) -> None:
+    def __init__(
+        self, conn: sa.Connection, scope: RunScope, occurred_at: datetime | None = None
+    ) -> None:
         self.conn = conn
         self.scope = scope
+        # When the answers came, by Capillary's clock; the run's start when not known.
+        self.occurred_at = occurred_at or scope.started_at
         self.codes: Counter[int] = Counter()
         # (org, partition key or None for org-level events, code) -> count
         self.placed: Counter[tuple[int, str | None, int]] = Counter()
@@ -104,7 +108,7 @@ class EventLog:
         http_status: int | None = None,
     ) -> None:
         row = event_row(
-            occurred_at=self.scope.started_at,
+            occurred_at=self.occurred_at,
             endpoint=endpoint,
             code=code,
             kind=kind,
@@ -484,6 +488,16 @@ class Generation:
     id: int
     done: set[str]
     resumed: bool
+    # The run that carried the generation before this one, and when it last moved it.
+    previous_run: str | None = None
+    previous_at: datetime | None = None
+
+    def done_by(self, now: datetime) -> str:
+        """Who finished a pass this run skips: another run (killed, failed, or still going)."""
+        if self.previous_at is None:
+            return f"done by run {self.previous_run}"
+        minutes = max(0, round((now - self.previous_at).total_seconds() / 60))
+        return f"done by run {self.previous_run} {minutes} min ago"
 
 
 def open_generation(
@@ -509,7 +523,7 @@ def open_generation(
                     cursor={"passes": list(passes), "done": sorted(done)},
                 )
             )
-            return Generation(row.id, done, resumed)
+            return Generation(row.id, done, resumed, row.run_id, row.updated_at)
         conn.execute(
             sa.update(c)
             .where(c.c.id == row.id)

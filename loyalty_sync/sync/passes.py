@@ -14,6 +14,7 @@ pass (`finish`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,9 +38,9 @@ from loyalty_sync.sync.ledger import (
     open_generation,
     served_by,
 )
-from loyalty_sync.sync.planned import PlannedItems, after, streamed
+from loyalty_sync.sync.planned import PlannedItems, after, planning, streamed
 from loyalty_sync.sync.scope import RunScope
-from loyalty_sync.warehouse import tables
+from loyalty_sync.warehouse import statistics, tables
 from loyalty_sync.warehouse.scope import PartitionScope, partition_key
 from loyalty_sync.warehouse.tier_log import TierHistoryMerge
 from loyalty_sync.warehouse.writer import (
@@ -47,6 +48,7 @@ from loyalty_sync.warehouse.writer import (
     StagedMerge,
     doomed,
     replaced,
+    scratch,
 )
 
 # actionSummary reports benefits earned on or after this date only.
@@ -109,14 +111,19 @@ def _run(
             engine, partitions, scope.run_id, scope.passes, options.resume_within
         )
         if name in generation.done:
-            outcome.resumed.append(f"org {org_id}: completed by the interrupted sync, skipped")
+            # Another run of these partitions (one that died, or one still running that
+            # took its turn first) finished this pass within the resume window.
+            when = generation.done_by(datetime.now(UTC))
+            outcome.resumed.append(f"org {org_id}: {name} pass {when}, skipped")
             outcome.rows_by_partition.update(served_by(engine, name, partitions))
             continue
         checkpoint = open_checkpoint(engine, name, partitions, scope.run_id, options.resume_within)
         if checkpoint.resumed:
             outcome.resumed.append(f"org {org_id} after {checkpoint.items_done} item(s)")
         calls_before = client.stats.snapshot()["calls"]
+        written_before = _written(outcome)
         org_pass(org_id, partitions, checkpoint, outcome)
+        statistics.refresh(engine, _written(outcome) - written_before)
         calls = client.stats.snapshot()["calls"] - calls_before
         # A full sync's calls: these, plus each skipped item at what a fetched one cost.
         signals = outcome.org_signals(org_id)
@@ -130,6 +137,13 @@ def _run(
     outcome.retries = after["retries"] - before["retries"]
     outcome.api = after
     return outcome
+
+
+def _written(outcome: PassOutcome) -> Counter[str]:
+    """Rows a pass wrote so far, per table; the item states its fetches recorded among them."""
+    written = Counter({name: merge.written for name, merge in outcome.merges.items()})
+    written[tables.sync_item_state.name] = outcome.signals.fetched.total()
+    return written
 
 
 def _finish(
@@ -152,12 +166,21 @@ def _finish(
     with engine.begin() as conn:
         plans = []
         too_many: list[tuple[str, int, int, int, int]] = []
+        alive: dict[int, sa.TableClause] = {}
         for table, columns, universe in family:
-            condition = doomed(table, partitions, columns, universe, checkpoint.id)
-            plans.append((table, condition))
-            held = dict(_per_partition(conn, table, condition))
+            if id(universe) not in alive:  # the items that still exist, computed once
+                planning(conn)  # whole partitions: hash joins, whatever the statistics
+                items = [table.c[c] for c in columns]
+                alive[id(universe)] = scratch(conn, f"alive_{len(alive)}", universe, items)
+            keys = doomed(table, partitions, columns, alive[id(universe)], checkpoint.id)
+            doomed_keys = scratch(
+                conn, f"doomed_{table.name}", keys, list(table.primary_key.columns)
+            )
+            plans.append((table, doomed_keys))
+            held = dict(_per_partition(conn, doomed_keys, sa.true()))
             # Rows replaced by a new shape (other settings) are not lost: not judged.
-            new_shape = dict(_per_partition(conn, table, replaced(table, checkpoint.id)))
+            mine = sa.and_(partitions.where(table), replaced(table, checkpoint.id))
+            new_shape = dict(_per_partition(conn, table, mine))
             for pair in partitions.pairs:  # what each partition is served, deletes or not
                 checkpoint.served[(table.name, partition_key(*pair))] = 0
             for pair, total in _per_partition(conn, table, partitions.where(table)):
@@ -188,16 +211,19 @@ def _finish(
                 f"{n} {partition_key(o, p)}: {lost} of {total}" for n, o, p, lost, total in too_many
             )
         else:
-            for table, condition in plans:
-                gone = int(conn.execute(sa.delete(table).where(condition)).rowcount or 0)
-                outcome.add_merge(MergeResult(table.name, 0, 0, 0, gone))
+            planning(conn, nested_loops=True)  # a few doomed keys: index lookups
+            for table, gone in plans:
+                key = list(table.primary_key.columns)
+                condition = sa.tuple_(*key).in_(sa.select(*(gone.c[c.name] for c in key)))
+                deleted = int(conn.execute(sa.delete(table).where(condition)).rowcount or 0)
+                outcome.add_merge(MergeResult(table.name, 0, 0, 0, deleted))
         if also is not None:
             also(conn, bool(too_many and not options.accept_drops))
         complete_checkpoint(conn, checkpoint)
 
 
 def _per_partition(
-    conn: sa.Connection, table: sa.Table, condition: sa.ColumnElement[bool]
+    conn: sa.Connection, table: sa.FromClause, condition: sa.ColumnElement[bool]
 ) -> list[tuple[tuple[int, int], int]]:
     rows = conn.execute(
         sa.select(table.c.org_id, table.c.program_id, sa.func.count())

@@ -33,6 +33,20 @@ def after(query: sa.Select[Any], order: list[sa.ColumnElement[Any]], cursor: lis
     return query.order_by(*order)
 
 
+def planning(conn: sa.Connection, *, nested_loops: bool = False) -> None:
+    """Plan this transaction's queries without nested loops (until told otherwise).
+
+    A planning query joins every item of a partition to its state, its program details and
+    its promotion. On statistics gathered before the tables grew (a first sync, a day of
+    churn before autovacuum caught up) the planner guesses a handful of rows per partition
+    and picks a nested loop that reads the inner side again for each outer row: quadratic,
+    seconds at a thousand customers and days at a million. Hash and merge joins cost one
+    pass over each side whatever the estimates; these queries read whole partitions, where
+    they are the right choice anyway.
+    """
+    conn.execute(sa.text(f"SET LOCAL enable_nestloop = {'on' if nested_loops else 'off'}"))
+
+
 class PlannedItems:
     """Items of `query` (item columns, then `signature`, then `reason`) a pass fetches.
 
@@ -46,16 +60,20 @@ class PlannedItems:
         self._item = columns[:-2]
         self._order = [sub.c[name] for name in order]
         signature, reason = columns[-2], columns[-1]
+        self.count_query = freshness.reasons_query(sa.select(*self._item, reason))
         with engine.connect() as conn:
-            counts = freshness.count_reasons(conn, sa.select(*self._item, reason))
+            planning(conn)
+            counts = freshness.count_reasons(conn, self.count_query)
         skipped = Counter({r: counts.pop(r) for r in freshness.SKIPPED if r in counts})
         self.signals = Signals(fetched=counts, skipped_by_reason=skipped)
         self.total = counts.total()
         to_fetch = reason.not_in(freshness.SKIPPED)
         self._query = sa.select(*self._item, signature, reason).where(to_fetch)
+        self.fetch_query = after(self._query, self._order, None)
         self._why: dict[tuple[int, ...], tuple[str, str | None]] = {}
 
     def items_after(self, reader: sa.Connection, cursor: list[Any] | None) -> Iterator[tuple]:
+        planning(reader)
         for row in streamed(reader, after(self._query, self._order, cursor)):
             item = tuple(int(v) for v in row[:-2])
             self._why[item] = (row[-1], row[-2])

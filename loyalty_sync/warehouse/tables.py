@@ -491,6 +491,19 @@ promotion_performance = sa.Table(
     "tables by the promotion_performance asset.",
 )
 
+api_event_days = sa.Table(
+    "api_event_days",
+    metadata,
+    _key("day", "UTC day the events occurred on.", sa.Date),
+    _key("org_id", ORG),
+    _key("partition_key", "ORG-PROGRAM partition of the events; '' when org-level.", sa.Text),
+    _key("endpoint", "The endpoint called.", sa.Text),
+    _key("kind", "warning or error.", sa.Text),
+    _key("code", "Capillary warning or error code; 0 when the events carried none.", sa.Integer),
+    sa.Column("events", sa.BigInteger, nullable=False, comment="How many events of the kind."),
+    comment="Daily counts of the api_events rows pruned past their retention, by kind.",
+)
+
 sync_source = sa.Table(
     "sync_source",
     metadata,
@@ -512,6 +525,7 @@ sync_source = sa.Table(
 
 sa.Index("ix_api_events_run", api_events.c.run_id)
 sa.Index("ix_api_events_code", api_events.c.code, api_events.c.org_id)
+sa.Index("ix_api_events_occurred", api_events.c.occurred_at)
 sa.Index("ix_sync_runs_partition", sync_runs.c.partition_key, sync_runs.c.finished_at)
 sa.Index("ix_customer_roster_customer", customer_roster.c.org_id, customer_roster.c.customer_id)
 

@@ -276,21 +276,47 @@ class StagedMerge:
         return len(self.conn.execute(held_back).all())
 
 
+def scratch(
+    conn: sa.Connection, name: str, query: sa.Select[Any], columns: Sequence[sa.Column]
+) -> sa.TableClause:
+    """`query`'s rows (typed as `columns`) in a temporary table dropped at commit, analysed:
+    a set one transaction joins several times is computed once, and planned on its size."""
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+    listed = ", ".join(f"{_quote(conn, c.name)} {c.type.compile(conn.dialect)}" for c in columns)
+    conn.execute(sa.text(f"CREATE TEMP TABLE {name} ({listed}) ON COMMIT DROP"))
+    temp = sa.table(name, *(sa.column(c.name, c.type) for c in columns))
+    conn.execute(sa.insert(temp).from_select([c.name for c in columns], query))
+    conn.execute(sa.text(f"ANALYZE {name}"))
+    return temp
+
+
 def doomed(
     table: sa.Table,
     scope: PartitionScope,
     item_columns: Sequence[str],
-    universe: sa.Select[Any],
+    alive: sa.FromClause,
     checkpoint_id: int,
-) -> sa.ColumnElement[bool]:
-    """The rows of `table` a completed pass deletes: what its chunks held back, and the
-    rows of the scope whose item is not in `universe` (a customer no longer found, a pair
-    no longer eligible), which no chunk answered for."""
-    alive = universe.subquery("alive")
+) -> sa.Select[Any]:
+    """Primary keys of the rows of `table` a completed pass deletes: what its chunks held
+    back, and the rows of the scope whose item is not in `alive` (a customer no longer
+    found, a pair no longer eligible), which no chunk answered for.
+
+    Two plain joins rather than one condition with an OR of two subqueries: the planner
+    can only run such an OR once per row of the table, reading the held-back keys again
+    for each (quadratic in a pass that changed much). As a semi-join on the keys and an
+    anti-join on the items, each side is read once.
+    """
+    key = list(table.primary_key.columns)
+    pending = tables.sync_pending_deletes
+    held_keys = sa.select(*(sa.cast(pending.c.row_key[c.name].astext, c.type) for c in key)).where(
+        pending.c.checkpoint_id == checkpoint_id, pending.c.table_name == table.name
+    )
+    held = sa.select(*key).where(scope.where(table), sa.tuple_(*key).in_(held_keys))
     still = sa.select(sa.literal(1)).where(
         *(column == table.c[c] for column, c in zip(alive.c, item_columns, strict=True))
     )
-    return sa.and_(scope.where(table), sa.or_(_pending(table, checkpoint_id), ~still.exists()))
+    gone = sa.select(*key).where(scope.where(table), ~still.exists())
+    return sa.union(held, gone)
 
 
 def replaced(table: sa.Table, checkpoint_id: int) -> sa.ColumnElement[bool]:

@@ -5,11 +5,17 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 from dagster._core.definitions.schedule_definition import ScheduleExecutionData
+from dagster._core.storage.dagster_run import DagsterRun, make_new_run_id
 
 from loyalty_sync.defs.assets import capillary_assets
-from loyalty_sync.defs.jobs import RANGE_END_TAG, RANGE_START_TAG, capillary_sync_job
+from loyalty_sync.defs.jobs import (
+    CAPILLARY_SYNC_JOB,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    capillary_sync_job,
+)
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
-from loyalty_sync.defs.schedules import DAILY_CRON, daily_capillary_sync
+from loyalty_sync.defs.schedules import DAILY_CRON, PARTITION_TAG, daily_capillary_sync
 from loyalty_sync.warehouse.scope import parse_partition_key
 from loyalty_sync_tests.defs.automation_env import (
     CONNECTED_ORG,
@@ -86,3 +92,29 @@ def test_daily_run_skips_an_invalid_partition(env: AutomationEnv) -> None:
     covered = [key for r in data.run_requests or [] for key in _covered(r, ordered)]
     assert sorted(covered) == sorted(KEYS)
     assert "nonsense" not in covered
+
+
+def _unfinished_run(env: AutomationEnv, tags: dict[str, str]) -> str:
+    run = DagsterRun(
+        job_name=CAPILLARY_SYNC_JOB,
+        run_id=make_new_run_id(),
+        tags=tags,
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    env.instance.add_run(run)
+    return run.run_id
+
+
+def test_daily_run_leaves_out_partitions_whose_sync_is_still_running(env: AutomationEnv) -> None:
+    env.add_partitions(KEYS)
+    ordered = list(env.instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS))
+    first = _unfinished_run(env, {PARTITION_TAG: ordered[0]})
+    data = _evaluate(env)
+    covered = [key for r in data.run_requests or [] for key in _covered(r, ordered)]
+    assert sorted(covered) == sorted(ordered[1:])
+
+    _unfinished_run(env, {RANGE_START_TAG: ordered[1], RANGE_END_TAG: ordered[-1]})
+    data = _evaluate(env)
+    assert not data.run_requests
+    assert data.skip_message and "still running" in data.skip_message
+    assert f"{ordered[0]} (run {first[:8]})" in data.skip_message

@@ -1,0 +1,88 @@
+"""`loyalty-sync plan` from a warehouse's roster and the signals of its recent syncs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from loyalty_sync.cli.main import main
+from loyalty_sync.sync.capacity import measured_rates
+from loyalty_sync.warehouse import tables
+
+MEMBERS = 400
+
+
+def _signals(new: int, changed: int) -> dict[str, dict[str, object]]:
+    return {
+        "promotions": {
+            "items": MEMBERS,
+            "fetched": {"new": new, "lookup_changed": changed, "max_age": 57},
+            "full_calls": MEMBERS,
+        },
+        "benefits": {
+            "items": 8 * MEMBERS,
+            "fetched": {"new": 8 * new, "usage_changed": changed},
+            "full_calls": 8 * MEMBERS,
+        },
+    }
+
+
+def _fill(engine: sa.Engine) -> None:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(tables.customer_roster),
+            [
+                {
+                    "org_id": 1,
+                    "source": "INSTORE",
+                    "identifier_name": "mobile",
+                    "identifier_value": str(i),
+                    "customer_id": i,
+                    "synced_at": start,
+                    "run_id": "r",
+                }
+                for i in range(MEMBERS)
+            ],
+        )
+        for day in range(4):  # a first sync (all new), then three daily ones
+            conn.execute(
+                sa.insert(tables.sync_runs).values(
+                    run_id=f"run-{day}",
+                    partition_key="1-2",
+                    org_id=1,
+                    program_id=2,
+                    started_at=start + timedelta(days=day),
+                    status="success",
+                    synced_at=start,
+                    signals=_signals(MEMBERS if day == 0 else 4, 8),
+                )
+            )
+
+
+def test_rates_come_from_the_daily_syncs_not_the_first(engine: sa.Engine) -> None:
+    _fill(engine)
+    with engine.connect() as conn:
+        members, rates = measured_rates(conn)
+    assert members == MEMBERS
+    assert rates["promotions"].syncs == 3
+    assert rates["promotions"].changed_share == pytest.approx((4 + 8) / MEMBERS)
+    assert rates["benefits"].items_per_customer == 8
+    assert rates["benefits"].changed_share == pytest.approx((32 + 8) / (8 * MEMBERS))
+
+
+def test_plan_says_what_to_change_when_a_day_is_not_enough(engine: sa.Engine) -> None:
+    _fill(engine)
+    fits = CliRunner().invoke(main, ["plan", "--rate-limit", "100"], catch_exceptions=False)
+    assert fits.exit_code == 0, fits.output
+    assert "fits in a day" in fits.output
+    big = ["plan", "--members", "1000000", "--rate-limit", "1000"]
+    short = CliRunner().invoke(main, big, catch_exceptions=False)
+    assert short.exit_code == 1, short.output
+    assert "does NOT fit" in short.output
+    assert "raise the rate limit to at least" in short.output
+    assert "LOYALTY_SYNC_MAX_AGE_DAYS" in short.output
+    assert "carries on across days from its checkpoints" in short.output
