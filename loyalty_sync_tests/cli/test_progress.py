@@ -21,16 +21,19 @@ CHILD = textwrap.dedent(
     import os, tempfile, time
     from loyalty_sync.cli.progress_display import progress_display
     from loyalty_sync.sync import progress
+    from loyalty_sync.capillary.stats import ApiCounts
 
     with progress_display(True):
         capture = tempfile.TemporaryFile()
         saved = os.dup(2)
         os.dup2(capture.fileno(), 2)
         report = progress.reporter()
-        report.start("customers 51135", 30)
+        report.start("customers 51135")
+        report.expect("customers 51135", 30)
         for _ in range(30):
             time.sleep(0.1)
             report.advance("customers 51135")
+        report.finish("customers 51135", ApiCounts(30, 0, 0))
         os.dup2(saved, 2)
     """
 )
@@ -76,7 +79,8 @@ def test_off_a_terminal_a_line_every_few_seconds_with_the_tasks_own_counts() -> 
     reporter.advance("customers 51135")
     counts = ApiCounts(120, 6, 2)
     reporter.advance("customers 51135")
-    reporter.start("promotions 51135", 1)
+    reporter.finish("customers 51135", ApiCounts(20, 1, 1))
+    reporter.start("promotions 51135")
     counts = ApiCounts(125, 6, 2)
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("customers 51135: 0/2, 0 calls, 0 retries, 0 429s")
