@@ -351,8 +351,11 @@ class CapillaryResource(dg.ConfigurableResource):
         with reported_plainly():
             description = self.describe()
         if context.log is not None:
+            # INFO, not WARNING: sensors set the resource up at every tick, and a warning
+            # repeated every few minutes about a choice made on purpose is noise. The
+            # metadata and the CLI say it is the simulator.
             if description["capillary_simulator"]:
-                context.log.warning(
+                context.log.info(
                     f"Capillary: {description['capillary_endpoint']} (CAPILLARY_BASE_URL unset)"
                 )
             else:
