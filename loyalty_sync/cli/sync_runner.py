@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -233,7 +232,7 @@ def _shared_simulator_pid() -> int | None:
         return None
 
 
-def _checked_defs(build: Callable[[], dg.Definitions]) -> dg.Definitions:
+def _checked_defs() -> dg.Definitions:
     """The definitions, once every setting is known to be valid; else every problem at once.
 
     A user who is told one missing variable per attempt needs as many attempts as there
@@ -243,7 +242,11 @@ def _checked_defs(build: Callable[[], dg.Definitions]) -> dg.Definitions:
     problems = setting_problems()
     defs = None
     try:
-        defs = build()
+        # Importing the module builds its `defs` for `dagster dev`: the import reads the
+        # environment too.
+        from loyalty_sync.definitions import build_defs
+
+        defs = build_defs()
     except CapillaryConfigError as exc:
         problems += str(exc).splitlines()
     configured = os.environ.get(DATABASE_URL_ENV, "").strip()
@@ -265,13 +268,12 @@ def run_sync(
     debug: bool = False,
     full: bool = False,
 ) -> SyncSummary:
-    from loyalty_sync.definitions import build_defs
     from loyalty_sync.defs.jobs import CAPILLARY_SYNC_JOB
 
     started = time.monotonic()
     for key in partition_keys or []:
         parse_partition_key(key)
-    defs = _checked_defs(build_defs)
+    defs = _checked_defs()
     # Notices print above the progress display (rich redirects stderr while it is live),
     # each as soon as it is known: a sync never sits on a blank screen.
     notices = console or Console(stderr=True)
