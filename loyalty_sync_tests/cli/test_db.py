@@ -10,13 +10,14 @@ was given and what the server answered.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import psycopg
 import pytest
+
+from loyalty_sync_tests.cli.processes import run_cli
 
 # psql's part in `db shell`: connect to the URL it is given (libpq reads PGOPTIONS), run
 # the -c query, print each row; exit 3 when the query fails, as psql exits non-zero.
@@ -36,6 +37,9 @@ PSQL = textwrap.dedent(
 )
 
 
+EMBEDDED = {"LOYALTY_SYNC_DATABASE_URL": ""}  # whatever server the test suite uses
+
+
 @pytest.fixture
 def psql_on_path(tmp_path: Path) -> str:
     folder = tmp_path / "bin"
@@ -46,28 +50,11 @@ def psql_on_path(tmp_path: Path) -> str:
     return f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
-def _cli(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CAPILLARY_", "LOYALTY_SYNC_", "PG")) and k != "DAGSTER_HOME"
-    }
-    environment.update(COLUMNS="200", LOYALTY_SYNC_HOME=str(home), **env)
-    return subprocess.run(
-        [sys.executable, "-m", "loyalty_sync.cli", *args],
-        env=environment,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
 def test_db_url_and_shell_reach_a_stopped_embedded_server(
     tmp_path: Path, psql_on_path: str
 ) -> None:
     home = tmp_path / "home"
-    printed = _cli("db", "url", home=home)
+    printed = run_cli("db", "url", home=home, **EMBEDDED)
     assert printed.returncode == 0, printed
     url = printed.stdout.strip()
     assert url.startswith("postgresql://") and "/loyalty_sync?" in url, url
@@ -76,22 +63,27 @@ def test_db_url_and_shell_reach_a_stopped_embedded_server(
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(url, connect_timeout=10).close()
 
-    shell = _cli(
+    shell = run_cli(
         "db",
         "shell",
         "-c",
         "select current_database(), current_setting('search_path')",
         home=home,
         PATH=psql_on_path,
+        **EMBEDDED,
     )
     assert shell.returncode == 0, shell
     assert shell.stdout.split() == ["loyalty_sync", "capillary,public"]
-    failing = _cli("db", "shell", "-c", "select nonsense", home=home, PATH=psql_on_path)
+    failing = run_cli(
+        "db", "shell", "-c", "select nonsense", home=home, PATH=psql_on_path, **EMBEDDED
+    )
     assert failing.returncode == 3 and "nonsense" in failing.stderr  # psql's own exit code
 
 
 def test_db_shell_without_psql_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    result = _cli("db", "shell", home=tmp_path, PATH=str(Path(sys.executable).parent))
+    result = run_cli(
+        "db", "shell", home=tmp_path, PATH=str(Path(sys.executable).parent), **EMBEDDED
+    )
     assert result.returncode == 2, result
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: psql is not installed"), lines
@@ -99,7 +91,7 @@ def test_db_shell_without_psql_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_db_url_of_a_configured_database_is_a_libpq_url(tmp_path: Path) -> None:
     url = "postgresql+psycopg://bob:pw@db.example.com:5433/warehouse"
-    result = _cli("db", "url", home=tmp_path, LOYALTY_SYNC_DATABASE_URL=url)
+    result = run_cli("db", "url", home=tmp_path, LOYALTY_SYNC_DATABASE_URL=url)
     assert result.returncode == 0, result
     assert result.stdout.strip() == "postgresql://bob:pw@db.example.com:5433/warehouse"
     assert result.stderr == ""  # nothing to keep up

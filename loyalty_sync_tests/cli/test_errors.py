@@ -16,21 +16,7 @@ from capillary_simulator.server import (
     ensure_shared_simulator,
     running_shared_simulator,
 )
-
-
-def _cli(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("CAPILLARY_")}
-    environment.pop("DAGSTER_HOME", None)
-    environment.update(COLUMNS="300", LOYALTY_SYNC_HOME=str(home), **env)
-    return subprocess.run(
-        [sys.executable, "-m", "loyalty_sync.cli", *args],
-        env=environment,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
+from loyalty_sync_tests.cli.processes import run_cli
 
 API = {"CAPILLARY_BASE_URL": "http://127.0.0.1:9", "CAPILLARY_ORG_IDS": "100"}
 CREDENTIALS = {"CAPILLARY_USERNAME": "till", "CAPILLARY_PASSWORD": "secret-pw"}
@@ -56,7 +42,7 @@ CREDENTIALS = {"CAPILLARY_USERNAME": "till", "CAPILLARY_PASSWORD": "secret-pw"}
 def test_sync_errors_are_one_line_and_exit_2(
     fresh_database_url: str, tmp_path: Path, env: dict[str, str], names: list[str]
 ) -> None:
-    result = _cli("sync", "--no-progress", home=tmp_path, **env)
+    result = run_cli("sync", "--no-progress", home=tmp_path, **env)
     assert result.returncode == 2, result
     assert "Traceback" not in result.stderr
     # Context lines (what the sync talks to) may come first; then a line per problem.
@@ -106,7 +92,7 @@ def test_a_refused_address_fails_within_seconds_of_connecting(
 
 
 def test_every_bad_setting_is_named_at_once(tmp_path: Path) -> None:
-    result = _cli(
+    result = run_cli(
         "sync",
         "--no-progress",
         home=tmp_path,
@@ -135,7 +121,7 @@ def test_every_bad_setting_is_named_at_once(tmp_path: Path) -> None:
 
 def test_debug_adds_the_traceback(tmp_path: Path) -> None:
     url = "postgresql://bob:hunter2@127.0.0.1:9/warehouse"
-    result = _cli("--debug", "sync", home=tmp_path, LOYALTY_SYNC_DATABASE_URL=url)
+    result = run_cli("--debug", "sync", home=tmp_path, LOYALTY_SYNC_DATABASE_URL=url)
     assert result.returncode == 2
     assert "Traceback" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: cannot connect")
@@ -145,9 +131,9 @@ def test_simulator_stop_ends_the_shared_simulator(tmp_path: Path) -> None:
     ensure_shared_simulator(tmp_path)
     state = running_shared_simulator(tmp_path)
     assert state is not None
-    status = _cli("simulator", "status", home=tmp_path)
+    status = run_cli("simulator", "status", home=tmp_path)
     assert status.returncode == 0 and state["base_url"] in status.stdout
-    stopped = _cli("simulator", "stop", home=tmp_path)
+    stopped = run_cli("simulator", "stop", home=tmp_path)
     assert stopped.returncode == 0 and f"pid {state['pid']}" in stopped.stdout
     assert running_shared_simulator(tmp_path) is None
-    assert "no shared simulator" in _cli("simulator", "stop", home=tmp_path).stdout
+    assert "no shared simulator" in run_cli("simulator", "stop", home=tmp_path).stdout

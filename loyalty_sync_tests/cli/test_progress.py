@@ -13,6 +13,7 @@ import threading
 
 from loyalty_sync.capillary.stats import ApiCounts
 from loyalty_sync.sync.progress import LineReporter
+from loyalty_sync_tests.cli.processes import read_all
 
 # What a step does to the terminal in the middle of the display: Dagster's compute log
 # manager points descriptor 2 at a capture file (os.dup2), as while a pass runs.
@@ -46,18 +47,7 @@ def test_bars_redraw_on_a_terminal_while_descriptor_2_is_captured() -> None:
     )
     os.close(slave)
     chunks: list[bytes] = []
-
-    def read() -> None:
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=read, daemon=True)
+    reader = threading.Thread(target=read_all, args=(master, chunks), daemon=True)
     reader.start()
     assert process.wait(timeout=60) == 0
     reader.join(timeout=5)

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from capillary_simulator import start_simulator
 from loyalty_sync.warehouse.roster import import_roster
+from loyalty_sync_tests.cli.processes import read_all
 from loyalty_sync_tests.conftest import new_database
 from loyalty_sync_tests.synced_warehouse import CONFIG
 
@@ -55,17 +56,6 @@ class Synced:
             return instance.fetch_materializations(
                 dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset)), limit=100
             ).records
-
-
-def _read_all(master: int, into: list[bytes]) -> None:
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            return
-        if not data:
-            return
-        into.append(data)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +97,7 @@ def synced(
         )
         os.close(slave)
         chunks: list[bytes] = []
-        reader = threading.Thread(target=_read_all, args=(master, chunks), daemon=True)
+        reader = threading.Thread(target=read_all, args=(master, chunks), daemon=True)
         reader.start()
         stdout, _ = process.communicate(timeout=300)
         reader.join(timeout=10)
