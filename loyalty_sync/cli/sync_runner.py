@@ -32,7 +32,13 @@ from loyalty_sync.settings import home_dir, setting_problems
 from loyalty_sync.sync.discovery import discover_programs
 from loyalty_sync.sync.reasons import plain_reason
 from loyalty_sync.warehouse import locks, tables
-from loyalty_sync.warehouse.database import DATABASE_URL_ENV, DatabaseConfigError, normalise_url
+from loyalty_sync.warehouse.database import (
+    DATABASE_URL_ENV,
+    DatabaseConfigError,
+    embedded_pgdata,
+    libpq_url,
+    normalise_url,
+)
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync.warehouse.scope import parse_partition_key, split_partition_keys
 from loyalty_sync.warehouse.source import verify_source
@@ -91,8 +97,8 @@ class SyncSummary:
 
 
 SIMULATOR_NOTICE = (
-    "Capillary: the bundled simulator at {url} (CAPILLARY_BASE_URL unset): demo data, "
-    "with tier anomalies and an all-8116 promotion planted on purpose, so some checks fail."
+    "Capillary: the bundled simulator at {url} (CAPILLARY_BASE_URL unset): demo data, with "
+    "tier anomalies and an all-8116 promotion planted on purpose, so some checks fail."
 )
 
 
@@ -102,6 +108,17 @@ def source_line(endpoint: dict[str, Any]) -> str:
         url = str(endpoint.get("capillary_endpoint", "")).removeprefix("bundled simulator at ")
         return SIMULATOR_NOTICE.format(url=url)
     return f"Capillary: {endpoint.get('capillary_endpoint', '')}"
+
+
+def warehouse_line(url: str | None) -> str:
+    """Where the rows go, in a form a person can use: psql's URL, or the embedded server's
+    folder and the command that opens it."""
+    if url is None:
+        return (
+            f"warehouse: the embedded PostgreSQL in {embedded_pgdata()} "
+            "(`loyalty-sync db shell` opens it)"
+        )
+    return f"warehouse: {libpq_url(normalise_url(url), hide_password=True)}"
 
 
 def import_simulator_roster(capillary: CapillaryResource, engine: sa.Engine) -> int:
@@ -277,7 +294,7 @@ def run_sync(
     # Notices print above the progress display (rich redirects stderr while it is live),
     # each as soon as it is known: a sync never sits on a blank screen.
     notices = console or Console(stderr=True)
-    say = partial(notices.print, soft_wrap=True, highlight=False, markup=False)
+    say = partial(notices.print, soft_wrap=False, highlight=False, markup=False)
     instance = local_instance()
     capillary: CapillaryResource = defs.resources["capillary"]  # type: ignore[assignment]
     warehouse: WarehouseResource = defs.resources["warehouse"]  # type: ignore[assignment]
@@ -286,7 +303,7 @@ def run_sync(
     say(source_line(summary.endpoint))
     engine = warehouse.get_engine()
     summary.endpoint.update(warehouse.describe())
-    say(f"warehouse: {summary.endpoint['warehouse']}")
+    say(warehouse_line(warehouse.url()))
     state = capillary.shared_simulator()
     if state:
         summary.simulator = {**state, "started": simulator_before != state.get("pid")}
