@@ -294,7 +294,8 @@ def run_sync(
     # Notices print above the progress display (rich redirects stderr while it is live),
     # each as soon as it is known: a sync never sits on a blank screen.
     notices = console or Console(stderr=True)
-    say = partial(notices.print, soft_wrap=False, highlight=False, markup=False)
+    # Wrapped at word boundaries on a terminal; whole lines in a pipe or a log, for grep.
+    say = partial(notices.print, soft_wrap=not notices.is_terminal, highlight=False, markup=False)
     instance = local_instance()
     capillary: CapillaryResource = defs.resources["capillary"]  # type: ignore[assignment]
     warehouse: WarehouseResource = defs.resources["warehouse"]  # type: ignore[assignment]
