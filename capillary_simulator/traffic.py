@@ -86,8 +86,15 @@ class CredentialStats:
         }
 
 
+TOKEN_ENDPOINT = "/v3/oauth/token/generate"
+
+
 class Counters:
-    """What the server saw and answered, for `GET /_admin/counters`."""
+    """What the server saw and answered, for `GET /_admin/counters`.
+
+    `api_requests` leaves out `token_requests` (OAuth token generation fetches no data), so
+    it compares with a client's calls plus retries.
+    """
 
     def __init__(self) -> None:
         self.reset()
@@ -125,8 +132,11 @@ class Counters:
             self.by_code[code] += 1
 
     def to_dict(self) -> dict[str, Any]:
+        tokens = self.by_endpoint.get(TOKEN_ENDPOINT, 0)
         return {
             "total_requests": self.total,
+            "api_requests": self.total - tokens,
+            "token_requests": tokens,
             "requests_by_endpoint": dict(sorted(self.by_endpoint.items())),
             "responses_by_status": {str(k): v for k, v in sorted(self.by_status.items())},
             "responses_by_code": {str(k): v for k, v in sorted(self.by_code.items())},

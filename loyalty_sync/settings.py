@@ -66,3 +66,14 @@ def drift_sample_from_env() -> float:
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"{DRIFT_SAMPLE_ENV} must be a share between 0 and 1, not {text!r}")
     return share
+
+
+def setting_problems() -> list[str]:
+    """Every invalid setting above, one line each, so all are fixed in one go."""
+    problems: list[str] = []
+    for read in (chunk_size_from_env, max_age_days_from_env, drift_sample_from_env):
+        try:
+            read()
+        except ValueError as exc:
+            problems.append(str(exc))
+    return problems

@@ -65,6 +65,7 @@ from loyalty_sync.capillary.errors import (
     RetriesExhausted,
     TokenExpired,
     TransientError,
+    Unreachable,
     build_error,
 )
 from loyalty_sync.capillary.models import (
@@ -257,6 +258,8 @@ class CapillaryClient:
             probe_max_seconds=settings.backoff_max_seconds,
         )
         self._redactor = Redactor()
+        # Until Capillary first answers, a failed connection is a wrong address, not an outage.
+        self._answered = False
         self._http = http or httpx.Client(
             base_url=settings.base_url,
             timeout=httpx.Timeout(settings.timeout_seconds),
@@ -335,6 +338,8 @@ class CapillaryClient:
             if isinstance(exc, RateLimited):
                 self.limiter.throttled()
             raise
+        except Unreachable:
+            raise
         except CapillaryError:
             self.breaker.succeeded(attempt)  # an answer about this request: the API is up
             raise
@@ -360,6 +365,9 @@ class CapillaryClient:
             )
         except httpx.TimeoutException as exc:
             self.stats.record_error("timeout")
+            if isinstance(exc, httpx.ConnectTimeout) and not self._answered:
+                reason = f"no connection within {self.settings.timeout_seconds:g} s"
+                raise Unreachable(None, reason, endpoint) from None
             if time.monotonic() >= deadline - 0.05:  # a socket wait cut to the deadline
                 reason = (
                     f"no complete answer within the {self.settings.request_deadline_seconds:g} s "
@@ -368,6 +376,13 @@ class CapillaryClient:
             else:
                 reason = f"no answer within {self.settings.timeout_seconds:g} s"
             raise TransientError(None, f"{reason} ({type(exc).__name__})", endpoint) from None
+        except httpx.ConnectError as exc:
+            self.stats.record_error("connection")
+            if not self._answered:
+                raise Unreachable(None, _connect_failure(exc), endpoint) from None
+            raise TransientError(
+                None, f"connection failed ({type(exc).__name__})", endpoint
+            ) from None
         except httpx.TransportError as exc:
             self.stats.record_error("connection")
             raise TransientError(
@@ -379,6 +394,7 @@ class CapillaryClient:
         return self._interpret(endpoint, response)
 
     def _interpret(self, endpoint: str, response: httpx.Response) -> Any:
+        self._answered = True
         status = response.status_code
         self.clock.observe(response.headers.get("Date"))
         try:
@@ -466,7 +482,7 @@ class CapillaryClient:
     def _generate_token(self, key: str, secret: str) -> tuple[str, float]:
         """POST /v3/oauth/token/generate; called by the authenticator under its lock."""
         endpoint = "oauth_token"
-        self.stats.record_call(endpoint)
+        self.stats.record_token_request()
         body = self._send(
             endpoint,
             "POST",
@@ -747,6 +763,12 @@ def _cause(error: BaseException | None) -> str:
     if isinstance(error, TransientError) and "connection" in error.message:
         return "connection"
     return "timeout" if isinstance(error, TransientError) else "other"
+
+
+def _connect_failure(exc: httpx.ConnectError) -> str:
+    """Why no connection was made, in the operating system's words (refused, unknown name)."""
+    detail = str(exc).strip() or type(exc).__name__
+    return f"no connection ({detail})"
 
 
 def _result(future: Future[R], return_exceptions: bool) -> R | Exception:

@@ -87,6 +87,14 @@ class TokenExpired(AuthenticationError):  # noqa: N818
     """498: the OAuth token expired or is unknown; the client refreshes it once and resends."""
 
 
+class Unreachable(CapillaryError):  # noqa: N818
+    """No connection to Capillary before it has ever answered: a wrong host, port or name.
+
+    Retrying for minutes would only delay the one line that says to fix the base URL. Once
+    Capillary has answered in a process, the same failure is an outage and stays transient.
+    """
+
+
 class TransientError(CapillaryError):
     """An answer that may differ next time: 429, 5xx, 461, 521, timeouts, broken bodies."""
 

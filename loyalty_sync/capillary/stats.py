@@ -50,6 +50,7 @@ class ClientStats:
             self._retry_causes: Counter[str] = Counter()
             self._throttled = 0
             self._token_refreshes = 0
+            self._token_requests = 0
             self._errors: Counter[str] = Counter()
             self._warnings: Counter[str] = Counter()
             self._latencies: list[float] = []
@@ -57,9 +58,15 @@ class ClientStats:
             self._limiter_wait = 0.0
 
     def record_call(self, endpoint: str) -> None:
-        """One API call as the caller sees it: each page is one, its retries are not."""
+        """One API call as the caller sees it: each page is one, its retries are not, nor
+        the token requests that authenticate it (`record_token_request`)."""
         with self._lock:
             self._calls[endpoint] += 1
+
+    def record_token_request(self) -> None:
+        """A request for an OAuth token: counted apart, since it fetches no data."""
+        with self._lock:
+            self._token_requests += 1
 
     def record_attempt(self, latency_seconds: float) -> None:
         """One HTTP request sent and answered (or failed), with its latency."""
@@ -134,6 +141,7 @@ class ClientStats:
                 "retries_by_cause": dict(sorted(self._retry_causes.items())),
                 "throttled_429": self._throttled,
                 "token_refreshes": self._token_refreshes,
+                "token_requests": self._token_requests,
                 "errors_by_code": dict(sorted(self._errors.items())),
                 "warnings_by_code": dict(sorted(self._warnings.items())),
                 "latency_ms": latency,

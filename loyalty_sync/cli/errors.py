@@ -23,8 +23,9 @@ EXIT_FAILED = 1
 
 
 def fail(reason: str, code: int = EXIT_USAGE) -> None:
-    """Print `reason` as the command's one-line error and exit `code` (default 2)."""
-    errors.print(f"[red]error:[/] {terminal_text(reason)}")
+    """Print `reason` as the command's error, a line per problem, and exit `code`."""
+    for line in reason.splitlines() or [reason]:
+        errors.print(f"[red]error:[/] {terminal_text(line)}")
     raise SystemExit(code)
 
 

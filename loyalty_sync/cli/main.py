@@ -16,7 +16,7 @@ from rich.table import Table
 from loyalty_sync.cli.errors import ReportingGroup, errors
 from loyalty_sync.cli.terminal import console as make_console
 from loyalty_sync.cli.terminal import terminal_text
-from loyalty_sync.warehouse.database import describe_url, get_engine
+from loyalty_sync.warehouse.database import describe_url, get_engine, libpq_url
 
 # Dagster marks some parameters we use (backfill_policy on @asset, pools) as beta; the
 # warnings say nothing a user of this command can act on.
@@ -65,7 +65,8 @@ def db_status() -> None:
 
     engine = _engine()
     state = migrate.status(engine)
-    console.print(f"database: {describe_url(str(engine.url))}")
+    url = libpq_url(engine.url.render_as_string(hide_password=False), hide_password=True)
+    console.print(f"database: {url}", highlight=False)
     console.print(f"current revision: {state.current or 'none (empty database)'}")
     console.print(f"head revision: {state.head}")
     if state.up_to_date:
@@ -75,6 +76,81 @@ def db_status() -> None:
             f"[yellow]pending: {', '.join(state.pending)}[/] (run `loyalty-sync db upgrade`)"
         )
         sys.exit(1)
+
+
+EMBEDDED_NOTE = (
+    "note: the embedded server runs only while a loyalty-sync process holds it; "
+    "`loyalty-sync db url --hold` keeps it up until Ctrl-C, `loyalty-sync db shell` while "
+    "psql runs"
+)
+
+
+def _warehouse_url() -> tuple[str, bool]:
+    """The warehouse's libpq URL (password included), and whether it is the embedded server
+    (started now if it was not running)."""
+    import os
+
+    from loyalty_sync.warehouse.database import DATABASE_URL_ENV, database_url
+
+    embedded = not os.environ.get(DATABASE_URL_ENV, "").strip()
+    return libpq_url(database_url()), embedded
+
+
+@db.command("url")
+@click.option(
+    "--hold",
+    is_flag=True,
+    help="Keep the embedded server up until Ctrl-C, for a client of your own.",
+)
+def db_url(hold: bool) -> None:
+    """Print the warehouse's URL for psql and other libpq clients (postgresql://...).
+
+    The URL includes the password of LOYALTY_SYNC_DATABASE_URL when it has one. The
+    embedded server is started if needed; it stops when no loyalty-sync process holds it,
+    so use --hold (or `loyalty-sync db shell`) to keep it up while a client is connected.
+    """
+    import time
+
+    url, embedded = _warehouse_url()
+    click.echo(url)
+    if not embedded:
+        return
+    if not hold:
+        errors.print(EMBEDDED_NOTE, highlight=False, markup=False)
+        return
+    errors.print("holding the embedded server; Ctrl-C to let it go", highlight=False)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return
+
+
+@db.command(
+    "shell",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
+def db_shell(psql_args: tuple[str, ...]) -> None:
+    """Open psql on the warehouse (search_path capillary), starting the embedded server if
+    needed and keeping it up while psql runs. Extra arguments go to psql, e.g.
+    `loyalty-sync db shell -c 'select count(*) from customers'`."""
+    import os
+    import shutil
+    import subprocess
+
+    from loyalty_sync.cli.errors import fail
+
+    psql = shutil.which("psql")
+    if psql is None:
+        fail(
+            "psql is not installed: install the PostgreSQL client (e.g. `apt-get install "
+            "postgresql-client`), or give `loyalty-sync db url` to another client"
+        )
+        return
+    url, _ = _warehouse_url()
+    env = {**os.environ, "PGOPTIONS": "-c search_path=capillary,public"}
+    sys.exit(subprocess.call([psql, url, *psql_args], env=env))
 
 
 @main.group()
@@ -167,11 +243,11 @@ def sync(ctx: click.Context, partitions: tuple[str, ...], no_progress: bool, ful
 
 def _register_commands() -> None:
     from loyalty_sync.cli.instance import instance
-    from loyalty_sync.cli.operate import partitions, source, ui
+    from loyalty_sync.cli.operate import env, partitions, source, ui
     from loyalty_sync.cli.plan import plan
     from loyalty_sync.cli.simulator import simulator
 
-    for command in (simulator, source, partitions, ui, instance, plan):
+    for command in (simulator, source, partitions, ui, env, instance, plan):
         main.add_command(command)
 
 

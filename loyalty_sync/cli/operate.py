@@ -161,3 +161,18 @@ def ui(dagster_args: tuple[str, ...]) -> None:
     # From DAGSTER_HOME, so `dagster dev` finds no other dagster.yaml to warn about.
     os.chdir(home)
     os.execvpe(dagster, [dagster, "dev", *target, *dagster_args], os.environ)  # type: ignore[arg-type]
+
+
+@click.command("env")
+def env() -> None:
+    """Print the `export` lines that give `dagster` commands run by hand (`dagster asset
+    materialize`, `dagster dev`, `dagster sensor ...`) the instance and home loyalty-sync
+    uses: `eval "$(loyalty-sync env)"`. Without DAGSTER_HOME, Dagster has no instance to
+    write to and those commands fail."""
+    import shlex
+
+    from loyalty_sync.instance import ensure_dagster_home
+    from loyalty_sync.settings import HOME_ENV, home_dir
+
+    click.echo(f"export {HOME_ENV}={shlex.quote(str(home_dir()))}")
+    click.echo(f"export DAGSTER_HOME={shlex.quote(str(ensure_dagster_home()))}")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from loyalty_sync.cli.errors import fail
+from loyalty_sync.cli.terminal import console as make_console
 
-console = Console(soft_wrap=True)
+console = make_console()
 
 
 def _limit_from_env() -> int:

@@ -18,18 +18,10 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.text import Text
 
+from loyalty_sync.capillary.stats import ApiCounts
 from loyalty_sync.cli.terminal import console as make_console
 from loyalty_sync.cli.terminal import terminal_text
 from loyalty_sync.sync import progress
@@ -38,9 +30,18 @@ from loyalty_sync.sync.progress import Counter, LineReporter, Tasks
 LINE_EVERY_SECONDS = 5.0
 
 
+class ItemsColumn(ProgressColumn):
+    """Items done of total (`?` until the pass has counted them)."""
+
+    def render(self, task: Task) -> Text:
+        total = "?" if task.total is None else f"{int(task.total):,}"
+        return Text(f"{int(task.completed):>6,}/{total}")
+
+
 class ApiColumn(ProgressColumn):
-    """A bar's own calls, retries, 429s and rate, read at each redraw (not only on advance),
-    so the figures move while a chunk of calls is in flight."""
+    """A bar's own calls (retries and 429s when there are any), rate, and ETA or time
+    taken, read at each redraw (not only on advance), so the figures move while calls
+    are in flight. Narrow enough that a bar fits one line of an 80-column terminal."""
 
     def __init__(self, tasks: Tasks) -> None:
         super().__init__()
@@ -50,39 +51,60 @@ class ApiColumn(ProgressColumn):
         name = str(task.fields.get("key", ""))
         counts = self.tasks.counts(name)
         state = self.tasks.states.get(name)
-        rate = f"{state.rate():5.1f}/s" if state else ""
-        return Text(
-            f"{counts.calls:>6,} calls {counts.retries:>3,} retries "
-            f"{counts.throttled:>3,} 429s {rate}"
-        )
+        parts = [f"{counts.calls:,} calls"]
+        if counts.retries:
+            parts.append(f"{counts.retries:,} retries")
+        if counts.throttled:
+            parts.append(f"{counts.throttled:,} 429s")
+        if state is not None:
+            parts.append(f"{state.rate():.1f}/s")
+            if state.finished is not None:
+                parts.append(f"in {_clock(state.finished - state.started)}")
+            else:
+                eta = state.eta()
+                parts.append(f"ETA {_clock(eta.total_seconds()) if eta else '?'}")
+        return Text(" ".join(parts))
+
+
+def _clock(seconds: float) -> str:
+    minutes, second = divmod(round(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02}:{second:02}" if hours else f"{minute}:{second:02}"
 
 
 class RichReporter:
-    """Bars per pass and org: items done of total, calls, retries, 429s, rate, ETA."""
+    """A bar per pass and org: items done of total, calls, retries, 429s, rate, ETA."""
 
     def __init__(self, console: Console) -> None:
         self.tasks = Tasks()
         self.bar = Progress(
-            TextColumn("{task.description:<17}"),
-            BarColumn(bar_width=30),
-            MofNCompleteColumn(),
+            TextColumn("{task.description:<16}"),
+            BarColumn(bar_width=12),
+            ItemsColumn(),
             ApiColumn(self.tasks),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
             console=console,
             refresh_per_second=4,
         )
         self._ids: dict[str, int] = {}
 
-    def start(self, task: str, total: int) -> None:
+    def start(self, task: str, total: int | None = None) -> None:
         self.tasks.start(task, total)
         self._ids[task] = self.bar.add_task(terminal_text(task), total=total, key=task)
+
+    def expect(self, task: str, total: int) -> None:
+        self.tasks.expect(task, total)
+        if task in self._ids:
+            self.bar.update(self._ids[task], total=total)  # type: ignore[arg-type]
 
     def advance(self, task: str, amount: int = 1) -> None:
         self.tasks.advance(task, amount)
         if task in self._ids:
             self.bar.update(self._ids[task], advance=amount)  # type: ignore[arg-type]
+
+    def finish(self, task: str, counts: ApiCounts) -> None:
+        state = self.tasks.finish(task, counts)
+        if task in self._ids and state is not None:
+            self.bar.update(self._ids[task], total=state.total)  # type: ignore[arg-type]
 
     def count_calls_with(self, counter: Counter) -> None:
         self.tasks.counter = counter

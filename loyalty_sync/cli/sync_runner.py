@@ -21,6 +21,7 @@ import httpx
 import sqlalchemy as sa
 from rich.console import Console
 
+from loyalty_sync.capillary.config import CapillaryConfigError
 from loyalty_sync.cli.progress_display import progress_display
 from loyalty_sync.cli.terminal import console as make_console
 from loyalty_sync.defs import dead_runs
@@ -29,15 +30,17 @@ from loyalty_sync.defs.jobs import FULL_TAG, TRIGGER_TAG, block_target, contiguo
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
 from loyalty_sync.instance import local_instance
-from loyalty_sync.settings import (
-    chunk_size_from_env,
-    drift_sample_from_env,
-    home_dir,
-    max_age_days_from_env,
-)
+from loyalty_sync.settings import home_dir, setting_problems
 from loyalty_sync.sync.discovery import discover_programs
 from loyalty_sync.sync.reasons import plain_reason, warehouse_problem
 from loyalty_sync.warehouse import locks, tables
+from loyalty_sync.warehouse.database import (
+    DATABASE_URL_ENV,
+    DatabaseConfigError,
+    embedded_pgdata,
+    libpq_url,
+    normalise_url,
+)
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync.warehouse.scope import parse_partition_key, split_partition_keys
 from loyalty_sync.warehouse.source import verify_source
@@ -89,10 +92,40 @@ class SyncSummary:
     simulator: dict[str, Any] | None = None
     # pass -> what its change signals did (freshness.Signals.as_json), summed over orgs
     signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # calls before the runs (/v2/organization/programs), and each pass's calls in the runs
+    discovery_calls: int = 0
+    calls_by_pass: Counter[str] = field(default_factory=Counter)
+    # OAuth token requests: they fetch no data and are not counted as calls
+    token_requests: int = 0
 
     @property
     def success(self) -> bool:
         return bool(self.runs) and all(r.success for r in self.runs)
+
+
+SIMULATOR_NOTICE = (
+    "Capillary: the bundled simulator at {url} (CAPILLARY_BASE_URL unset): demo data, with "
+    "tier anomalies and an all-8116 promotion planted on purpose, so some checks fail."
+)
+
+
+def source_line(endpoint: dict[str, Any]) -> str:
+    """What the sync talks to, said first: a demo is never mistaken for real data."""
+    if endpoint.get("capillary_simulator"):
+        url = str(endpoint.get("capillary_endpoint", "")).removeprefix("bundled simulator at ")
+        return SIMULATOR_NOTICE.format(url=url)
+    return f"Capillary: {endpoint.get('capillary_endpoint', '')}"
+
+
+def warehouse_line(url: str | None) -> str:
+    """Where the rows go, in a form a person can use: psql's URL, or the embedded server's
+    folder and the command that opens it."""
+    if url is None:
+        return (
+            f"warehouse: the embedded PostgreSQL in {embedded_pgdata()} "
+            "(`loyalty-sync db shell` opens it)"
+        )
+    return f"warehouse: {libpq_url(normalise_url(url), hide_password=True)}"
 
 
 def import_simulator_roster(capillary: CapillaryResource, engine: sa.Engine) -> int:
@@ -150,6 +183,8 @@ def _changes(result: Any, summary: SyncSummary) -> None:
     asset is read.
     """
     seen: set[str] = set()
+    passes: set[str] = set()
+    tokens = 0
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         name = materialization.asset_key.to_user_string()
@@ -157,9 +192,16 @@ def _changes(result: Any, summary: SyncSummary) -> None:
         if name in seen or "run_rows_inserted" not in metadata:
             continue
         seen.add(name)
+        pass_name = str(getattr(metadata.get("pass"), "value", ""))
+        if pass_name and pass_name not in passes:
+            passes.add(pass_name)
+            summary.calls_by_pass[pass_name] += int(metadata["run_api_calls"].value)  # type: ignore[arg-type]
+        if "run_api_token_requests" in metadata:
+            tokens = max(tokens, int(metadata["run_api_token_requests"].value))  # type: ignore[arg-type]
         counts = summary.changes.setdefault(name, Counter())
         for kind in CHANGES:
             counts[kind] += int(metadata[f"run_rows_{kind}"].value)  # type: ignore[arg-type]
+    summary.token_requests += tokens
 
 
 def _totals(engine: sa.Engine, run_ids: list[str], summary: SyncSummary) -> None:
@@ -167,6 +209,7 @@ def _totals(engine: sa.Engine, run_ids: list[str], summary: SyncSummary) -> None
     events = tables.api_events
     with engine.connect() as conn:
         by_org: dict[tuple[str, int], dict[str, Any]] = {}
+        summary.calls = summary.discovery_calls
         for row in conn.execute(sa.select(t).where(t.c.run_id.in_(run_ids))):
             summary.calls += row.api_calls or 0
             summary.retries += row.retries or 0
@@ -223,6 +266,34 @@ def _shared_simulator_pid() -> int | None:
         return None
 
 
+def _checked_defs() -> dg.Definitions:
+    """The definitions, once every setting is known to be valid; else every problem at once.
+
+    A user who is told one missing variable per attempt needs as many attempts as there
+    are mistakes: the settings the passes read, Capillary's and the database URL's are
+    all checked before anything starts, and reported together, one line each.
+    """
+    problems = setting_problems()
+    defs = None
+    try:
+        # Importing the module builds its `defs` for `dagster dev`: the import reads the
+        # environment too.
+        from loyalty_sync.definitions import build_defs
+
+        defs = build_defs()
+    except CapillaryConfigError as exc:
+        problems += str(exc).splitlines()
+    configured = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if configured:
+        try:
+            normalise_url(configured)
+        except DatabaseConfigError as exc:
+            problems.append(str(exc))
+    if problems or defs is None:
+        raise SyncError("\n".join(problems))
+    return defs
+
+
 def run_sync(
     partition_keys: list[str] | None = None,
     *,
@@ -231,37 +302,54 @@ def run_sync(
     debug: bool = False,
     full: bool = False,
 ) -> SyncSummary:
-    from loyalty_sync.definitions import build_defs
     from loyalty_sync.defs.jobs import CAPILLARY_SYNC_JOB
 
     started = time.monotonic()
     for key in partition_keys or []:
         parse_partition_key(key)
-    try:  # settings read by the passes, checked before anything starts
-        chunk_size_from_env(), max_age_days_from_env(), drift_sample_from_env()
-    except ValueError as exc:
-        raise SyncError(str(exc)) from None
+    defs = _checked_defs()
+    # Notices print above the progress display (rich redirects stderr while it is live),
+    # each as soon as it is known: a sync never sits on a blank screen.
+    notices = console or make_console(stderr=True)
+    # Wrapped at word boundaries on a terminal; whole lines in a pipe or a log, for grep.
+    say = partial(notices.print, soft_wrap=not notices.is_terminal, highlight=False, markup=False)
     instance = local_instance()
-    defs = build_defs()
     capillary: CapillaryResource = defs.resources["capillary"]  # type: ignore[assignment]
     warehouse: WarehouseResource = defs.resources["warehouse"]  # type: ignore[assignment]
-    engine = warehouse.get_engine()
     simulator_before = _shared_simulator_pid()
-    summary = SyncSummary(endpoint={**capillary.describe(), **warehouse.describe()})
+    summary = SyncSummary(endpoint=capillary.describe())
+    say(source_line(summary.endpoint))
+    engine = warehouse.get_engine()
+    summary.endpoint.update(warehouse.describe())
+    say(warehouse_line(warehouse.url()))
     state = capillary.shared_simulator()
     if state:
         summary.simulator = {**state, "started": simulator_before != state.get("pid")}
     # Before any call: a warehouse holding another source's data refuses this one.
     verify_source(engine, capillary.source(), embedded=warehouse.url() is None)
-    # Notices print above the progress display (rich redirects stderr while it is live).
-    notices = console or make_console(stderr=True)
-    say = partial(notices.print, soft_wrap=True, highlight=False, markup=False)
     for line in dead_runs.clean_up(instance, engine):
         say(line)
     summary.endpoint["roster_loaded"] = import_simulator_roster(capillary, engine)
+    if summary.endpoint["roster_loaded"]:
+        say(f"roster was empty: loaded {summary.endpoint['roster_loaded']} identifiers")
 
-    listed = [p.key for p in discover_programs(capillary.get_client(), capillary.org_id_list())]
+    client = capillary.get_client()
+    say(f"connecting to Capillary at {capillary.resolved_settings().base_url}")
+    before = client.stats.snapshot()
+    listed = [p.key for p in discover_programs(client, capillary.org_id_list())]
+    after = client.stats.snapshot()
+    summary.discovery_calls = after["calls"] - before["calls"]
+    summary.token_requests += after["token_requests"] - before["token_requests"]
     ordered, valid = _partitions(instance, listed, summary)
+    say(
+        f"partitions: {len(listed)} listed by Capillary ({summary.discovery_calls} calls)"
+        + (f", new: {', '.join(summary.new_partitions)}" if summary.new_partitions else "")
+    )
+    for key in summary.invalid_partitions:
+        say(
+            f"skipped partition {key!r}: not ORG-PROGRAM; remove it with "
+            f"`loyalty-sync partitions remove {key}`"
+        )
     selected = partition_keys or listed
     unknown = [k for k in selected if k not in valid]
     if unknown:

@@ -233,7 +233,7 @@ def _run_pass(
     endpoint = capillary.describe()
     for table in family:
         # Each partition's materialisation: its own figures first, then the run's.
-        run_wide = {**table_metadata(engine, table, scope, outcome), **endpoint}
+        run_wide = {**table_metadata(engine, table, scope, outcome), **endpoint, "pass": name}
         own = partition_results.by_partition(engine, table, scope, outcome, pass_spent)
         partition_results.record(
             context, table.name, {key: {**mine, **run_wide, **mine} for key, mine in own.items()}

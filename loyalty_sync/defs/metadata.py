@@ -158,6 +158,8 @@ def table_metadata(
         "run_api_calls": outcome.calls,
         "run_api_retries": outcome.retries,
         "run_api_429s": outcome.api.get("throttled_429", 0),
+        # OAuth token requests of the run's client so far; not API calls.
+        "run_api_token_requests": outcome.api.get("token_requests", 0),
         "api_latency_ms": outcome.api.get("latency_ms", {}),
         "run_warnings_by_code": as_metadata_counts(outcome.codes),
         "partitions": ", ".join(scope.partition_keys),

@@ -63,11 +63,14 @@ def by_partition(
         for key in scope.partition_keys:
             own = pass_spent.get(key, Spent())
             org_id, _ = parse_partition_key(key)
+            org = outcome.spent_by_org.get(org_id)
             results[key] = {
                 "dagster/row_count": partition_row_count(conn, table, key),
                 "rows_synced": int(outcome.rows_by_partition.get((table.name, key), 0)),
                 "api_calls": own.calls,
                 "api_retries": own.retries,
+                # The org's pass, as its progress bar showed it; its partitions share it.
+                "org_api_calls": org.calls if org else 0,
                 "warnings_by_code": as_metadata_counts(outcome.codes_for(org_id, key)),
                 "partition": key,
                 "sample": dg.MetadataValue.md(sample(engine, table, scope.only(key))),

@@ -24,7 +24,7 @@ from loyalty_sync.defs.partitions import org_program_partitions
 from loyalty_sync.defs.resources import WAREHOUSE_IO_MANAGER, WarehouseResource
 from loyalty_sync.reports.promotion_performance import INPUT_COLUMNS, as_rows, computed
 from loyalty_sync.warehouse import tables, writer
-from loyalty_sync.warehouse.scope import PartitionScope
+from loyalty_sync.warehouse.scope import PartitionScope, parse_partition_key
 
 SHOWN_ROWS = 50
 _HEADER = [
@@ -127,9 +127,16 @@ def promotion_performance(
             run_id=context.run.run_id,
             scope=scope,
         )
+    for key in scope.keys:
+        # Each partition's materialisation counts its own promotions, not the run's.
+        org_id, program_id = parse_partition_key(key)
+        own = (frame["org_id"] == org_id) & (frame["program_id"] == program_id)
+        context.add_asset_metadata(
+            {"dagster/row_count": int(own.sum()), "partition": key}, partition_key=key
+        )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
+            "run_row_count": len(frame),
             "rows_inserted": merged.inserted,
             "rows_updated": merged.updated,
             "rows_deleted": merged.deleted,

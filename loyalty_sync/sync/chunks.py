@@ -139,9 +139,8 @@ def run_chunks(
     else that was answered is committed, and the checkpoint names what is left.
     """
     progress = reporter()
-    progress.count_calls_with(client.stats.counts)
-    task = f"{spec.name} {org_id}"
-    progress.start(task, max(spec.total - checkpoint.items_done, 0) + len(checkpoint.failed))
+    task = f"{spec.name} {org_id}"  # started by the pass, before its first call
+    progress.expect(task, max(spec.total - checkpoint.items_done, 0) + len(checkpoint.failed))
     retry_first = [spec.item_from_key(k) for k in checkpoint.failed]
     set_aside: list[T] = []
     waiting = {id(item) for item in retry_first}
@@ -181,12 +180,17 @@ def run_chunks(
             pending = [i for i in retry_first if id(i) in waiting]
             checkpoint.failed = [spec.key_of(i) for i in [*pending, *set_aside]]
             save_checkpoint(conn, checkpoint)
-        progress.advance(task, len(chunk))
 
     def fetch(pair: tuple[T, bool]) -> Any:
         return spec.fetch(pair[0])
 
-    for chunk in _chunks(_answered(client, fetch, stream(), chunk_size), chunk_size):
+    def counted(answers: Iterator[tuple[Any, Any]]) -> Iterator[tuple[Any, Any]]:
+        """Each item counts as done when it is answered, not when its chunk commits."""
+        for answer in answers:
+            progress.advance(task)
+            yield answer
+
+    for chunk in _chunks(counted(_answered(client, fetch, stream(), chunk_size)), chunk_size):
         commit(chunk)
     if set_aside:
         outcome.set_aside += len(set_aside)

@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loyalty_sync.capillary.errors import CapillaryError
+from loyalty_sync.capillary.stats import ApiCounts
 from loyalty_sync.sync.freshness import Signals
 from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.warehouse import tables, writer
@@ -156,6 +157,9 @@ class PassOutcome:
     skipped: Counter[str] = field(default_factory=Counter)
     calls: int = 0
     retries: int = 0
+    # Each org's calls, retries and 429s: what its progress bar shows, and what the
+    # org's partitions share in sync_runs.
+    spent_by_org: dict[int, ApiCounts] = field(default_factory=dict)
     api: dict[str, Any] = field(default_factory=dict)
     resumed: list[str] = field(default_factory=list)
     held_back: list[str] = field(default_factory=list)
@@ -240,9 +244,10 @@ def record_pass(
 ) -> None:
     """Add a pass's rows, calls and codes to its partitions' rows and tick the pass off.
 
-    Org-level calls (one lookup serves every program of an org) are shared evenly among
-    the org's partitions in the run, so the column sums to the calls made. When this was
-    the last pass the run expected, the partition's sync is a success.
+    An org's calls (one lookup serves every program of the org) are shared evenly among
+    the org's partitions in the run, so the column sums to the calls made, and an org's
+    partitions sum to what its progress bar showed. When this was the last pass the run
+    expected, the partition's sync is a success.
     """
     t = tables.sync_runs
     with engine.begin() as conn:
@@ -252,13 +257,12 @@ def record_pass(
                 sa.select(t).where(t.c.run_id == scope.run_id).with_for_update()
             )
         }
-        partitions = scope.partition_keys
-        share, remainder = divmod(outcome.calls, max(1, len(partitions)))
-        retry_share, retry_remainder = divmod(outcome.retries, max(1, len(partitions)))
-        for index, key in enumerate(partitions):
+        shares = org_shares(scope, outcome)
+        for key in scope.partition_keys:
             row = current.get(key)
             if row is None:
                 continue
+            calls, retries = shares.get(key, (0, 0))
             # A table of the family that served nothing is recorded as 0, not left out.
             rows = {**dict(row.rows or {}), **dict.fromkeys(family, 0)}
             for (table, part), count in outcome.rows_by_partition.items():
@@ -270,8 +274,8 @@ def record_pass(
             finished = all(state == PassState.DONE.value for state in passes.values())
             values: dict[str, Any] = {
                 "rows": rows,
-                "api_calls": (row.api_calls or 0) + share + (1 if index < remainder else 0),
-                "retries": (row.retries or 0) + retry_share + (1 if index < retry_remainder else 0),
+                "api_calls": (row.api_calls or 0) + calls,
+                "retries": (row.retries or 0) + retries,
                 "warnings": {str(k): v for k, v in sorted(warnings.items())},
                 "passes": passes,
                 "signals": {
@@ -287,6 +291,26 @@ def record_pass(
                 .where(t.c.run_id == scope.run_id, t.c.partition_key == key)
                 .values(**values)
             )
+
+
+def org_shares(scope: RunScope, outcome: PassOutcome) -> dict[str, tuple[int, int]]:
+    """Partition key -> its share of its org's calls and retries in this pass.
+
+    An org's calls are split evenly among its partitions of the run, the first ones taking
+    the remainder: the figures of an org's partitions add up to the org's.
+    """
+    shares: dict[str, tuple[int, int]] = {}
+    for org_id, spent in outcome.spent_by_org.items():
+        pairs = zip(scope.partitions, scope.partition_keys, strict=True)
+        keys = [key for (org, _), key in pairs if org == org_id]
+        calls, calls_left = divmod(spent.calls, max(1, len(keys)))
+        retries, retries_left = divmod(spent.retries, max(1, len(keys)))
+        for index, key in enumerate(keys):
+            shares[key] = (
+                calls + (1 if index < calls_left else 0),
+                retries + (1 if index < retries_left else 0),
+            )
+    return shares
 
 
 def fail_runs(engine: sa.Engine, scope: RunScope, error: str) -> None:

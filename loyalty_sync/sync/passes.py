@@ -39,6 +39,7 @@ from loyalty_sync.sync.ledger import (
     served_by,
 )
 from loyalty_sync.sync.planned import PlannedItems, after, planning, streamed
+from loyalty_sync.sync.progress import reporter
 from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.warehouse import statistics, tables
 from loyalty_sync.warehouse.scope import PartitionScope, partition_key
@@ -102,8 +103,15 @@ def _run(
     options: PassOptions,
     org_pass: Callable[[int, PartitionScope, Checkpoint, PassOutcome], None],
 ) -> PassOutcome:
-    """Run `org_pass` for each org of the scope, each from its own checkpoint."""
+    """Run `org_pass` for each org of the scope, each from its own checkpoint.
+
+    Each org's pass is one progress task, started before its first call (the catalogue
+    read) and finished after its last with the calls recorded for the org, so the bar,
+    the metadata and `sync_runs` count the same calls.
+    """
     outcome = PassOutcome()
+    progress = reporter()
+    progress.count_calls_with(client.stats.counts)
     before = client.stats.snapshot()
     for org_id in scope.partitions.orgs:
         partitions = scope.partitions.for_org(org_id)
@@ -120,16 +128,19 @@ def _run(
         checkpoint = open_checkpoint(engine, name, partitions, scope.run_id, options.resume_within)
         if checkpoint.resumed:
             outcome.resumed.append(f"org {org_id} after {checkpoint.items_done} item(s)")
-        calls_before = client.stats.snapshot()["calls"]
+        counts_before = client.stats.counts()
         written_before = _written(outcome)
+        progress.start(f"{name} {org_id}")
         org_pass(org_id, partitions, checkpoint, outcome)
         statistics.refresh(engine, _written(outcome) - written_before)
-        calls = client.stats.snapshot()["calls"] - calls_before
+        spent = client.stats.counts().since(counts_before)
+        progress.finish(f"{name} {org_id}", spent)
+        outcome.spent_by_org[org_id] = spent
         # A full sync's calls: these, plus each skipped item at what a fetched one cost.
         signals = outcome.org_signals(org_id)
         fetched = sum(signals.fetched.values())
-        per_item = calls / fetched if fetched else 1.0
-        signals.full_calls = calls + round(signals.skipped * per_item)
+        per_item = spent.calls / fetched if fetched else 1.0
+        signals.full_calls = spent.calls + round(signals.skipped * per_item)
         outcome.rows_by_partition.update(checkpoint.served)
         generation_pass_done(engine, generation, name)
     after = client.stats.snapshot()

@@ -1,10 +1,12 @@
 """Progress of a sync, reported to whoever is watching: a terminal bar, a log or a pipe.
 
-The passes call `report.start/advance` per pass and org, and `count_calls_with` once with
-the client's counters. The CLI installs a rich display on a terminal and `LineReporter`
-otherwise; inside a Dagster run the default reporter logs a line every tenth of the way.
-Each task counts its own API calls, retries and 429s (from the counters at its start,
-frozen when it completes), not the running total of the whole sync.
+`passes._run` starts a task per pass and org before its first call and finishes it after
+its last, with the calls the pass records for that org (materialisation metadata,
+`sync_runs`), so a bar shows the same number as everything else. In between, `run_chunks`
+says how many items there are (`expect`) and advances by one as each item is answered,
+not when its chunk commits, so items, rate and ETA move during a pass. The CLI installs a
+rich display on a terminal and `LineReporter` otherwise; inside a Dagster run the default
+reporter logs a line every tenth of the way.
 """
 
 from __future__ import annotations
@@ -22,9 +24,16 @@ Counter = Callable[[], ApiCounts]
 
 
 class ProgressReporter(Protocol):
-    def start(self, task: str, total: int) -> None: ...
+    def start(self, task: str, total: int | None = None) -> None:
+        """A task begins; its number of items is `total`, or unknown until `expect`."""
+
+    def expect(self, task: str, total: int) -> None:
+        """The task has `total` items."""
 
     def advance(self, task: str, amount: int = 1) -> None: ...
+
+    def finish(self, task: str, counts: ApiCounts) -> None:
+        """The task is over: `counts` are its calls, retries and 429s as recorded."""
 
     def count_calls_with(self, counter: Counter) -> None:
         """Read calls, retries and 429s made so far from `counter` as work advances."""
@@ -34,7 +43,7 @@ class ProgressReporter(Protocol):
 class TaskState:
     """One pass over one org: items done of total, and its own API counts."""
 
-    total: int
+    total: int | None
     start_counts: ApiCounts
     started: float = field(default_factory=time.monotonic)
     done: int = 0
@@ -50,7 +59,7 @@ class TaskState:
 
     def eta(self) -> timedelta | None:
         rate = self.rate()
-        if not rate or self.done >= self.total:
+        if not rate or self.total is None or self.done >= self.total:
             return None
         return timedelta(seconds=round((self.total - self.done) / rate))
 
@@ -62,18 +71,29 @@ class Tasks:
         self.states: dict[str, TaskState] = {}
         self.counter: Counter = ApiCounts
 
-    def start(self, task: str, total: int) -> TaskState:
+    def start(self, task: str, total: int | None) -> TaskState:
         state = TaskState(total, self.counter())
         self.states[task] = state
+        return state
+
+    def expect(self, task: str, total: int) -> TaskState | None:
+        state = self.states.get(task)
+        if state is not None:
+            state.total = total
         return state
 
     def advance(self, task: str, amount: int) -> TaskState | None:
         state = self.states.get(task)
         if state is not None:
             state.done += amount
-            if state.done >= state.total and state.final_counts is None:
-                state.final_counts = self.counter().since(state.start_counts)
-                state.finished = time.monotonic()
+        return state
+
+    def finish(self, task: str, counts: ApiCounts) -> TaskState | None:
+        state = self.states.get(task)
+        if state is not None:
+            state.final_counts = counts
+            state.finished = time.monotonic()
+            state.total = state.done if state.total is None else state.total
         return state
 
     def counts(self, task: str) -> ApiCounts:
@@ -83,8 +103,9 @@ class Tasks:
 
 def describe(task: str, state: TaskState, counts: ApiCounts) -> str:
     eta = state.eta()
+    total = "?" if state.total is None else f"{state.total:,}"
     return (
-        f"{task}: {state.done:,}/{state.total:,}, {counts.calls:,} calls, "
+        f"{task}: {state.done:,}/{total}, {counts.calls:,} calls, "
         f"{counts.retries:,} retries, {counts.throttled:,} 429s, {state.rate():.1f}/s"
         + (f", ETA {eta}" if eta is not None else "")
     )
@@ -100,16 +121,21 @@ class LineReporter:
         self.tasks = Tasks()
         self._last: dict[str, float] = {}
 
-    def start(self, task: str, total: int) -> None:
+    def start(self, task: str, total: int | None = None) -> None:
         state = self.tasks.start(task, total)
         self._print(task, state)
 
+    def expect(self, task: str, total: int) -> None:
+        self.tasks.expect(task, total)
+
     def advance(self, task: str, amount: int = 1) -> None:
         state = self.tasks.advance(task, amount)
-        if state is None:
-            return
-        finished = state.done >= state.total
-        if finished or time.monotonic() - self._last.get(task, 0.0) >= self.every:
+        if state is not None and time.monotonic() - self._last.get(task, 0.0) >= self.every:
+            self._print(task, state)
+
+    def finish(self, task: str, counts: ApiCounts) -> None:
+        state = self.tasks.finish(task, counts)
+        if state is not None:
             self._print(task, state)
 
     def _print(self, task: str, state: TaskState) -> None:
@@ -127,10 +153,17 @@ class LoggingReporter:
         self._totals: dict[str, int] = {}
         self._done: dict[str, int] = {}
 
-    def start(self, task: str, total: int) -> None:
-        self._totals[task] = total
+    def start(self, task: str, total: int | None = None) -> None:
         self._done[task] = 0
+        if total is not None:
+            self.expect(task, total)
+
+    def expect(self, task: str, total: int) -> None:
+        self._totals[task] = total
         self.logger.info("%s: %d to do", task, total)
+
+    def finish(self, task: str, counts: ApiCounts) -> None:
+        self.logger.info("%s: done, %d calls, %d retries", task, counts.calls, counts.retries)
 
     def advance(self, task: str, amount: int = 1) -> None:
         total = self._totals.get(task, 0)

@@ -28,6 +28,7 @@ from loyalty_sync.capillary.errors import (
     ConnectedOrgNotSet,
     RetriesExhausted,
     TransientError,
+    Unreachable,
 )
 from loyalty_sync.warehouse.database import (
     DATABASE_URL_ENV,
@@ -99,6 +100,8 @@ def _reason(error: BaseException) -> str | None:
             f"Capillary at {api_host()} does not let this credential reach an org of "
             f"{ENV_ORG_IDS} ({error.message}): list connected orgs only, own org first"
         )
+    if isinstance(error, Unreachable):
+        return f"cannot reach Capillary at {api_host()}: {error.message}; check {ENV_BASE_URL}"
     last = error.last_error if isinstance(error, RetriesExhausted) else error
     if isinstance(last, TransientError) and last.http_status is None:
         return (

@@ -128,6 +128,11 @@ def database_url() -> str:
     return embedded_url()
 
 
+def libpq_url(url: str, *, hide_password: bool = False) -> str:
+    """`url` as psql and other libpq clients take it: `postgresql://`, no driver name."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=hide_password)
+
+
 def describe_url(url: str) -> str:
     """A loggable form of the URL (password hidden)."""
     return make_url(url).render_as_string(hide_password=True)

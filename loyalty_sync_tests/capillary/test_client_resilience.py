@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
 
-from capillary_simulator import DEMO_USERNAME, RunningSimulator
+from capillary_simulator import DEMO_USERNAME, RunningSimulator, start_simulator
 from capillary_simulator.data import SimulatorDataset
-from loyalty_sync.capillary.errors import RetriesExhausted, TransientError
-from loyalty_sync_tests.capillary.conftest import HOME_ORG, ClientFactory
+from loyalty_sync.capillary.client import CapillaryClient, ClientSettings
+from loyalty_sync.capillary.errors import RetriesExhausted, TransientError, Unreachable
+from loyalty_sync.capillary.ratelimit import MemoryRateLimiter
+from loyalty_sync.sync.reasons import plain_reason
+from loyalty_sync_tests.capillary.conftest import (
+    BASIC,
+    CLIENT_TEST_CONFIG,
+    HOME_ORG,
+    ClientFactory,
+)
 
 
 def _customer_ids(data: SimulatorDataset, count: int) -> list[int]:
@@ -89,3 +98,48 @@ def test_429_waits_for_retry_after_then_succeeds(
     stats = client.stats.snapshot()
     assert stats["throttled_429"] == 1 and stats["retries"] == 1
     assert 55 <= elapsed < 75
+
+
+def _refused_port() -> int:
+    """A port on this host that nothing listens on: connecting is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "base_url", [None, "http://capillary.invalid"], ids=["refused", "unknown-host"]
+)
+def test_no_connection_before_any_answer_is_a_wrong_address(base_url: str | None) -> None:
+    url = base_url or f"http://127.0.0.1:{_refused_port()}"
+    client = CapillaryClient(
+        ClientSettings(base_url=url, own_org_id=HOME_ORG), BASIC, MemoryRateLimiter(60_000)
+    )
+    with client, pytest.raises(Unreachable, match="no connection") as caught:
+        client.programs(HOME_ORG)
+    assert not isinstance(caught.value, TransientError)
+    stats = client.stats.snapshot()
+    assert (stats["requests"], stats["retries"]) == (1, 0)
+    assert "cannot reach Capillary" in (plain_reason(caught.value) or "")
+
+
+def test_once_capillary_answered_a_refused_connection_is_an_outage_retried() -> None:
+    sim = start_simulator(CLIENT_TEST_CONFIG)
+    client = CapillaryClient(
+        ClientSettings(
+            base_url=sim.base_url,
+            own_org_id=HOME_ORG,
+            max_attempts=3,
+            backoff_initial_seconds=0.01,
+            backoff_max_seconds=0.05,
+        ),
+        BASIC,
+        MemoryRateLimiter(60_000),
+    )
+    with client:
+        assert client.programs(HOME_ORG).programs
+        sim.stop()
+        with pytest.raises(RetriesExhausted) as caught:
+            client.programs(HOME_ORG)
+    assert caught.value.attempts == 3
+    assert "connection failed" in caught.value.last_error.message

@@ -13,6 +13,7 @@ import threading
 
 from loyalty_sync.capillary.stats import ApiCounts
 from loyalty_sync.sync.progress import LineReporter
+from loyalty_sync_tests.cli.processes import read_all
 
 # What a step does to the terminal in the middle of the display: Dagster's compute log
 # manager points descriptor 2 at a capture file (os.dup2), as while a pass runs.
@@ -21,16 +22,19 @@ CHILD = textwrap.dedent(
     import os, tempfile, time
     from loyalty_sync.cli.progress_display import progress_display
     from loyalty_sync.sync import progress
+    from loyalty_sync.capillary.stats import ApiCounts
 
     with progress_display(True):
         capture = tempfile.TemporaryFile()
         saved = os.dup(2)
         os.dup2(capture.fileno(), 2)
         report = progress.reporter()
-        report.start("customers 51135", 30)
+        report.start("customers 51135")
+        report.expect("customers 51135", 30)
         for _ in range(30):
             time.sleep(0.1)
             report.advance("customers 51135")
+        report.finish("customers 51135", ApiCounts(30, 0, 0))
         os.dup2(saved, 2)
     """
 )
@@ -43,18 +47,7 @@ def test_bars_redraw_on_a_terminal_while_descriptor_2_is_captured() -> None:
     )
     os.close(slave)
     chunks: list[bytes] = []
-
-    def read() -> None:
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=read, daemon=True)
+    reader = threading.Thread(target=read_all, args=(master, chunks), daemon=True)
     reader.start()
     assert process.wait(timeout=60) == 0
     reader.join(timeout=5)
@@ -76,7 +69,8 @@ def test_off_a_terminal_a_line_every_few_seconds_with_the_tasks_own_counts() -> 
     reporter.advance("customers 51135")
     counts = ApiCounts(120, 6, 2)
     reporter.advance("customers 51135")
-    reporter.start("promotions 51135", 1)
+    reporter.finish("customers 51135", ApiCounts(20, 1, 1))
+    reporter.start("promotions 51135")
     counts = ApiCounts(125, 6, 2)
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("customers 51135: 0/2, 0 calls, 0 retries, 0 429s")

@@ -9,6 +9,7 @@ tests run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -355,12 +356,13 @@ def _latest_run_id(synced: Synced) -> str:
 
 def test_cli_summary_lists_the_check_results(clean: CleanRuns) -> None:
     assert clean.cli_exit_code == 0, clean.cli_output
-    assert "checks" in clean.cli_output
+    assert "checks: 0 failed" in clean.cli_output
+    # Passed checks are named with their assets: "passed: row_count_drop (customers, ...); ..."
+    text = " ".join(clean.cli_output.split())
+    passed = text[text.index("passed: ") + len("passed: ") : text.index("rows this sync")]
+    named = {name: assets.split(", ") for name, assets in re.findall(r"(\w+) \(([^)]*)\)", passed)}
     for asset, check in ALL_CHECKS:
-        assert any(
-            asset in line and check in line and "passed" in line
-            for line in clean.cli_output.splitlines()
-        ), (asset, check)
+        assert asset in named.get(check, []), (asset, check, passed)
 
 
 def test_check_results_are_in_the_instance_after_the_cli_sync(clean: CleanRuns) -> None:

@@ -143,5 +143,30 @@ def test_the_sync_run_materialises_it_with_table_and_plotted_metadata(
         assert isinstance(metadata[name], dg.FloatMetadataValue), name
 
 
+def test_each_partition_records_its_own_row_count(synced: SyncedWarehouse) -> None:
+    (run,) = synced.summary.runs
+    with synced.instance() as instance:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("promotion_performance")), limit=100
+        ).records
+    recorded = {
+        r.partition_key: r.asset_materialization.metadata["dagster/row_count"].value  # type: ignore[union-attr]
+        for r in records
+        if r.run_id == run.run_id
+    }
+    t = tables.promotion_performance
+    with synced.engine.connect() as conn:
+        stored = {
+            f"{org}-{program}": n
+            for org, program, n in conn.execute(
+                sa.select(t.c.org_id, t.c.program_id, sa.func.count()).group_by(
+                    t.c.org_id, t.c.program_id
+                )
+            )
+        }
+    assert recorded == stored and len(recorded) == len(run.partition_keys) > 1
+    assert sum(recorded.values()) == synced.summary.rows["promotion_performance"]
+
+
 def test_a_new_promotion_run_refreshes_it_too() -> None:
     assert dg.AssetKey("promotion_performance") in PROMOTION_ASSET_KEYS

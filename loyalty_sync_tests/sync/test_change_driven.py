@@ -7,6 +7,7 @@ and changes the simulator through its admin routes before syncing again.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,12 @@ def test_a_second_sync_the_same_day_looks_customers_up_and_nothing_else(synced) 
         "fetched_today": CONFIG.customers_per_org
     }
     assert summary.signals["benefits"]["skipped"] > 0
+    # The drift checks say why nothing was sampled: the day's sample was taken already.
+    drift = [c for run in summary.runs for c in run.checks if c["check"] == "change_signal_drift"]
+    assert drift and all(c["passed"] for c in drift)
+    for check in drift:
+        assert "first or full sync" not in check["description"], check
+        assert re.search(r"none of the \d+ skipped \w+ items was sampled", check["description"])
 
 
 def test_a_tier_move_refetches_that_customer_only(synced) -> None:

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from loyalty_sync.checks.drift import drift
+from loyalty_sync.checks.drift import Drift, drift
 from loyalty_sync.defs.checks.common import (
     AFTER_THE_PASSES,
     PARTITIONED,
@@ -21,6 +21,23 @@ DRIFT_CHECKED = {
     "customer_promotions": ("promotions", "promotionData"),
     "benefit_summaries": ("benefits", "actionSummary"),
 }
+
+
+def _describe(found: Drift, endpoint: str, max_share: float) -> str:
+    """What the sample found, or why there was none: nothing skipped (a first or full
+    sync, or every item due), or skipped items that drew no sample (the day's sample was
+    fetched by an earlier sync, or the share drew none)."""
+    if found.sampled:
+        return (
+            f"{found.changed} of {found.sampled} sampled skipped {endpoint} items had "
+            f"changed ({percent(found.share)}; threshold {percent(max_share)})"
+        )
+    if not found.skipped:
+        return f"no {endpoint} item was skipped, so none was sampled (every item was fetched)"
+    return (
+        f"none of the {found.skipped} skipped {endpoint} items was sampled (the day's sample "
+        "was fetched earlier today, or the sample share drew none)"
+    )
 
 
 def _drift_check(asset: str, pass_name: str, endpoint: str) -> dg.AssetChecksDefinition:
@@ -45,12 +62,7 @@ def _drift_check(asset: str, pass_name: str, endpoint: str) -> dg.AssetChecksDef
             with engine.connect() as conn:
                 (found,) = drift(conn, pass_name, scope, context.run.run_id)
             judged = found.sampled >= config.min_sampled
-            description = (
-                f"{found.changed} of {found.sampled} sampled skipped {endpoint} items had "
-                f"changed ({percent(found.share)}; threshold {percent(config.max_share)})"
-                if found.sampled
-                else f"no skipped {endpoint} item was sampled (a first or full sync)"
-            )
+            description = _describe(found, endpoint, config.max_share)
             return [
                 dg.AssetCheckResult(
                     passed=not judged or found.share <= config.max_share,

@@ -18,6 +18,7 @@ code and the limiter cannot end up on two databases.
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -154,33 +155,49 @@ class CapillaryResource(dg.ConfigurableResource):
     # --- settings ------------------------------------------------------------------------
 
     def validate_settings(self) -> None:
-        """Raise `CapillaryConfigError` for settings that cannot work, without any I/O."""
-        credentials = self._given_credentials()
+        """Raise `CapillaryConfigError` naming every setting that cannot work, one a line,
+        without any I/O: a user fixes them all in one go, not one per attempt."""
+        problems = self.problems()
+        if problems:
+            raise CapillaryConfigError("\n".join(problems))
+
+    def problems(self) -> list[str]:
+        """What is wrong with the settings, one line each; empty when they can work."""
+        problems: list[str] = []
+
+        def check(test: Callable[[], object]) -> None:
+            try:
+                test()
+            except CapillaryConfigError as exc:
+                problems.append(str(exc))
+
+        org_ids: tuple[int, ...] | None = None
+        try:
+            org_ids = parse_org_ids(self.org_ids)
+        except CapillaryConfigError as exc:
+            problems.append(str(exc))
+        check(lambda: check_benefits_api(self.benefits_api))
         if self.base_url is not None:
-            check_base_url(self.base_url)
-            if not parse_org_ids(self.org_ids):
-                raise CapillaryConfigError(
+            check(lambda: check_base_url(str(self.base_url)))
+            if org_ids == ():
+                problems.append(
                     f"{ENV_BASE_URL} is set but {ENV_ORG_IDS} is not: list the org ids to "
                     "sync, the credential's own org first"
                 )
-            if credentials.kind == "none":
-                raise CapillaryConfigError(
+            if self._given_credentials().kind == "none":
+                problems.append(
                     f"{ENV_BASE_URL} is set but no credentials are: set {ENV_OAUTH_KEY} and "
                     f"{ENV_OAUTH_SECRET}, or {ENV_USERNAME} and {ENV_PASSWORD}"
                 )
-        else:
-            parse_org_ids(self.org_ids)
-        check_benefits_api(self.benefits_api)
         if self.rate_limit_per_minute <= 0:
-            raise CapillaryConfigError(
-                f"{ENV_RATE_LIMIT} must be a positive number of requests per minute"
-            )
+            problems.append(f"{ENV_RATE_LIMIT} must be a positive number of requests per minute")
         if self.rate_limit_backend not in RATE_LIMIT_BACKENDS:
-            raise CapillaryConfigError("rate_limit_backend must be 'postgres' or 'memory'")
+            problems.append("rate_limit_backend must be 'postgres' or 'memory'")
         if self.max_concurrency < 1 or self.max_attempts < 1 or self.timeout_seconds <= 0:
-            raise CapillaryConfigError(
+            problems.append(
                 "max_concurrency and max_attempts must be at least 1, timeout_seconds above 0"
             )
+        return problems
 
     def _given_credentials(self) -> Credentials:
         return Credentials(
@@ -334,8 +351,11 @@ class CapillaryResource(dg.ConfigurableResource):
         with reported_plainly():
             description = self.describe()
         if context.log is not None:
+            # INFO, not WARNING: sensors set the resource up at every tick, and a warning
+            # repeated every few minutes about a choice made on purpose is noise. The
+            # metadata and the CLI say it is the simulator.
             if description["capillary_simulator"]:
-                context.log.warning(
+                context.log.info(
                     f"Capillary: {description['capillary_endpoint']} (CAPILLARY_BASE_URL unset)"
                 )
             else:
@@ -372,23 +392,22 @@ def capillary_resource_from_env(
         "oauth_key": env_var_or_none(ENV_OAUTH_KEY),
         "oauth_secret": env_var_or_none(ENV_OAUTH_SECRET),
     }
+    problems: list[str] = []
     limit = env_text(ENV_RATE_LIMIT)
     if limit is not None:
         try:
             values["rate_limit_per_minute"] = int(limit)
         except ValueError:
-            raise CapillaryConfigError(
-                f"{ENV_RATE_LIMIT} must be an integer, not {limit!r}"
-            ) from None
+            problems.append(f"{ENV_RATE_LIMIT} must be an integer, not {limit!r}")
     budget = env_text(ENV_RETRY_BUDGET)
     if budget is not None:
         try:
             values["retry_budget_seconds"] = float(budget)
         except ValueError:
-            raise CapillaryConfigError(
-                f"{ENV_RETRY_BUDGET} must be a number of seconds, not {budget!r}"
-            ) from None
+            problems.append(f"{ENV_RETRY_BUDGET} must be a number of seconds, not {budget!r}")
     values.update(overrides)
     resource = CapillaryResource(**values)
-    resource.validate_settings()
+    problems += resource.problems()
+    if problems:
+        raise CapillaryConfigError("\n".join(problems))
     return resource

@@ -183,6 +183,21 @@ def test_oauth_resource_runs(api_sim: RunningSimulator) -> None:
     )
     try:
         assert resource.get_client().programs(HOME_ORG).programs
-        assert resource.stats_snapshot()["calls_by_endpoint"] == {"oauth_token": 1, "programs": 1}
+        stats = resource.stats_snapshot()
+        assert stats["calls_by_endpoint"] == {"programs": 1} and stats["token_requests"] == 1
     finally:
         resource.close()
+
+
+def test_the_simulator_is_announced_at_info_for_sensor_ticks(loyalty_home: Path) -> None:
+    """Sensors set the resource up at every tick: a WARNING about the simulator each time
+    (every few minutes, on purpose) would be noise."""
+    context = dg.build_init_resource_context()
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    context.log.addHandler(handler)  # type: ignore[union-attr]
+    resource = CapillaryResource(warehouse=WarehouseResource(), rate_limit_backend="memory")
+    resource.setup_for_execution(context)
+    announced = [r for r in records if "CAPILLARY_BASE_URL unset" in r.getMessage()]
+    assert announced and all(r.levelno == logging.INFO for r in announced)
