@@ -14,6 +14,7 @@ pass (`finish`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,8 @@ from loyalty_sync.warehouse.writer import (
     StagedMerge,
     doomed,
 )
+
+logger = logging.getLogger("loyalty_sync.sync")
 
 # actionSummary reports benefits earned on or after this date only.
 BENEFITS_CUTOFF = datetime(2025, 6, 12, tzinfo=UTC)
@@ -84,6 +87,23 @@ class PassOptions:
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
+
+
+def _capillary_now(
+    engine: sa.Engine, client: CapillaryClient, scope: RunScope, org_id: int
+) -> datetime:
+    """Capillary's clock for a plan; an unbelievable `Date` header is reported, once."""
+    now = client.clock.now()
+    problem = client.clock.take_problem()
+    if problem:
+        logger.warning(problem)
+        with engine.begin() as conn:
+            events = EventLog(conn, scope)
+            events.add(
+                endpoint="date_header", code=None, kind="warning", message=problem, org_id=org_id
+            )
+            events.flush()
+    return now
 
 
 def _count(engine: sa.Engine, query: sa.Select[Any]) -> int:
@@ -374,6 +394,7 @@ def sync_customers(
             write=write,
             context_of=lambda entry: {},
             total=_count(engine, base),
+            label_of=lambda entry: f"roster entry {entry[1]} {entry[2]}",
         )
         run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
         universe = _found_customers(org_id)
@@ -424,7 +445,8 @@ def sync_promotions(
             if p.promotion_id is not None and (org_id, p.program_id) in partitions
         }
         written: set[tuple[int, int]] = set()
-        plan = freshness.plan(options.freshness, client.clock.now(), catalogue.values())
+        now = _capillary_now(engine, client, scope, org_id)
+        plan = freshness.plan(options.freshness, now, catalogue.values())
         planned = PlannedItems(
             engine, _customers_to_fetch(org_id, partitions, plan), PROMOTION_ORDER
         )
@@ -434,6 +456,7 @@ def sync_promotions(
             held: list[dict[str, Any]] = []
             promotions: list[dict[str, Any]] = []
             by_customer: dict[int, list[dict[str, Any]]] = {}
+            mine: set[tuple[int, int]] = set()  # joins `written` once the chunk is written
             for customer_id, answer in chunk.answered:
                 if isinstance(answer, Exception):
                     continue
@@ -444,8 +467,8 @@ def sync_promotions(
                     if promotion.org_id is not None and promotion.org_id != org_id:
                         continue
                     ident = (promotion.program_id, promotion.promotion_id)
-                    if ident not in written:
-                        written.add(ident)
+                    if ident not in written and ident not in mine:
+                        mine.add(ident)
                         promotions.append(
                             to_rows.promotion_row(
                                 org_id, promotion, catalogue.get(promotion.promotion_id)
@@ -485,6 +508,7 @@ def sync_promotions(
             planned.note(
                 chunk.conn, org_id, "promotions", plan, fetched, outcome, key=lambda i: i[:1]
             )
+            written.update(mine)
 
         spec = PassSpec(
             name="promotions",
@@ -498,6 +522,9 @@ def sync_promotions(
             write=write,
             context_of=lambda customer_id: {"customer_id": customer_id},
             total=planned.total,
+            quarantine=lambda conn, customers: freshness.quarantine(
+                conn, org_id, "promotions", [(c, 0, 0) for c in customers]
+            ),
         )
         run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
 
@@ -600,17 +627,22 @@ def benefit_pairs_query(partitions: PartitionScope) -> sa.Select[Any]:
 
 
 def _plan(
-    client: CapillaryClient, org_id: int, partitions: PartitionScope, options: freshness.Freshness
+    engine: sa.Engine,
+    client: CapillaryClient,
+    scope: RunScope,
+    org_id: int,
+    options: freshness.Freshness,
 ) -> freshness.Plan:
     """A pass's plan: Capillary's clock now, and the org's catalogue unless all is fetched."""
+    partitions = scope.partitions.for_org(org_id)
     if options.full:
         # Nothing is skipped, but when it was fetched is still Capillary's time.
         if not client.clock.observed:
             client.programs(org_id)
-        return freshness.plan(options, client.clock.now())
+        return freshness.plan(options, _capillary_now(engine, client, scope, org_id))
     entries = client.promotion_catalogue(org_id).promotions
     mine = [e for e in entries if (org_id, e.program_id) in partitions]
-    return freshness.plan(options, client.clock.now(), mine)
+    return freshness.plan(options, _capillary_now(engine, client, scope, org_id), mine)
 
 
 def _pairs_to_fetch(
@@ -643,7 +675,7 @@ def sync_benefits(
         org_id: int, partitions: PartitionScope, checkpoint: Checkpoint, outcome: PassOutcome
     ) -> None:
         base = benefit_pairs_query(partitions)
-        plan = _plan(client, org_id, partitions, options.freshness)
+        plan = _plan(engine, client, scope, org_id, options.freshness)
         planned = PlannedItems(engine, _pairs_to_fetch(org_id, partitions, plan), BENEFIT_ORDER)
         eligible = planned.signals.items  # every answerable pair, fetched or skipped
         held = _count(engine, sa.select(cp.c.customer_id).where(partitions.where(cp)))
@@ -701,6 +733,7 @@ def sync_benefits(
             write=write,
             context_of=lambda pair: dict(zip(PAIR, pair, strict=True)),
             total=planned.total,
+            quarantine=lambda conn, pairs: freshness.quarantine(conn, org_id, "benefits", pairs),
         )
         run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
         family = [(t, PAIR, base) for t in BENEFIT_TABLES]
