@@ -35,6 +35,7 @@ from loyalty_sync.settings import (
 )
 from loyalty_sync.sync.discovery import discover_programs
 from loyalty_sync.sync.reasons import plain_reason
+from loyalty_sync.waiting import Stopped
 from loyalty_sync.warehouse import locks, tables
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync.warehouse.scope import parse_partition_key, split_partition_keys
@@ -110,6 +111,18 @@ def _root_cause(error: Any) -> str:
         error = error.cause
     lines = str(getattr(error, "message", error)).strip().splitlines()
     return " ".join(line.strip() for line in lines if line.strip())
+
+
+def _interrupted(result: Any) -> bool:
+    """Whether a step of the run failed because the process was told to stop."""
+    for event in result.all_events:
+        if event.is_step_failure and event.event_specific_data is not None:
+            error = event.event_specific_data.error  # type: ignore[union-attr]
+            while error is not None:
+                if getattr(error, "cls_name", None) == "DagsterExecutionInterruptedError":
+                    return True
+                error = getattr(error, "cause", None)
+    return False
 
 
 def _check_rows(result: Any) -> list[dict[str, Any]]:
@@ -275,6 +288,8 @@ def run_sync(
                         raise_on_error=False,
                     )
                 error = None
+                if not result.success and _interrupted(result):
+                    raise Stopped(f"stopped by SIGTERM or SIGINT during run {result.run_id[:8]}")
                 if not result.success:
                     failures = [
                         _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
