@@ -166,8 +166,7 @@ def sync(ctx: click.Context, partitions: tuple[str, ...], no_progress: bool, ful
     except KeyboardInterrupt as exc:
         what = str(exc) if isinstance(exc, Stopped) else "stopped by SIGINT"
         errors.print(
-            f"{what}; the chunks already committed are kept and the next sync resumes "
-            "from them"
+            f"{what}; the chunks already committed are kept and the next sync resumes from them"
         )
         sys.exit(130)
     print_summary(console, summary)

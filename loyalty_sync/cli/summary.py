@@ -65,6 +65,11 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
         )
         runs.add_row(run.run_id[:8], ", ".join(run.partition_keys), outcome)
     console.print(runs)
+    for line in summary.held_back:
+        console.print(
+            f"[red]held back[/] {escape(line)}: no row of that pass was deleted or overwritten; "
+            "if this is genuine, sync again with accept_drops (exit code 1)"
+        )
     rows = Table("table", *CHANGES, "rows now", title="rows this sync")
     for name, count in summary.rows.items():
         changed = summary.changes.get(name)

@@ -83,10 +83,13 @@ class SyncSummary:
     simulator: dict[str, Any] | None = None
     # pass -> what its change signals did (freshness.Signals.as_json), summed over orgs
     signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # what a guard held back (the drop guard, the negative guard): the rows stayed
+    held_back: list[str] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
-        return bool(self.runs) and all(r.success for r in self.runs)
+        """Every run succeeded and no guard held answers back (exit code 0)."""
+        return bool(self.runs) and all(r.success for r in self.runs) and not self.held_back
 
 
 def import_simulator_roster(capillary: CapillaryResource, engine: sa.Engine) -> int:
@@ -150,6 +153,10 @@ def _changes(result: Any, summary: SyncSummary) -> None:
         materialization = event.step_materialization_data.materialization
         name = materialization.asset_key.to_user_string()
         metadata = materialization.metadata
+        if "deletes_held_back" in metadata:
+            for line in metadata["deletes_held_back"].value or []:  # type: ignore[union-attr]
+                if line not in summary.held_back:
+                    summary.held_back.append(str(line))
         if name in seen or "run_rows_inserted" not in metadata:
             continue
         seen.add(name)

@@ -21,6 +21,14 @@ Only when more than `MAX_QUARANTINED_SHARE` of the items it fetched are quaranti
 change at Capillary, not a record) does the pass fail, in one line naming the share and
 the first few items.
 
+Why negatives wait: "not found" or "no benefits" for an item that has stored rows
+contradicts them, and the same answer for most of a pass is what a broken API looks like
+(a partition emptied in one exit-0 sync). Such answers (`contradicts` in the spec) are
+not written by their chunk: they wait for the end of the pass, which applies them only
+when they are few (`MassNegatives`); otherwise every delete and overwrite of the pass is
+held back, and nothing written contradicts the rows kept. Their items are due again next
+sync, so an interrupted pass loses none of them.
+
 Deletes wait for the whole pass: a chunk records the rows its items no longer have (see
 `writer.HeldDeletes`), and `finish` applies them, with the rows of items gone altogether,
 in the one transaction that marks the pass complete.
@@ -58,6 +66,11 @@ NAMED_FAILURES = 5
 # at least QUARANTINE_FLOOR of them: fewer is hostile records, not a changed API.
 MAX_QUARANTINED_SHARE = 0.2
 QUARANTINE_FLOOR = 3
+# Negative answers contradicting stored rows are suspect when more than this share of a
+# pass's answers, and at least NEGATIVE_FLOOR of them: a partition of 5 rows all "not
+# found" is suspect, one customer of 3 deleted is not.
+MAX_NEGATIVE_SHARE = 0.2
+NEGATIVE_FLOOR = 3
 
 
 class Disposition(StrEnum):
@@ -119,12 +132,37 @@ class PassSpec(Generic[T]):
     # passes); how an item is named in messages.
     quarantine: Callable[[sa.Connection, list[T]], None] | None = None
     label_of: Callable[[T], str] | None = None
+    # The answered items whose answer is negative ("not found", "no benefits") while
+    # rows of theirs are stored: they wait for the end of the pass (`MassNegatives`).
+    contradicts: Callable[[sa.Connection, list[tuple[T, Any]]], set[T]] | None = None
 
     def label(self, item: T) -> str:
         if self.label_of is not None:
             return self.label_of(item)
         context = {k: v for k, v in self.context_of(item).items() if v is not None}
         return " ".join(f"{k.removesuffix('_id')} {v}" for k, v in context.items())
+
+
+@dataclass
+class MassNegatives(Generic[T]):
+    """Negative answers that contradict stored rows, held until the pass can judge them."""
+
+    answered: int = 0
+    waiting: list[tuple[T, Any]] = field(default_factory=list)
+
+    @property
+    def suspect(self) -> bool:
+        n = len(self.waiting)
+        return n >= NEGATIVE_FLOOR and n > MAX_NEGATIVE_SHARE * self.answered
+
+    def describe(self, spec: PassSpec[T]) -> str:
+        n = len(self.waiting)
+        named = ", ".join(spec.label(item) for item, _ in self.waiting[:3])
+        return (
+            f"{n} of {self.answered} answers ({n / max(self.answered, 1):.0%}, more than "
+            f"{MAX_NEGATIVE_SHARE:.0%}) said 'not found' or 'no benefits' for items with "
+            f"stored rows (first: {named})"
+        )
 
 
 @dataclass
@@ -176,8 +214,10 @@ def run_chunks(
     spec: PassSpec[T],
     outcome: PassOutcome,
     chunk_size: int,
-) -> None:
+) -> MassNegatives[T]:
     """Answer every item after the checkpoint (set-aside ones first) and commit by chunk.
+
+    Returns the negative answers that contradict stored rows, for the pass's end to judge.
 
     Raises `ItemsFailedError` when items still fail after their second chance; everything
     else that was answered is committed, and the checkpoint names what is left.
@@ -189,6 +229,7 @@ def run_chunks(
     retry_first = [spec.item_from_key(k) for k in checkpoint.failed]
     set_aside: list[T] = []
     quarantine: Quarantine[T] = Quarantine()
+    negatives: MassNegatives[T] = MassNegatives()
     waiting = {id(item) for item in retry_first}
 
     def stream() -> Iterator[tuple[T, bool]]:
@@ -221,6 +262,14 @@ def run_chunks(
             for item, answer in answered:
                 if isinstance(answer, CapillaryError):
                     events.add_error(answer, org_id=org_id, **spec.context_of(item))
+            negatives.answered += len(answered)
+            if spec.contradicts is not None and answered:
+                later = spec.contradicts(conn, answered)
+                negatives.waiting += [(i, a) for i, a in answered if i in later]
+                answered = [(i, a) for i, a in answered if i not in later]
+                checkpoint.items_done += len(later)
+                if spec.quarantine is not None and later:
+                    spec.quarantine(conn, list(later))  # due again if the pass never ends
             kept = _write_isolating(conn, spec, Chunk(conn, answered, events, checkpoint))
             unusable += kept.refused
             _quarantine(conn, spec, org_id, events, unusable, quarantine)
@@ -259,6 +308,7 @@ def run_chunks(
             f"a second try ({named}{more}); their previous rows are kept and the next run "
             "takes them first"
         )
+    return negatives
 
 
 # What the database says of a row it cannot store (a NUL byte, a number out of range).
