@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -120,6 +121,24 @@ class ClientSettings:
     def __post_init__(self) -> None:
         if not self.request_deadline_seconds > 0:
             raise ValueError("request_deadline_seconds must be above 0")
+
+
+# Set when the map a call runs for was abandoned (the pass stopped, by a signal or an
+# error): the call's next attempt or pause ends it instead of going on for minutes.
+_STOPPED: ContextVar[threading.Event | None] = ContextVar("capillary_map_stopped", default=None)
+
+
+class CallAbandoned(CapillaryError):  # noqa: N818
+    """The map this call ran for was abandoned: nobody waits for its answer any more."""
+
+
+def _pause(seconds: float) -> None:
+    """A retry's pause, cut short when the call is abandoned."""
+    stopped = _STOPPED.get()
+    if stopped is None:
+        time.sleep(seconds)
+    else:
+        stopped.wait(seconds)
 
 
 # Monotonic time by which the current attempt must be done; None outside an attempt. A
@@ -333,6 +352,9 @@ class CapillaryClient:
         The exchange, from the first byte sent to the last byte of the body, must end
         within `request_deadline_seconds` of the slot.
         """
+        stopped = _STOPPED.get()
+        if stopped is not None and stopped.is_set():
+            raise CallAbandoned(None, "the pass stopped", endpoint)
         self.breaker.before_attempt()
         self.stats.record_limiter_wait(self.limiter.acquire())
         try:
@@ -474,6 +496,7 @@ class CapillaryClient:
             wait=_Backoff(self.settings.backoff_initial_seconds, self.settings.backoff_max_seconds),
             retry=retry_if_exception_type(TransientError),
             before_sleep=before_sleep,
+            sleep=_pause,
         )
 
     def _call(self, fn: Callable[[], T], endpoint: str) -> T:
@@ -759,20 +782,33 @@ class CapillaryClient:
         """
         window = max(1, self.settings.max_concurrency) * 2 + max(0, prefetch)
         pending: list[Future[R]] = []
-        with ThreadPoolExecutor(
-            max_workers=max(1, self.settings.max_concurrency), thread_name_prefix="capillary"
-        ) as pool:
-            iterator = iter(items)
+        stopped = threading.Event()
+
+        def run(item: T) -> R:
+            token = _STOPPED.set(stopped)
             try:
-                for item in iterator:
-                    pending.append(pool.submit(fn, item))
-                    if len(pending) >= window:
-                        yield _result(pending.pop(0), return_exceptions)
-                while pending:
-                    yield _result(pending.pop(0), return_exceptions)
+                return fn(item)
             finally:
-                for future in pending:
-                    future.cancel()
+                _STOPPED.reset(token)
+
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, self.settings.max_concurrency), thread_name_prefix="capillary"
+        )
+        done = False
+        try:
+            for item in items:
+                pending.append(pool.submit(run, item))
+                if len(pending) >= window:
+                    yield _result(pending.pop(0), return_exceptions)
+            while pending:
+                yield _result(pending.pop(0), return_exceptions)
+            done = True
+        finally:
+            # Abandoned (a signal, an error): calls in flight end at their next attempt
+            # or pause, and nobody waits for them; a stop takes seconds, not minutes.
+            if not done:
+                stopped.set()
+            pool.shutdown(wait=done, cancel_futures=not done)
 
     def map(
         self, fn: Callable[[T], R], items: Iterable[T], *, return_exceptions: bool = False
