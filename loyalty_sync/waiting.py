@@ -27,6 +27,10 @@ class WaitInterrupted(KeyboardInterrupt):
 class Stopped(KeyboardInterrupt):
     """SIGTERM or SIGINT stopped a sync outside a wait; its text is the one line to print."""
 
+    def __init__(self, message: str, signal_name: str = "SIGTERM") -> None:
+        super().__init__(message)
+        self.signal_name = signal_name
+
 
 @contextmanager
 def stopped_by_signals() -> Iterator[None]:
@@ -41,7 +45,8 @@ def stopped_by_signals() -> Iterator[None]:
         return
 
     def stop(signo: int, _frame: FrameType | None) -> None:
-        raise Stopped(f"stopped by {signal.Signals(signo).name}")
+        name = signal.Signals(signo).name
+        raise Stopped(f"stopped by {name}", name)
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
@@ -95,5 +100,6 @@ def wait_until(
                 time.sleep(poll)
         except WaitInterrupted:
             raise
-        except KeyboardInterrupt:
-            raise WaitInterrupted(f"stopped by SIGINT while waiting for {said}") from None
+        except KeyboardInterrupt as exc:
+            name = exc.signal_name if isinstance(exc, Stopped) else "SIGINT"
+            raise WaitInterrupted(f"stopped by {name} while waiting for {said}") from None

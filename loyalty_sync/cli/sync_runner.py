@@ -296,7 +296,9 @@ def run_sync(
                     )
                 error = None
                 if not result.success and _interrupted(result):
-                    raise Stopped(f"stopped by SIGTERM or SIGINT during run {result.run_id[:8]}")
+                    raise Stopped(
+                        f"stopped by SIGTERM or SIGINT during run {result.run_id[:8]}", "a signal"
+                    )
                 if not result.success:
                     failures = [
                         _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
