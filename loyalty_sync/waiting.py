@@ -24,6 +24,37 @@ class WaitInterrupted(KeyboardInterrupt):
     """A signal arrived while waiting; its text is the one line to print."""
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGINT stopped a sync outside a wait; its text is the one line to print."""
+
+    def __init__(self, message: str, signal_name: str = "SIGTERM") -> None:
+        super().__init__(message)
+        self.signal_name = signal_name
+
+
+@contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGTERM stops what runs like SIGINT does, wherever the sync is.
+
+    Python's default SIGTERM kills the process without a word; raising in the main thread
+    instead lets committed chunks stay and held locks go, and the command end in one line.
+    Inside a Dagster step, Dagster turns both signals into its own interruption.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signo: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signo).name
+        raise Stopped(f"stopped by {name}", name)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def _sigterm_interrupts(what: str) -> Iterator[None]:
     """While waiting, SIGTERM raises WaitInterrupted (if nobody else handles SIGTERM)."""
@@ -69,5 +100,6 @@ def wait_until(
                 time.sleep(poll)
         except WaitInterrupted:
             raise
-        except KeyboardInterrupt:
-            raise WaitInterrupted(f"stopped by SIGINT while waiting for {said}") from None
+        except KeyboardInterrupt as exc:
+            name = exc.signal_name if isinstance(exc, Stopped) else "SIGINT"
+            raise WaitInterrupted(f"stopped by {name} while waiting for {said}") from None

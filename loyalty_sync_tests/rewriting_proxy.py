@@ -1,9 +1,9 @@
 """A small HTTP proxy on 127.0.0.1 that answers as its upstream does, or rewritten.
 
 It stands between a sync and the simulator to answer the way a broken or changed API
-would: a documented section missing, fields null, lists emptied. The rewrite can be
-switched while the proxy runs, so one warehouse sees good answers, then wrong ones, then
-good ones again.
+would: a documented section missing, fields null, lists emptied, bytes that are not JSON
+a parser can take, a wrong `Date` header. The rewrite can be switched while the proxy
+runs, so one warehouse sees good answers, then wrong ones, then good ones again.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 
-Rewrite = Callable[[str, Any], Any]  # (request path, decoded body) -> body to send
+# (request path, decoded body) -> body to send, or raw bytes sent as they are
+Rewrite = Callable[[str, Any], Any]
 _HOP_HEADERS = {"connection", "content-length", "transfer-encoding", "content-encoding"}
 
 
@@ -25,6 +26,8 @@ class RewritingProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.rewrites: dict[str, Rewrite] = {}  # path fragment -> rewrite
+        self.headers: dict[str, str | None] = {}  # header -> value sent instead (None: none)
+        self.served: dict[str, int] = {}  # path fragment of a rewrite -> answers rewritten
         self._client = httpx.Client(base_url=self.upstream, timeout=60)
         proxy = self
 
@@ -40,9 +43,14 @@ class RewritingProxy:
                     self.command, self.path, headers=headers, content=body
                 )
                 content = proxy._rewritten(self.path, answer)
-                self.send_response(answer.status_code)
+                # Only the upstream's headers: send_response would add a second Date.
+                self.send_response_only(answer.status_code)
+                replaced = {k.lower(): v for k, v in proxy.headers.items()}
                 for key, value in answer.headers.items():
-                    if key.lower() not in _HOP_HEADERS:
+                    if key.lower() not in _HOP_HEADERS and key.lower() not in replaced:
+                        self.send_header(key, value)
+                for key, value in replaced.items():
+                    if value is not None:
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
@@ -54,10 +62,13 @@ class RewritingProxy:
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def _rewritten(self, path: str, answer: httpx.Response) -> bytes:
-        rewrite = next((r for fragment, r in self.rewrites.items() if fragment in path), None)
-        if rewrite is None or not answer.is_success:
+        found = next(((f, r) for f, r in self.rewrites.items() if f in path), None)
+        if found is None or not answer.is_success:
             return answer.content
-        return json.dumps(rewrite(path, answer.json())).encode()
+        fragment, rewrite = found
+        self.served[fragment] = self.served.get(fragment, 0) + 1
+        body = rewrite(path, answer.json())
+        return body if isinstance(body, bytes) else json.dumps(body).encode()
 
     @contextmanager
     def running(self) -> Iterator[RewritingProxy]:

@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,6 +31,7 @@ from typing import Any, TypeVar
 
 import httpcore
 import httpx
+from pydantic import BaseModel, ValidationError
 from tenacity import (
     RetryCallState,
     RetryError,
@@ -66,6 +68,7 @@ from loyalty_sync.capillary.errors import (
     TokenExpired,
     TransientError,
     Unreachable,
+    UnusableAnswer,
     build_error,
 )
 from loyalty_sync.capillary.models import (
@@ -82,11 +85,13 @@ from loyalty_sync.capillary.models import (
 )
 from loyalty_sync.capillary.ratelimit import RateLimiter
 from loyalty_sync.capillary.stats import ClientStats
+from loyalty_sync.capillary.vetting import problem
 
 logger = logging.getLogger("loyalty_sync.capillary")
 
 T = TypeVar("T")
 R = TypeVar("R")
+M = TypeVar("M", bound=BaseModel)
 
 PROMOTION_DATA_MAX_PAGE = 100
 _MAX_RETRY_AFTER_SECONDS = 300.0
@@ -110,10 +115,31 @@ class ClientSettings:
     backoff_max_seconds: float = 30.0
     # Transient failures in a row (across all threads) that open the circuit breaker.
     breaker_threshold: int = 8
+    # promotionData pages one customer may take (100 promotions a page): an answer that
+    # is still full after this many never ends, and its customer is quarantined.
+    promotion_data_max_pages: int = 50
 
     def __post_init__(self) -> None:
         if not self.request_deadline_seconds > 0:
             raise ValueError("request_deadline_seconds must be above 0")
+
+
+# Set when the map a call runs for was abandoned (the pass stopped, by a signal or an
+# error): the call's next attempt or pause ends it instead of going on for minutes.
+_STOPPED: ContextVar[threading.Event | None] = ContextVar("capillary_map_stopped", default=None)
+
+
+class CallAbandoned(CapillaryError):  # noqa: N818
+    """The map this call ran for was abandoned: nobody waits for its answer any more."""
+
+
+def _pause(seconds: float) -> None:
+    """A retry's pause, cut short when the call is abandoned."""
+    stopped = _STOPPED.get()
+    if stopped is None:
+        time.sleep(seconds)
+    else:
+        stopped.wait(seconds)
 
 
 # Monotonic time by which the current attempt must be done; None outside an attempt. A
@@ -329,6 +355,9 @@ class CapillaryClient:
         The exchange, from the first byte sent to the last byte of the body, must end
         within `request_deadline_seconds` of the slot.
         """
+        stopped = _STOPPED.get()
+        if stopped is not None and stopped.is_set():
+            raise CallAbandoned(None, "the pass stopped", endpoint)
         attempt = self.breaker.before_attempt()
         self.stats.record_limiter_wait(self.limiter.acquire())
         try:
@@ -400,6 +429,10 @@ class CapillaryClient:
         try:
             body = json.loads(response.content) if response.content else None
             parsed = True
+        except UnicodeDecodeError:
+            raise self._unusable("the body is not valid UTF-8", endpoint, status) from None
+        except RecursionError:
+            raise self._unusable("JSON nested too deep to parse", endpoint, status) from None
         except ValueError:
             body, parsed = None, False
         code, message = first_error(body)
@@ -407,6 +440,9 @@ class CapillaryClient:
             if not parsed or body is None:
                 self.stats.record_error("malformed")
                 raise MalformedResponse(None, "the body is not complete JSON", endpoint, status)
+            found = problem(body)
+            if found:
+                raise self._unusable(found, endpoint, status)
             if code is None and message is None:
                 self.stats.record_warnings(warning_codes(body))
                 return body
@@ -421,6 +457,25 @@ class CapillaryClient:
         if isinstance(error, RateLimited):
             self.stats.record_throttled()
         raise error
+
+    def _unusable(self, what: str, endpoint: str, status: int | None = None) -> UnusableAnswer:
+        self.stats.record_error("unusable")
+        return UnusableAnswer(None, self._redactor.scrub(what), endpoint, status)
+
+    def _validated(self, model: type[M], body: Any, endpoint: str) -> M:
+        """`body` as `model`; a field of the wrong type is one line naming it, not a traceback."""
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            first = errors[0] if errors else {"loc": (), "msg": str(exc), "input": None}
+            where = ".".join(str(part) for part in first["loc"]) or "the answer"
+            got = repr(first.get("input"))
+            got = got if len(got) <= 40 else got[:37] + "..."
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise self._unusable(
+                f"{where}: {first['msg']}, got {got}{more}", endpoint, 200
+            ) from None
 
     def _authenticated(
         self, endpoint: str, path: str, org_id: int | None, params: dict[str, Any] | None
@@ -457,6 +512,7 @@ class CapillaryClient:
             wait=_Backoff(self.settings.backoff_initial_seconds, self.settings.backoff_max_seconds),
             retry=retry_if_exception_type(TransientError),
             before_sleep=before_sleep,
+            sleep=_pause,
         )
 
     def _call(self, fn: Callable[[], T], endpoint: str) -> T:
@@ -522,7 +578,7 @@ class CapillaryClient:
                 "embed": ",".join(embed) if embed else None,
             },
         )
-        return Customer.model_validate(single_object(body))
+        return self._validated(Customer, single_object(body), "customer_lookup")
 
     def loyalty_details(
         self, org_id: int | None, customer_id: int, program_id: int | None = None
@@ -534,7 +590,9 @@ class CapillaryClient:
             org_id,
             {"programId": program_id},
         )
-        details = LoyaltyDetails.model_validate(body if isinstance(body, dict) else {"data": body})
+        details = self._validated(
+            LoyaltyDetails, body if isinstance(body, dict) else {"data": body}, "loyalty_details"
+        )
         if details.customer_id is None:
             details.customer_id = int(customer_id)
         return details
@@ -565,7 +623,7 @@ class CapillaryClient:
                     "offset": offset,
                 },
             )
-            page = PromotionDataPage.model_validate(body)
+            page = self._validated(PromotionDataPage, body, "promotion_data")
             pages += 1
             yield page
             count = len(page.promotions)
@@ -592,24 +650,31 @@ class CapillaryClient:
         """Every promotion the customer holds, across all pages, each once."""
         result = CustomerPromotions()
         seen: dict[tuple[Any, ...], CustomerPromotion] = {}
+        cap = self.settings.promotion_data_max_pages
         for page in self.promotion_data_pages(
             org_id, identifier_name, identifier_value, source, page_size
         ):
+            if result.pages >= cap:  # a page beyond the cap: this answer never ends
+                raise self._unusable(
+                    f"more than {cap} pages ({len(seen):,} promotions so far): paging stopped "
+                    "at the page cap (promotion_data_max_pages)",
+                    "promotion_data",
+                )
             result.pages += 1
             result.warnings.extend(page.warnings)
             if result.customer_id is None:
                 result.customer_id = page.customer_id
-            fresh = 0
+            on_page: dict[tuple[Any, ...], CustomerPromotion] = {}
             for promotion in page.promotions:
                 key = (promotion.org_id, promotion.program_id, promotion.promotion_id)
-                if key not in seen:
-                    seen[key] = promotion
-                    fresh += 1
-            if page.promotions and not fresh:
-                logger.warning(
-                    "promotionData repeated a whole page at offset %d; stopping", len(seen)
-                )
-                break
+                if key in seen:
+                    raise self._unusable(
+                        f"page {result.pages} repeats promotion {key[2]} of an earlier "
+                        f"page: paging that may never end was stopped",
+                        "promotion_data",
+                    )
+                on_page.setdefault(key, promotion)
+            seen.update(on_page)
         result.promotions = list(seen.values())
         return result
 
@@ -628,7 +693,7 @@ class CapillaryClient:
             org_id,
             {"programId": program_id, "promotionId": promotion_id, "activityId": activity_id},
         )
-        summary = BenefitSummaryV3.model_validate(body)
+        summary = self._validated(BenefitSummaryV3, body, "action_summary_v3")
         if summary.entity_id is None:
             summary.entity_id = int(customer_id)
         return summary
@@ -658,11 +723,12 @@ class CapillaryClient:
                 "promotionIdentifier": promotion_identifier,
             },
         )
-        return BenefitSummaryV2.model_validate(body)
+        return self._validated(BenefitSummaryV2, body, "action_summary_v2")
 
     def programs(self, org_id: int | None) -> ProgramList:
         """GET /v2/organization/programs (v2 envelope or a bare list)."""
-        return ProgramList.model_validate(self.get("programs", "/v2/organization/programs", org_id))
+        body = self.get("programs", "/v2/organization/programs", org_id)
+        return self._validated(ProgramList, body, "programs")
 
     def promotion_catalogue_pages(
         self, org_id: int | None, status: str | None = None, page_size: int = 100
@@ -677,7 +743,9 @@ class CapillaryClient:
                 {"page": page, "size": page_size, "status": status, "sortBy": "lastModifiedOn"},
             )
             items, total_pages, total_items = catalogue_page(body)
-            yield [CataloguePromotion.model_validate(item) for item in items]
+            yield [
+                self._validated(CataloguePromotion, item, "promotion_catalogue") for item in items
+            ]
             page += 1
             if len(items) < page_size:
                 return
@@ -730,20 +798,33 @@ class CapillaryClient:
         """
         window = max(1, self.settings.max_concurrency) * 2 + max(0, prefetch)
         pending: list[Future[R]] = []
-        with ThreadPoolExecutor(
-            max_workers=max(1, self.settings.max_concurrency), thread_name_prefix="capillary"
-        ) as pool:
-            iterator = iter(items)
+        stopped = threading.Event()
+
+        def run(item: T) -> R:
+            token = _STOPPED.set(stopped)
             try:
-                for item in iterator:
-                    pending.append(pool.submit(fn, item))
-                    if len(pending) >= window:
-                        yield _result(pending.pop(0), return_exceptions)
-                while pending:
-                    yield _result(pending.pop(0), return_exceptions)
+                return fn(item)
             finally:
-                for future in pending:
-                    future.cancel()
+                _STOPPED.reset(token)
+
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, self.settings.max_concurrency), thread_name_prefix="capillary"
+        )
+        done = False
+        try:
+            for item in items:
+                pending.append(pool.submit(run, item))
+                if len(pending) >= window:
+                    yield _result(pending.pop(0), return_exceptions)
+            while pending:
+                yield _result(pending.pop(0), return_exceptions)
+            done = True
+        finally:
+            # Abandoned (a signal, an error): calls in flight end at their next attempt
+            # or pause, and nobody waits for them; a stop takes seconds, not minutes.
+            if not done:
+                stopped.set()
+            pool.shutdown(wait=done, cancel_futures=not done)
 
     def map(
         self, fn: Callable[[T], R], items: Iterable[T], *, return_exceptions: bool = False

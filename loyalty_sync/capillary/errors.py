@@ -150,6 +150,16 @@ class RetriesExhausted(CapillaryError):  # noqa: N818
         )
 
 
+class UnusableAnswer(CapillaryError):  # noqa: N818
+    """A success answer that cannot be parsed, validated or stored: JSON nested too deep,
+    a field of the wrong type, a number that is not finite or out of range, a NUL byte or
+    invalid UTF-8 in text, an oversized field, paging that never ends.
+
+    Asking again at once will not help, and one bad record must not fail its org: the
+    item is quarantined (recorded, its stored rows kept, fetched again next sync).
+    """
+
+
 def _rebuild(cls: type[CapillaryError], fields: dict[str, Any]) -> CapillaryError:
     error = cls.__new__(cls)
     error.__dict__.update(fields)

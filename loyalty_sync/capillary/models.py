@@ -61,9 +61,12 @@ def parse_amount(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         raise ValueError("a boolean is not an amount")
     try:
-        return Decimal(str(value).strip())
+        amount = Decimal(str(value).strip())
     except InvalidOperation as exc:
         raise ValueError(f"not an amount: {value!r}") from exc
+    if not amount.is_finite():  # NaN and infinities: no amount Postgres or a report can use
+        raise ValueError(f"not a finite amount: {value!r}")
+    return amount
 
 
 def parse_identifier(value: Any) -> str | None:

@@ -227,15 +227,22 @@ def sync(ctx: click.Context, partitions: tuple[str, ...], no_progress: bool, ful
     """
     from loyalty_sync.cli.summary import print_summary
     from loyalty_sync.cli.sync_runner import run_sync
-    from loyalty_sync.waiting import WaitInterrupted
+    from loyalty_sync.waiting import Stopped, WaitInterrupted, stopped_by_signals
 
     debug = bool(ctx.parent and ctx.parent.params.get("debug"))
     try:
-        summary = run_sync(
-            list(partitions) or None, show_progress=not no_progress, debug=debug, full=full
-        )
+        with stopped_by_signals():
+            summary = run_sync(
+                list(partitions) or None, show_progress=not no_progress, debug=debug, full=full
+            )
     except WaitInterrupted as exc:
         errors.print(f"{exc}; nothing was synced by this run")
+        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        what = str(exc) if isinstance(exc, Stopped) else "stopped by SIGINT"
+        errors.print(
+            f"{what}; the chunks already committed are kept and the next sync resumes from them"
+        )
         sys.exit(130)
     print_summary(console, summary)
     sys.exit(0 if summary.success else 1)

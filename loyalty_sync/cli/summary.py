@@ -60,6 +60,14 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
         _line(console, f"run {run.run_id[:8]} {outcome}: {', '.join(run.partition_keys)}")
         if not run.success:
             _line(console, run.error or "run failed", 2, "red")
+    for line in summary.held_back:
+        _line(
+            console,
+            f"held back {line}: no row of that pass was deleted or overwritten; if this is "
+            "genuine, sync again with accept_drops (exit code 1)",
+            0,
+            "red",
+        )
     _print_checks(console, [c for run in summary.runs for c in run.checks])
     rows = Table(
         "rows this sync", *CHANGES, "rows now", box=None, pad_edge=False, header_style="bold"

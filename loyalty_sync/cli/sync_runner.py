@@ -33,6 +33,7 @@ from loyalty_sync.instance import local_instance
 from loyalty_sync.settings import home_dir, setting_problems
 from loyalty_sync.sync.discovery import discover_programs
 from loyalty_sync.sync.reasons import plain_reason, warehouse_problem
+from loyalty_sync.waiting import Stopped
 from loyalty_sync.warehouse import locks, tables
 from loyalty_sync.warehouse.database import (
     DATABASE_URL_ENV,
@@ -97,10 +98,13 @@ class SyncSummary:
     calls_by_pass: Counter[str] = field(default_factory=Counter)
     # OAuth token requests: they fetch no data and are not counted as calls
     token_requests: int = 0
+    # what a guard held back (the drop guard, the negative guard): the rows stayed
+    held_back: list[str] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
-        return bool(self.runs) and all(r.success for r in self.runs)
+        """Every run succeeded and no guard held answers back (exit code 0)."""
+        return bool(self.runs) and all(r.success for r in self.runs) and not self.held_back
 
 
 SIMULATOR_NOTICE = (
@@ -162,6 +166,18 @@ def _stop_on_warehouse_failure(result: Any) -> None:
             raise WarehouseRefusedError(failed.description)
 
 
+def _interrupted(result: Any) -> bool:
+    """Whether a step of the run failed because the process was told to stop."""
+    for event in result.all_events:
+        if event.is_step_failure and event.event_specific_data is not None:
+            error = event.event_specific_data.error  # type: ignore[union-attr]
+            while error is not None:
+                if getattr(error, "cls_name", None) == "DagsterExecutionInterruptedError":
+                    return True
+                error = getattr(error, "cause", None)
+    return False
+
+
 def _check_rows(result: Any) -> list[dict[str, Any]]:
     return [
         {
@@ -189,6 +205,10 @@ def _changes(result: Any, summary: SyncSummary) -> None:
         materialization = event.step_materialization_data.materialization
         name = materialization.asset_key.to_user_string()
         metadata = materialization.metadata
+        if "deletes_held_back" in metadata:
+            for line in metadata["deletes_held_back"].value or []:  # type: ignore[union-attr]
+                if line not in summary.held_back:
+                    summary.held_back.append(str(line))
         if name in seen or "run_rows_inserted" not in metadata:
             continue
         seen.add(name)
@@ -380,6 +400,10 @@ def run_sync(
                         raise_on_error=False,
                     )
                 error = None
+                if not result.success and _interrupted(result):
+                    raise Stopped(
+                        f"stopped by SIGTERM or SIGINT during run {result.run_id[:8]}", "a signal"
+                    )
                 if not result.success:
                     _stop_on_warehouse_failure(result)
                     failures = [

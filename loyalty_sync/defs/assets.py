@@ -225,8 +225,9 @@ def _run_pass(
         context.log.info(f"{name} pass resumed from its checkpoint: {'; '.join(outcome.resumed)}")
     if outcome.held_back:
         context.log.warning(
-            f"{name} pass: the drop guard held back every delete ({'; '.join(outcome.held_back)}"
-            "); the rows stay. Sync with accept_drops if the drop is genuine."
+            f"{name} pass: a guard held back every delete and overwrite "
+            f"({'; '.join(outcome.held_back)}); the rows stay. Sync with accept_drops if "
+            "this is genuine."
         )
     after = partition_results.spent(engine, scope.run_id)
     pass_spent = {key: now.since(before.get(key, now)) for key, now in after.items()}

@@ -178,6 +178,8 @@ def table_metadata(
         metadata["run_drift_sampled_changed"] = signals.sampled_changed
     if outcome.held_back:
         metadata["deletes_held_back"] = dg.MetadataValue.json(outcome.held_back)
+    if outcome.quarantined:
+        metadata["run_items_quarantined"] = outcome.quarantined
     if outcome.api.get("retries_by_cause"):
         metadata["api_retries_by_cause"] = outcome.api["retries_by_cause"]
     return metadata

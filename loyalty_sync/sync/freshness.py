@@ -41,6 +41,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from loyalty_sync.capillary.clock import CLOCK_SKEW_TOLERANCE
 from loyalty_sync.warehouse import tables
 
 # Catalogue times and fetch times come from one clock, but a promotion being created
@@ -48,6 +49,10 @@ from loyalty_sync.warehouse import tables
 CATALOGUE_MARGIN = timedelta(hours=1)
 SAMPLE_SCALE = 1_000_000
 STATE = tables.sync_item_state
+# The signature of an item whose last answer was quarantined (it could not be parsed or
+# stored): its rows are as before, and the next sync fetches it again (`retry`).
+QUARANTINED = "quarantined"
+Item = tuple[int, int, int]  # (customer, program, promotion); 0s for a customer's item
 
 
 class Reason(StrEnum):
@@ -62,7 +67,8 @@ class Reason(StrEnum):
     USAGE_CHANGED = "usage_changed"
     MAX_AGE = "max_age"
     SAMPLE = "sample"
-    RETRY = "retry"  # set aside by an earlier run, taken first
+    RETRY = "retry"  # set aside or quarantined by an earlier run
+    FUTURE_STATE = "future_state"  # stamped in the future (a wrong clock of an older version)
     FETCHED_TODAY = "fetched_today"  # skipped: a sync fetched it earlier today
     UNCHANGED = "unchanged"  # skipped: no signal, and within its max age
 
@@ -165,6 +171,19 @@ def _settings_changed(p: Plan, state: sa.Table) -> list[tuple[sa.ColumnElement[b
     return [(changed, Reason.SETTINGS_CHANGED)]
 
 
+def _retry_or_healed(p: Plan, state: sa.Table) -> list[tuple[sa.ColumnElement[bool], Reason]]:
+    """An item quarantined last time is due; so is one whose state lies in the future.
+
+    A state in the future (a wrong `Date` header believed by an older version) would
+    otherwise be `fetched_today` until that day came; fetching it stamps it anew.
+    """
+    future = sa.or_(
+        state.c.fetched_at > p.now + CLOCK_SKEW_TOLERANCE,
+        state.c.checked_at > sa.func.now() + CLOCK_SKEW_TOLERANCE,
+    )
+    return [(state.c.signature == QUARANTINED, Reason.RETRY), (future, Reason.FUTURE_STATE)]
+
+
 def _values(name: str, key: str, stamps: dict[int, datetime]) -> sa.Values:
     rows = sorted(stamps.items()) or [(-1, datetime(1970, 1, 1, tzinfo=UTC))]
     return sa.values(
@@ -210,6 +229,7 @@ def customer_reason(
         [
             (state.c.customer_id.is_(None), Reason.NEW),
             *_settings_changed(p, state),
+            *_retry_or_healed(p, state),
             (lookup_changed, Reason.LOOKUP_CHANGED),
             (new_promotion, Reason.NEW_PROMOTION),
             (promotion_changed, Reason.PROMOTION_CHANGED),
@@ -233,6 +253,7 @@ def pair_reason(p: Plan, org_id: int, state: sa.Table) -> sa.ColumnElement[str]:
         [
             (state.c.customer_id.is_(None), Reason.NEW),
             *_settings_changed(p, state),
+            *_retry_or_healed(p, state),
             (cp.c.synced_at > state.c.checked_at, Reason.USAGE_CHANGED),
             (promotion_changed, Reason.PROMOTION_CHANGED),
             *_due_and_sample(p, org_id, cp.c.customer_id, pair, state.c.fetched_at),
@@ -267,10 +288,15 @@ def record(
     p: Plan,
     fetched: list[tuple[tuple[int, int, int], str]],
 ) -> None:
-    """Note items fetched by this pass, with their answers' signatures."""
+    """Note items fetched by this pass, with their answers' signatures.
+
+    No state is stamped later than the warehouse's clock: whatever Capillary's clock said,
+    an item fetched now was not fetched tomorrow.
+    """
     if not fetched:
         return
     checked = conn.scalar(sa.select(sa.func.now()))  # the transaction's time, as synced_at's
+    stamp = min(p.now, checked)
     rows = [
         {
             "org_id": org_id,
@@ -278,7 +304,7 @@ def record(
             "customer_id": customer,
             "program_id": program,
             "promotion_id": promotion,
-            "fetched_at": p.now,
+            "fetched_at": stamp,
             "checked_at": checked,
             "signature": sig,
             "settings": p.settings,
@@ -295,6 +321,36 @@ def record(
                 "signature": statement.excluded.signature,
                 "settings": statement.excluded.settings,
             },
+        ),
+        rows,
+    )
+
+
+def quarantine(conn: sa.Connection, org_id: int, pass_name: str, items: list[Item]) -> None:
+    """Mark items whose answer was quarantined: their next sync fetches them (`retry`).
+
+    A new item gets a state row dated long ago; a known one keeps its dates.
+    """
+    if not items:
+        return
+    rows = [
+        {
+            "org_id": org_id,
+            "pass_name": pass_name,
+            "customer_id": customer,
+            "program_id": program,
+            "promotion_id": promotion,
+            "fetched_at": datetime(1970, 1, 1, tzinfo=UTC),
+            "checked_at": datetime(1970, 1, 1, tzinfo=UTC),
+            "signature": QUARANTINED,
+        }
+        for customer, program, promotion in items
+    ]
+    statement = insert(STATE)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(STATE.primary_key.columns.keys()),
+            set_={"signature": statement.excluded.signature},
         ),
         rows,
     )

@@ -127,6 +127,15 @@ class EventLog:
         if len(self._buffer) >= EVENT_FLUSH:
             self.flush()
 
+    def mark(self) -> tuple[int, Counter[int], Counter[tuple[int, str | None, int]]]:
+        """Where the log stands, to undo what a rolled-back savepoint added (`undo`)."""
+        self.flush()
+        return self.written, self.codes.copy(), self.placed.copy()
+
+    def undo(self, mark: tuple[int, Counter[int], Counter[tuple[int, str | None, int]]]) -> None:
+        self._buffer = []
+        self.written, self.codes, self.placed = mark[0], mark[1].copy(), mark[2].copy()
+
     def add_error(self, error: CapillaryError, *, org_id: int, **context: int | None) -> None:
         self.add(
             endpoint=error.endpoint or "",
@@ -164,6 +173,7 @@ class PassOutcome:
     resumed: list[str] = field(default_factory=list)
     held_back: list[str] = field(default_factory=list)
     set_aside: int = 0
+    quarantined: int = 0  # items whose answers could not be used (see chunks.py)
     # What each org's change signals did (an org's customers are fetched once for all
     # of its programs, so the figures are the org's).
     signals_by_org: dict[int, Signals] = field(default_factory=dict)

@@ -14,6 +14,7 @@ pass (`finish`).
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from loyalty_sync.capillary.errors import NotFound
 from loyalty_sync.capillary.models import Customer, LoyaltyDetails
 from loyalty_sync.sync import freshness
 from loyalty_sync.sync import rows as to_rows
-from loyalty_sync.sync.chunks import Chunk, PassSpec, run_chunks
+from loyalty_sync.sync.chunks import Chunk, MassNegatives, PassSpec, run_chunks
 from loyalty_sync.sync.ledger import (
     Checkpoint,
     EventLog,
@@ -51,6 +52,8 @@ from loyalty_sync.warehouse.writer import (
     replaced,
     scratch,
 )
+
+logger = logging.getLogger("loyalty_sync.sync")
 
 # actionSummary reports benefits earned on or after this date only.
 BENEFITS_CUTOFF = datetime(2025, 6, 12, tzinfo=UTC)
@@ -88,6 +91,23 @@ class PassOptions:
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
+
+
+def _capillary_now(
+    engine: sa.Engine, client: CapillaryClient, scope: RunScope, org_id: int
+) -> datetime:
+    """Capillary's clock for a plan; an unbelievable `Date` header is reported, once."""
+    now = client.clock.now()
+    problem = client.clock.take_problem()
+    if problem:
+        logger.warning(problem)
+        with engine.begin() as conn:
+            events = EventLog(conn, scope)
+            events.add(
+                endpoint="date_header", code=None, kind="warning", message=problem, org_id=org_id
+            )
+            events.flush()
+    return now
 
 
 def _count(engine: sa.Engine, query: sa.Select[Any]) -> int:
@@ -165,16 +185,26 @@ def _finish(
     outcome: PassOutcome,
     family: list[tuple[sa.Table, tuple[str, ...], sa.Select[Any]]],
     also: Callable[[sa.Connection, bool], None] | None = None,
+    negatives: tuple[PassSpec[Any], MassNegatives[Any]] | None = None,
 ) -> None:
     """The whole pass is done: judge, then apply, its deletes, in one transaction.
 
     `family` names each table with deletes, its item columns and the items that still
-    exist. The drop guard judges the deletes before any is made: one table of one
-    partition losing too much holds back every delete of the pass, recorded in
-    api_events with the numbers, and the rows stay as they were.
+    exist. First the negative answers that waited (`negatives`): many of them hold back
+    every delete and overwrite of the pass; a few are written now, like any answer. Then
+    the drop guard judges the deletes before any is made: one table of one partition
+    losing too much holds back every delete of the pass. Either guard records api_events
+    with the numbers, and the rows stay as they were.
     """
     partitions = checkpoint.partitions
     with engine.begin() as conn:
+        if negatives is not None and _negatives_held(
+            conn, scope, options, checkpoint, outcome, *negatives
+        ):
+            if also is not None:
+                also(conn, True)
+            complete_checkpoint(conn, checkpoint)
+            return
         plans = []
         too_many: list[tuple[str, int, int, int, int]] = []
         alive: dict[int, sa.TableClause] = {}
@@ -231,6 +261,42 @@ def _finish(
         if also is not None:
             also(conn, bool(too_many and not options.accept_drops))
         complete_checkpoint(conn, checkpoint)
+
+
+def _negatives_held(
+    conn: sa.Connection,
+    scope: RunScope,
+    options: PassOptions,
+    checkpoint: Checkpoint,
+    outcome: PassOutcome,
+    spec: PassSpec[Any],
+    negatives: MassNegatives[Any],
+) -> bool:
+    """Write the waiting negative answers, or (too many of them) hold the pass back."""
+    if not negatives.waiting:
+        return False
+    events = EventLog(conn, scope)
+    if negatives.suspect and not options.accept_drops:
+        what = negatives.describe(spec)
+        for org_id in checkpoint.partitions.orgs:
+            events.add(
+                endpoint=f"{checkpoint.pass_name}_pass",
+                code=None,
+                kind="warning",
+                message=f"negative guard: {what}; no row of the pass was deleted or "
+                "overwritten with them. If this is genuine, sync again with accept_drops",
+                org_id=org_id,
+            )
+        outcome.add_events(events)
+        outcome.held_back.append(f"{checkpoint.pass_name}: {what}")
+        return True
+    work = Chunk(conn, negatives.waiting, events, checkpoint)
+    spec.write(work)
+    for merge in work.merges:
+        outcome.add_merge(merge)
+    outcome.add_events(events)
+    checkpoint.served.update(work.served)
+    return False
 
 
 def _per_partition(
@@ -415,8 +481,12 @@ def sync_customers(
             write=write,
             context_of=lambda entry: {},
             total=_count(engine, base),
+            label_of=lambda entry: f"roster entry {entry[1]} {entry[2]}",
+            contradicts=lambda conn, answered: _found_before(conn, org_id, answered),
         )
-        run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
+        waiting = run_chunks(
+            engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size
+        )
         universe = _found_customers(org_id)
         _finish(
             engine,
@@ -425,6 +495,7 @@ def sync_customers(
             checkpoint,
             outcome,
             [(tables.loyalty_program_details, ("customer_id",), universe)],
+            negatives=(spec, waiting),
         )
 
     return _run(engine, client, scope, "customers", options, org_pass)
@@ -465,7 +536,8 @@ def sync_promotions(
             if p.promotion_id is not None and (org_id, p.program_id) in partitions
         }
         written: set[tuple[int, int]] = set()
-        plan = freshness.plan(options.freshness, client.clock.now(), catalogue.values())
+        now = _capillary_now(engine, client, scope, org_id)
+        plan = freshness.plan(options.freshness, now, catalogue.values())
         planned = PlannedItems(
             engine, _customers_to_fetch(org_id, partitions, plan), PROMOTION_ORDER
         )
@@ -475,6 +547,7 @@ def sync_promotions(
             held: list[dict[str, Any]] = []
             promotions: list[dict[str, Any]] = []
             by_customer: dict[int, list[dict[str, Any]]] = {}
+            mine: set[tuple[int, int]] = set()  # joins `written` once the chunk is written
             for customer_id, answer in chunk.answered:
                 if isinstance(answer, Exception):
                     continue
@@ -485,8 +558,8 @@ def sync_promotions(
                     if promotion.org_id is not None and promotion.org_id != org_id:
                         continue
                     ident = (promotion.program_id, promotion.promotion_id)
-                    if ident not in written:
-                        written.add(ident)
+                    if ident not in written and ident not in mine:
+                        mine.add(ident)
                         promotions.append(
                             to_rows.promotion_row(
                                 org_id, promotion, catalogue.get(promotion.promotion_id)
@@ -526,6 +599,7 @@ def sync_promotions(
             planned.note(
                 chunk.conn, org_id, "promotions", plan, fetched, outcome, key=lambda i: i[:1]
             )
+            written.update(mine)
 
         spec = PassSpec(
             name="promotions",
@@ -539,8 +613,14 @@ def sync_promotions(
             write=write,
             context_of=lambda customer_id: {"customer_id": customer_id},
             total=planned.total,
+            quarantine=lambda conn, customers: freshness.quarantine(
+                conn, org_id, "promotions", [(c, 0, 0) for c in customers]
+            ),
+            contradicts=lambda conn, answered: _holding(conn, partitions, answered),
         )
-        run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
+        waiting = run_chunks(
+            engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size
+        )
 
         def promotions_table(conn: sa.Connection, deletes_held_back: bool) -> None:
             """Catalogue promotions nobody holds yet, and promotions nothing lists any more."""
@@ -579,6 +659,7 @@ def sync_promotions(
             outcome,
             [(held_table, ("customer_id",), _found_customers(org_id))],
             also=promotions_table,
+            negatives=(spec, waiting),
         )
 
     return _run(engine, client, scope, "promotions", options, org_pass)
@@ -641,21 +722,25 @@ def benefit_pairs_query(partitions: PartitionScope) -> sa.Select[Any]:
 
 
 def _plan(
+    engine: sa.Engine,
     client: CapillaryClient,
+    scope: RunScope,
     org_id: int,
-    partitions: PartitionScope,
     options: freshness.Freshness,
     settings: str,
 ) -> freshness.Plan:
     """A pass's plan: Capillary's clock now, and the org's catalogue unless all is fetched."""
+    partitions = scope.partitions.for_org(org_id)
     if options.full:
         # Nothing is skipped, but when it was fetched is still Capillary's time.
         if not client.clock.observed:
             client.programs(org_id)
-        return freshness.plan(options, client.clock.now(), settings=settings)
+        return freshness.plan(
+            options, _capillary_now(engine, client, scope, org_id), settings=settings
+        )
     entries = client.promotion_catalogue(org_id).promotions
     mine = [e for e in entries if (org_id, e.program_id) in partitions]
-    return freshness.plan(options, client.clock.now(), mine, settings)
+    return freshness.plan(options, _capillary_now(engine, client, scope, org_id), mine, settings)
 
 
 def _pairs_to_fetch(
@@ -689,7 +774,8 @@ def sync_benefits(
     ) -> None:
         base = benefit_pairs_query(partitions)
         # The two flavours store different rows (v2's rewards and badges are incentives).
-        plan = _plan(client, org_id, partitions, options.freshness, f"actionSummary {api_version}")
+        settings = f"actionSummary {api_version}"
+        plan = _plan(engine, client, scope, org_id, options.freshness, settings)
         planned = PlannedItems(engine, _pairs_to_fetch(org_id, partitions, plan), BENEFIT_ORDER)
         eligible = planned.signals.items  # every answerable pair, fetched or skipped
         held = _count(engine, sa.select(cp.c.customer_id).where(partitions.where(cp)))
@@ -748,9 +834,63 @@ def sync_benefits(
             write=write,
             context_of=lambda pair: dict(zip(PAIR, pair, strict=True)),
             total=planned.total,
+            quarantine=lambda conn, pairs: freshness.quarantine(conn, org_id, "benefits", pairs),
+            contradicts=lambda conn, answered: _benefits_before(conn, partitions, answered),
         )
-        run_chunks(engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size)
+        waiting = run_chunks(
+            engine, client, scope, org_id, checkpoint, spec, outcome, options.chunk_size
+        )
         family = [(t, PAIR, base) for t in BENEFIT_TABLES]
-        _finish(engine, scope, options, checkpoint, outcome, family)
+        _finish(engine, scope, options, checkpoint, outcome, family, negatives=(spec, waiting))
 
     return _run(engine, client, scope, "benefits", options, org_pass)
+
+
+# --- negative answers that contradict stored rows (see chunks.MassNegatives) -------------
+
+
+def _found_before(conn: sa.Connection, org_id: int, answered: list[tuple[Any, Any]]) -> set[Any]:
+    """Roster entries answered "not found" that were found before."""
+    negative = {entry[:3]: entry for entry, answer in answered if isinstance(answer, NotFound)}
+    if not negative:
+        return set()
+    t = tables.customer_roster
+    key = sa.tuple_(t.c.source, t.c.identifier_name, t.c.identifier_value)
+    found = conn.execute(
+        sa.select(t.c.source, t.c.identifier_name, t.c.identifier_value).where(
+            t.c.org_id == org_id, t.c.customer_id.is_not(None), key.in_(sorted(negative))
+        )
+    ).tuples()
+    return {negative[tuple(row)] for row in found}
+
+
+def _holding(
+    conn: sa.Connection, partitions: PartitionScope, answered: list[tuple[int, Any]]
+) -> set[int]:
+    """Customers answered "not found" by promotionData that hold stored promotions."""
+    negative = [c for c, answer in answered if isinstance(answer, NotFound)]
+    return _suspiciously_emptied(conn, partitions, negative)
+
+
+def _benefits_before(
+    conn: sa.Connection, partitions: PartitionScope, answered: list[tuple[Any, Any]]
+) -> set[tuple[int, int, int]]:
+    """Pairs answered "not found" or "no benefits" (8116) whose stored rows show benefits."""
+    negative = [
+        pair
+        for pair, answer in answered
+        if isinstance(answer, NotFound)
+        or (not isinstance(answer, Exception) and answer.no_benefits)
+    ]
+    if not negative:
+        return set()
+    found: set[tuple[int, int, int]] = set()
+    for table in BENEFIT_TABLES:
+        columns = [table.c[c] for c in PAIR]
+        query = sa.select(*columns).where(
+            partitions.where(table), sa.tuple_(*columns).in_(sorted(negative))
+        )
+        if table is tables.benefit_summaries:
+            query = query.where(table.c.no_benefits.is_(False))
+        found.update(tuple(int(v) for v in row) for row in conn.execute(query))
+    return found

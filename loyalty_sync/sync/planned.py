@@ -15,10 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from loyalty_sync.sync import freshness
-from loyalty_sync.sync.freshness import Reason, Signals
+from loyalty_sync.sync.freshness import Item, Reason, Signals
 from loyalty_sync.sync.ledger import PassOutcome
-
-Item = tuple[int, int, int]  # (customer, program, promotion); 0s for a customer's item
 
 
 def streamed(reader: sa.Connection, query: sa.Select[Any]) -> Iterator[sa.Row[Any]]:

@@ -147,6 +147,11 @@ class CapillaryResource(dg.ConfigurableResource):
         default=0.5, description="First retry pause; doubles per attempt, with jitter."
     )
     backoff_max_seconds: float = Field(default=30.0, description="Longest retry pause.")
+    promotion_data_max_pages: int = Field(
+        default=50,
+        description="promotionData pages (of 100) one customer may take; a customer whose "
+        "answer goes on past them is quarantined (recorded, rows kept, asked again next sync).",
+    )
 
     _client: CapillaryClient | None = PrivateAttr(default=None)
     _settings: ResolvedSettings | None = PrivateAttr(default=None)
@@ -310,6 +315,7 @@ class CapillaryResource(dg.ConfigurableResource):
                         max_concurrency=self.max_concurrency,
                         backoff_initial_seconds=self.backoff_initial_seconds,
                         backoff_max_seconds=self.backoff_max_seconds,
+                        promotion_data_max_pages=self.promotion_data_max_pages,
                     ),
                     settings.credentials,
                     self._build_limiter(settings),
