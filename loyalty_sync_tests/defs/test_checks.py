@@ -443,9 +443,11 @@ def test_row_count_drop_blocks_downstream_until_rerun(
     assert all("row_count_drop" in (r.error or "") for r in runs)
 
     # Re-running accepts the drop: it is now the baseline. The promotions it cascades into
-    # warn without blocking.
+    # warn without blocking. The passes' own drop guard still keeps the rows and says so
+    # (held back: the command's exit code 1) until the drop is accepted there too.
     accepted = synced.sync()
-    assert accepted.success
+    assert all(run.success for run in accepted.runs)
+    assert accepted.held_back and not accepted.success
     evaluations = synced.evaluations(_only_run(accepted))
     for table in ("customers", "loyalty_program_details"):
         assert evaluations[(table, "row_count_drop")].passed

@@ -10,23 +10,20 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
 from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
-from loyalty_sync.capillary import clock
 from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.database import DATABASE_URL_ENV
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.simulated_clock import follow, local_clock_following
 
 CONFIG = SimulatorConfig(
     seed=11,
@@ -41,21 +38,9 @@ PROMOTION_DATA = "/v2.1/customers/lookup/promotionData"
 LOOKUP = "/v2/customers/lookup/customerDetails"
 
 
-# The simulator's clock runs on simulated days, from a fixed date. A sync believes
-# Capillary's `Date` only near its own clock, so here the local clock follows the
-# simulator's: the offset is taken from a `Date` header whenever the simulated day moves.
-_OFFSET = [timedelta(0)]
-
-
-def _follow(sim: RunningSimulator) -> None:
-    date = httpx.get(f"{sim.base_url}/_admin/health", timeout=10).headers["Date"]
-    _OFFSET[0] = parsedate_to_datetime(date) - datetime.now(UTC)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _local_clock_follows_the_simulator() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(clock, "local_now", lambda: datetime.now(UTC) + _OFFSET[0])
+    with local_clock_following():
         yield
 
 
@@ -77,7 +62,7 @@ def synced_once(
     leaves the warehouse in step with the simulator, as the next one expects."""
     home = tmp_path_factory.mktemp("change-driven")
     with start_simulator(CONFIG) as simulator:
-        _follow(simulator)
+        follow(simulator)
         url = new_database(server_admin_url)
         engine = sa.create_engine(url)
         env = {
@@ -106,7 +91,7 @@ def synced(
 ) -> tuple[RunningSimulator, sa.Engine]:
     for name, value in synced_once.env.items():
         monkeypatch.setenv(name, value)
-    _follow(synced_once.simulator)
+    follow(synced_once.simulator)
     return synced_once.simulator, synced_once.engine
 
 
@@ -253,7 +238,7 @@ def _pairs_of(rows: set[tuple[str, ...]], table: sa.Table) -> set[tuple[int, int
 @pytest.fixture
 def day_simulator() -> Iterator[RunningSimulator]:
     with start_simulator(DAY_CONFIG) as running:
-        _follow(running)
+        follow(running)
         yield running
 
 
@@ -307,7 +292,7 @@ def test_after_a_day_of_churn_an_incremental_sync_matches_a_full_one_but_the_uns
     skipped item, nothing does, and the sample found exactly the unsignalled changes."""
     _synced_day_zero(day_simulator, engine, monkeypatch, tmp_path)
     report = day_simulator.advance(1, churn=0.5)
-    _follow(day_simulator)
+    follow(day_simulator)
     changes = report["changes"]
     assert all(changes[kind]["count"] > 0 for kind in changes if kind != "new_promotion")
     monkeypatch.setenv("LOYALTY_SYNC_MAX_AGE_DAYS", "30")  # a bucket refresh would hide misses
@@ -354,7 +339,7 @@ def test_a_new_promotion_reaches_its_holders_through_the_catalogue(
 ) -> None:
     _synced_day_zero(day_simulator, engine, monkeypatch, tmp_path)
     report = day_simulator.advance(1, churn=0.0, new_promotions=1)
-    _follow(day_simulator)
+    follow(day_simulator)
     assert report["changes"]["new_promotion"]["count"] > 0
     monkeypatch.setenv("LOYALTY_SYNC_DRIFT_SAMPLE", "0")
     incremental = run_sync(show_progress=False)

@@ -16,6 +16,7 @@ from loyalty_sync.warehouse import retention, tables
 from loyalty_sync.warehouse.database import DATABASE_URL_ENV
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.simulated_clock import follow, local_clock_following
 
 EVENTS = tables.api_events
 DAYS = tables.api_event_days
@@ -92,8 +93,10 @@ def test_api_events_stay_bounded_over_thirty_simulated_days(sync_env) -> None:  
     for day in range(0, 31, 10):
         if day:
             simulator.advance(10, churn=0.05)
+        follow(simulator)  # events are dated by the (simulated) days the syncs see
         before = sum(_counts(engine))
-        summary = run_sync(show_progress=False)
+        with local_clock_following():
+            summary = run_sync(show_progress=False)
         assert summary.success, [r.error for r in summary.runs]
         written.append(sum(_counts(engine)) - before)
     stored, counted = _counts(engine)
