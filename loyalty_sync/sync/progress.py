@@ -1,6 +1,6 @@
 """Progress of a sync, reported to whoever is watching: a terminal bar, a log or a pipe.
 
-`passes._run` starts a task per pass and org before its first call and finishes it after
+`passes.loop.PassLoop` starts a task per pass and org before its first call and finishes it after
 its last, with the calls the pass records for that org (materialisation metadata,
 `sync_runs`), so a bar shows the same number as everything else. In between, `run_chunks`
 says how many items there are (`expect`) and advances by one as each item is answered,

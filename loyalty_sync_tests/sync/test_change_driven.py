@@ -400,7 +400,8 @@ def test_a_pass_run_alone_dates_its_items_by_capillarys_clock(synced, full: bool
     keys = ["51135-2568", "51135-2569"]
     with CapillaryClient(settings, BASIC, MemoryRateLimiter(600_000)) as client:
         options = passes.PassOptions(freshness=Freshness(full=full))
-        passes.sync_benefits(engine, client, RunScope.from_partition_keys("alone", keys), options)
+        scope = RunScope.from_partition_keys("alone", keys)
+        passes.BenefitsPass.sync(engine, client, scope, options)
     state = tables.sync_item_state
     with engine.connect() as conn:
         days = set(conn.scalars(sa.select(sa.func.date(state.c.fetched_at)).distinct()))

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from loyalty_sync.sync import freshness, planned
 from loyalty_sync.sync.passes import BENEFIT_ORDER, PROMOTION_ORDER
-from loyalty_sync.sync.passes import _customers_to_fetch as customers_to_fetch
-from loyalty_sync.sync.passes import _pairs_to_fetch as pairs_to_fetch
+from loyalty_sync.sync.passes.benefits import pairs_to_fetch
+from loyalty_sync.sync.passes.promotions import customers_to_fetch
 from loyalty_sync.warehouse import statistics, tables
 from loyalty_sync.warehouse.scope import PartitionScope
 
