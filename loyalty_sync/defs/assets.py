@@ -11,7 +11,8 @@ many partitions one run, and the passes group a run's partitions by org so each 
 is fetched once whatever the number of programs.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +20,6 @@ import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
 
-from loyalty_sync.capillary.client import CapillaryClient
 from loyalty_sync.defs import partition_results
 from loyalty_sync.defs.dead_runs import close_ended_runs
 from loyalty_sync.defs.failures import failure, reported_plainly
@@ -50,6 +50,7 @@ from loyalty_sync.sync.ledger import (
     open_runs,
     record_pass,
 )
+from loyalty_sync.sync.passes import OrgPass, PassOptions
 from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.warehouse import locks, retention, tables
 from loyalty_sync.warehouse.scope import INVALID_KEY_HINT, split_partition_keys
@@ -83,9 +84,26 @@ def family_note(members: list[sa.Table]) -> str:
     )
 
 
-CUSTOMER_TABLES = [tables.customers, tables.loyalty_program_details, tables.tier_history]
-PROMOTION_TABLES = [tables.promotions, tables.customer_promotions]
-BENEFIT_TABLES = list(passes.BENEFIT_TABLES)
+# What each table's asset says of it (the family note is added), and each pass's inputs.
+DESCRIPTIONS = {
+    "customers": "Customer profiles, one customerDetails lookup (embed=mlp) per roster entry.",
+    "loyalty_program_details": "Points and tier per program, from the same lookup "
+    "(loyaltyDetails for `id` rows).",
+    "tier_history": "A row each time a customer's tier differs from the previous sync's.",
+    "promotions": "Promotions held by roster customers (promotionData) and listed in "
+    "/v3/promotions.",
+    "customer_promotions": "Each customer's usage of and restrictions in each promotion they hold.",
+    "benefit_summaries": "One actionSummary per enrolled customer and promotion; 8116 = no "
+    "benefits earned.",
+    "benefit_points": "Points issued per category.",
+    "benefit_alternate_currencies": "Alternate currencies issued.",
+    "benefit_incentives": "Rewards, coupons, badges, enrolments, opt-ins and tier upgrades issued.",
+}
+DEPS: dict[str, list[Any]] = {
+    "customers": [customer_roster],
+    "promotions": ["customers"],
+    "benefits": ["customer_promotions", "loyalty_program_details"],
+}
 
 
 class PassConfig(dg.Config):
@@ -129,9 +147,9 @@ class PassConfig(dg.Config):
         f"signals miss; unset: {DRIFT_SAMPLE_ENV}, else 0.01.",
     )
 
-    def options(self, context: dg.AssetExecutionContext | None = None) -> passes.PassOptions:
+    def options(self, context: dg.AssetExecutionContext | None = None) -> PassOptions:
         tagged = context is not None and context.run.tags.get(FULL_TAG, "").lower() == "true"
-        return passes.PassOptions(
+        return PassOptions(
             chunk_size=self.chunk_size or chunk_size_from_env(),
             resume_within=timedelta(hours=self.resume_within_hours),
             max_drop_share=self.max_drop_share,
@@ -147,11 +165,7 @@ class PassConfig(dg.Config):
 
 
 # Each pass's multi_asset name -> its name in the run ledger.
-PASS_NAMES = {
-    "customers_pass": "customers",
-    "promotions_pass": "promotions",
-    "benefits_pass": "benefits",
-}
+PASS_NAMES = {f"{p.name}_pass": p.name for p in passes.PASSES}
 
 
 def _run_scope(context: dg.AssetExecutionContext) -> RunScope:
@@ -194,16 +208,32 @@ def _run_pass(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     capillary: CapillaryResource,
-    name: str,
-    body: Callable[[sa.Engine, CapillaryClient, RunScope], PassOutcome],
-    family: list[sa.Table],
+    pass_type: type[OrgPass],
+    options: PassOptions,
 ) -> Iterator[dg.MaterializeResult]:
-    """Run one pass, keep the run ledger current, and report each table of the family.
+    """Run one pass, keep the run ledger current, and report each table of the family."""
+    scope = _run_scope(context)
+    engine, outcome, before = _synced(context, warehouse, capillary, pass_type, options, scope)
+    _log_guards(context, pass_type.name, outcome)
+    after = partition_results.spent(engine, scope.run_id)
+    pass_spent = {key: now.since(before.get(key, now)) for key, now in after.items()}
+    yield from _materialised(context, engine, capillary, pass_type, scope, outcome, pass_spent)
+
+
+def _synced(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    capillary: CapillaryResource,
+    pass_type: type[OrgPass],
+    options: PassOptions,
+    scope: RunScope,
+) -> tuple[sa.Engine, PassOutcome, dict[str, partition_results.Spent]]:
+    """The pass itself, with its partitions held and its `sync_runs` rows kept current.
 
     Every API pass of every run, whoever launched it, comes through here: this is where a
-    sync from a source other than the warehouse's is refused, before any call.
+    sync from a source other than the warehouse's is refused, before any call. Returns
+    the calls each partition had spent before the pass, with its engine and outcome.
     """
-    scope = _run_scope(context)
     with reported_plainly():
         engine = warehouse.get_engine()
         verify_source(engine, capillary.source(), embedded=warehouse.url() is None)
@@ -216,11 +246,15 @@ def _run_pass(
             open_runs(engine, scope, scope.passes)
             before = partition_results.spent(engine, scope.run_id)
             try:
-                outcome = body(engine, capillary.get_client(), scope)
+                outcome = pass_type.sync(engine, capillary.get_client(), scope, options)
             except Exception as exc:
                 fail_runs(engine, scope, f"{type(exc).__name__}: {exc}")
                 raise
-            record_pass(engine, scope, name, outcome, [t.name for t in family])
+            record_pass(engine, scope, pass_type.name, outcome, [t.name for t in pass_type.tables])
+    return engine, outcome, before
+
+
+def _log_guards(context: dg.AssetExecutionContext, name: str, outcome: PassOutcome) -> None:
     if outcome.resumed:
         context.log.info(f"{name} pass resumed from its checkpoint: {'; '.join(outcome.resumed)}")
     if outcome.held_back:
@@ -229,12 +263,25 @@ def _run_pass(
             f"({'; '.join(outcome.held_back)}); the rows stay. Sync with accept_drops if "
             "this is genuine."
         )
-    after = partition_results.spent(engine, scope.run_id)
-    pass_spent = {key: now.since(before.get(key, now)) for key, now in after.items()}
+
+
+def _materialised(
+    context: dg.AssetExecutionContext,
+    engine: sa.Engine,
+    capillary: CapillaryResource,
+    pass_type: type[OrgPass],
+    scope: RunScope,
+    outcome: PassOutcome,
+    pass_spent: dict[str, partition_results.Spent],
+) -> Iterator[dg.MaterializeResult]:
+    """Each table's materialisation: each partition's own figures first, then the run's."""
     endpoint = capillary.describe()
-    for table in family:
-        # Each partition's materialisation: its own figures first, then the run's.
-        run_wide = {**table_metadata(engine, table, scope, outcome), **endpoint, "pass": name}
+    for table in pass_type.tables:
+        run_wide = {
+            **table_metadata(engine, table, scope, outcome),
+            **endpoint,
+            "pass": pass_type.name,
+        }
         own = partition_results.by_partition(engine, table, scope, outcome, pass_spent)
         partition_results.record(
             context, table.name, {key: {**mine, **run_wide, **mine} for key, mine in own.items()}
@@ -242,128 +289,34 @@ def _run_pass(
         yield dg.MaterializeResult(asset_key=table.name)
 
 
-@dg.multi_asset(
-    name="customers_pass",
-    specs=[
-        asset_spec(
-            tables.customers,
-            "Customer profiles, one customerDetails lookup (embed=mlp) per roster entry."
-            + family_note(CUSTOMER_TABLES),
-            deps=[customer_roster],
-        ),
-        asset_spec(
-            tables.loyalty_program_details,
-            "Points and tier per program, from the same lookup (loyaltyDetails for `id` rows)."
-            + family_note(CUSTOMER_TABLES),
-            deps=[customer_roster],
-        ),
-        asset_spec(
-            tables.tier_history,
-            "A row each time a customer's tier differs from the previous sync's."
-            + family_note(CUSTOMER_TABLES),
-            deps=[customer_roster],
-        ),
-    ],
-    partitions_def=org_program_partitions,
-    backfill_policy=_POLICY,
-    pool=API_POOL,
-)
-def customers_pass(
-    context: dg.AssetExecutionContext,
-    config: PassConfig,
-    capillary: CapillaryResource,
-    warehouse: WarehouseResource,
-) -> Iterator[dg.MaterializeResult]:
-    options = config.options(context)
-    yield from _run_pass(
-        context,
-        warehouse,
-        capillary,
-        "customers",
-        lambda engine, client, scope: passes.sync_customers(engine, client, scope, options),
-        CUSTOMER_TABLES,
+def pass_assets(pass_type: type[OrgPass]) -> dg.AssetsDefinition:
+    """The multi_asset of one pass: a table each, materialised together by one op."""
+    family = list(pass_type.tables)
+    specs = [
+        asset_spec(t, DESCRIPTIONS[t.name] + family_note(family), deps=DEPS[pass_type.name])
+        for t in family
+    ]
+
+    @dg.multi_asset(
+        name=f"{pass_type.name}_pass",
+        specs=specs,
+        partitions_def=org_program_partitions,
+        backfill_policy=_POLICY,
+        pool=API_POOL,
     )
+    def sync_pass(
+        context: dg.AssetExecutionContext,
+        config: PassConfig,
+        capillary: CapillaryResource,
+        warehouse: WarehouseResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        options = replace(config.options(context), benefits_api=capillary.benefits_api)
+        yield from _run_pass(context, warehouse, capillary, pass_type, options)
+
+    return sync_pass
 
 
-@dg.multi_asset(
-    name="promotions_pass",
-    specs=[
-        asset_spec(
-            tables.promotions,
-            "Promotions held by roster customers (promotionData) and listed in /v3/promotions."
-            + family_note(PROMOTION_TABLES),
-            deps=["customers"],
-        ),
-        asset_spec(
-            tables.customer_promotions,
-            "Each customer's usage of and restrictions in each promotion they hold."
-            + family_note(PROMOTION_TABLES),
-            deps=["customers"],
-        ),
-    ],
-    partitions_def=org_program_partitions,
-    backfill_policy=_POLICY,
-    pool=API_POOL,
-)
-def promotions_pass(
-    context: dg.AssetExecutionContext,
-    config: PassConfig,
-    capillary: CapillaryResource,
-    warehouse: WarehouseResource,
-) -> Iterator[dg.MaterializeResult]:
-    options = config.options(context)
-    yield from _run_pass(
-        context,
-        warehouse,
-        capillary,
-        "promotions",
-        lambda engine, client, scope: passes.sync_promotions(engine, client, scope, options),
-        PROMOTION_TABLES,
-    )
-
-
-@dg.multi_asset(
-    name="benefits_pass",
-    specs=[
-        asset_spec(
-            tables.benefit_summaries,
-            "One actionSummary per enrolled customer and promotion; 8116 = no benefits earned."
-            + family_note(BENEFIT_TABLES),
-            deps=["customer_promotions", "loyalty_program_details"],
-        ),
-        asset_spec(
-            tables.benefit_points,
-            "Points issued per category." + family_note(BENEFIT_TABLES),
-            deps=["customer_promotions", "loyalty_program_details"],
-        ),
-        asset_spec(
-            tables.benefit_alternate_currencies,
-            "Alternate currencies issued." + family_note(BENEFIT_TABLES),
-            deps=["customer_promotions", "loyalty_program_details"],
-        ),
-        asset_spec(
-            tables.benefit_incentives,
-            "Rewards, coupons, badges, enrolments, opt-ins and tier upgrades issued."
-            + family_note(BENEFIT_TABLES),
-            deps=["customer_promotions", "loyalty_program_details"],
-        ),
-    ],
-    partitions_def=org_program_partitions,
-    backfill_policy=_POLICY,
-    pool=API_POOL,
-)
-def benefits_pass(
-    context: dg.AssetExecutionContext,
-    config: PassConfig,
-    capillary: CapillaryResource,
-    warehouse: WarehouseResource,
-) -> Iterator[dg.MaterializeResult]:
-    api_version, options = capillary.benefits_api, config.options(context)
-
-    def body(engine: sa.Engine, client: CapillaryClient, scope: RunScope) -> PassOutcome:
-        return passes.sync_benefits(engine, client, scope, options, api_version)
-
-    yield from _run_pass(context, warehouse, capillary, "benefits", body, BENEFIT_TABLES)
+customers_pass, promotions_pass, benefits_pass = (pass_assets(p) for p in passes.PASSES)
 
 
 @dg.asset(
@@ -377,7 +330,7 @@ def benefits_pass(
     owners=["team:data-engineering"],
     partitions_def=org_program_partitions,
     backfill_policy=_POLICY,
-    deps=["tier_history", "promotions", *[t.name for t in BENEFIT_TABLES]],
+    deps=["tier_history", "promotions", *[t.name for t in passes.BENEFIT_TABLES]],
     metadata=table_spec_metadata(tables.api_events),
     io_manager_key=WAREHOUSE_IO_MANAGER,
     freshness_policy=SYNC_FRESHNESS,
