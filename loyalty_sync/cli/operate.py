@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import click
 import sqlalchemy as sa
@@ -76,8 +77,7 @@ def _list_partitions() -> None:
     from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
     from loyalty_sync.instance import ensure_dagster_home
     from loyalty_sync.sync.discovery import discover_programs
-    from loyalty_sync.warehouse import tables
-    from loyalty_sync.warehouse.scope import parse_partition_key, split_partition_keys
+    from loyalty_sync.warehouse.scope import split_partition_keys
 
     ensure_dagster_home()
     capillary, warehouse = _resources()
@@ -85,27 +85,15 @@ def _list_partitions() -> None:
     keys = list(instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS))
     orgs = capillary.org_id_list()
     listed = {p.key for p in discover_programs(capillary.get_client(), orgs)}
-    t = tables.sync_runs
-    with warehouse.get_engine().connect() as conn:
-        latest = dict(
-            conn.execute(
-                sa.select(t.c.partition_key, sa.func.max(t.c.finished_at))
-                .where(t.c.status == "success")
-                .group_by(t.c.partition_key)
-            ).all()
-        )
+    latest = _last_synced(warehouse.get_engine())
     valid, invalid = split_partition_keys(keys)
     table = Table("partition", "state", "last successful sync", title="partitions")
     for key in valid:
-        if key in listed:
-            state = "[green]known[/]"
-        elif parse_partition_key(key)[0] in orgs:
-            state = "[yellow]retired[/] (Capillary no longer lists the program)"
-        else:
-            state = "[yellow]retired[/] (org not in CAPILLARY_ORG_IDS)"
         synced = latest.get(key)
         table.add_row(
-            terminal_text(key), state, synced.isoformat(timespec="seconds") if synced else "never"
+            terminal_text(key),
+            _state(key, listed, orgs),
+            synced.isoformat(timespec="seconds") if synced else "never",
         )
     for key in invalid:
         table.add_row(terminal_text(key), "[red]invalid[/] (not ORG-PROGRAM)", "")
@@ -118,6 +106,32 @@ def _list_partitions() -> None:
             "remove an invalid key with `loyalty-sync partitions remove "
             f"{terminal_text(invalid[0])}`"
         )
+
+
+def _last_synced(engine: sa.Engine) -> dict[str, Any]:
+    """Each partition's last successful sync, when it finished."""
+    from loyalty_sync.warehouse import tables
+
+    t = tables.sync_runs
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(
+                sa.select(t.c.partition_key, sa.func.max(t.c.finished_at))
+                .where(t.c.status == "success")
+                .group_by(t.c.partition_key)
+            ).all()
+        )
+
+
+def _state(key: str, listed: set[str], orgs: list[int]) -> str:
+    """Known (Capillary lists it), or retired, and why."""
+    from loyalty_sync.warehouse.scope import parse_partition_key
+
+    if key in listed:
+        return "[green]known[/]"
+    if parse_partition_key(key)[0] in orgs:
+        return "[yellow]retired[/] (Capillary no longer lists the program)"
+    return "[yellow]retired[/] (org not in CAPILLARY_ORG_IDS)"
 
 
 @partitions.command("remove")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from loyalty_sync.cli.errors import fail
 from loyalty_sync.cli.terminal import console as make_console
+
+if TYPE_CHECKING:
+    from loyalty_sync.sync.capacity import Plan
 
 console = make_console()
 
@@ -45,22 +49,41 @@ def plan(members: int | None, rate_limit: int | None, max_age: int | None) -> No
     """
     import sys
 
-    from loyalty_sync.settings import drift_sample_from_env, max_age_days_from_env
     from loyalty_sync.sync.capacity import Plan, measured_rates
     from loyalty_sync.warehouse import migrate
     from loyalty_sync.warehouse.database import get_engine
 
-    try:
-        age = max_age or max_age_days_from_env()
-        sample = drift_sample_from_env()
-    except ValueError as exc:
-        fail(str(exc))
+    age, sample = _age_and_sample(max_age)
     limit = rate_limit or _limit_from_env()
     engine = get_engine()
     migrate.ensure_upgraded(engine)
     with engine.connect() as conn:
         found, rates = measured_rates(conn)
     projected = Plan(members or found, limit, age, sample, rates)
+    _print_projection(projected, limit, age)
+    for name, r in rates.items():
+        source = f"{r.syncs} daily sync(s)" if r.syncs else "defaults, no daily sync measured yet"
+        console.print(
+            f"{name}: {r.items_per_customer:.2f} items a member, {r.changed_share:.2%} "
+            f"changed a day, {r.calls_per_item:.2f} calls an item ({source})"
+        )
+    verdict = "fits in a day" if projected.fits else "does NOT fit in a day"
+    console.print(f"daily sync {verdict} ({projected.calls_a_day:,.0f} calls a day at the limit)")
+    for line in projected.advice():
+        console.print(f"- {line}")
+    sys.exit(0 if projected.fits else 1)
+
+
+def _age_and_sample(max_age: int | None) -> tuple[int, float]:
+    from loyalty_sync.settings import drift_sample_from_env, max_age_days_from_env
+
+    try:
+        return max_age or max_age_days_from_env(), drift_sample_from_env()
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _print_projection(projected: Plan, limit: int, age: int) -> None:
     table = Table(
         "",
         "calls",
@@ -73,14 +96,3 @@ def plan(members: int | None, rate_limit: int | None, max_age: int | None) -> No
     ):
         table.add_row(label, f"{calls:,.0f}", f"{projected.hours(calls):,.1f} h")
     console.print(table)
-    for name, r in rates.items():
-        source = f"{r.syncs} daily sync(s)" if r.syncs else "defaults, no daily sync measured yet"
-        console.print(
-            f"{name}: {r.items_per_customer:.2f} items a member, {r.changed_share:.2%} "
-            f"changed a day, {r.calls_per_item:.2f} calls an item ({source})"
-        )
-    verdict = "fits in a day" if projected.fits else "does NOT fit in a day"
-    console.print(f"daily sync {verdict} ({projected.calls_a_day:,.0f} calls a day at the limit)")
-    for line in projected.advice():
-        console.print(f"- {line}")
-    sys.exit(0 if projected.fits else 1)

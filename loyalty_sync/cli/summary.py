@@ -163,24 +163,33 @@ def _print_checks(console: Console, checks: list[dict[str, Any]]) -> None:
         f"checks: {len(failing)} failed{severities}, {sum(map(len, passed.values()))} passed",
     )
     for key in failing:
-        results, bad = grouped[key], failed[key]
-        severity = bad[0]["severity"]
-        judged = len(results) if results[0]["partition"] is not None else None
-        where = f", {len(bad)} of {judged} partitions" if judged else ""
-        _line(console, f"{severity} {key[1]} on {key[0]}{where}:", 2, "bold")
-        findings: dict[str, list[str]] = defaultdict(list)
-        for check in bad:
-            finding = check["description"]
-            if check["partition"] and finding.startswith(f"{check['partition']}: "):
-                finding = finding.removeprefix(f"{check['partition']}: ")
-            findings[finding].append(check["partition"] or "")
-        for finding, keys in list(findings.items())[:SHOWN_FINDINGS]:
-            _line(console, f"{', '.join(k for k in keys if k)}: {finding}".lstrip(": "), 4)
-        if len(findings) > SHOWN_FINDINGS:
-            _line(console, f"and {len(findings) - SHOWN_FINDINGS} more (the UI lists them)", 4)
+        _print_failed_check(console, key, grouped[key], failed[key])
     if passed:
         names = "; ".join(f"{name} ({', '.join(assets)})" for name, assets in passed.items())
         _line(console, f"passed: {names}", 2)
+
+
+def _print_failed_check(
+    console: Console,
+    key: tuple[str, str],
+    results: list[dict[str, Any]],
+    bad: list[dict[str, Any]],
+) -> None:
+    """A failed check's line, then its findings, partitions with the same one together."""
+    severity = bad[0]["severity"]
+    judged = len(results) if results[0]["partition"] is not None else None
+    where = f", {len(bad)} of {judged} partitions" if judged else ""
+    _line(console, f"{severity} {key[1]} on {key[0]}{where}:", 2, "bold")
+    findings: dict[str, list[str]] = defaultdict(list)
+    for check in bad:
+        finding = check["description"]
+        if check["partition"] and finding.startswith(f"{check['partition']}: "):
+            finding = finding.removeprefix(f"{check['partition']}: ")
+        findings[finding].append(check["partition"] or "")
+    for finding, keys in list(findings.items())[:SHOWN_FINDINGS]:
+        _line(console, f"{', '.join(k for k in keys if k)}: {finding}".lstrip(": "), 4)
+    if len(findings) > SHOWN_FINDINGS:
+        _line(console, f"and {len(findings) - SHOWN_FINDINGS} more (the UI lists them)", 4)
 
 
 def _print_simulator(console: Console, simulator: dict[str, Any] | None) -> None:

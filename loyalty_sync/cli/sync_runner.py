@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -314,6 +315,23 @@ def _checked_defs() -> dg.Definitions:
     return defs
 
 
+@dataclass
+class _Sync:
+    """One `loyalty-sync sync`: what its steps share."""
+
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    say: Callable[[str], None]
+    summary: SyncSummary
+    engine: sa.Engine
+    full: bool = False
+    debug: bool = False
+
+    @property
+    def capillary(self) -> CapillaryResource:
+        return self.defs.resources["capillary"]  # type: ignore[return-value]
+
+
 def run_sync(
     partition_keys: list[str] | None = None,
     *,
@@ -322,8 +340,6 @@ def run_sync(
     debug: bool = False,
     full: bool = False,
 ) -> SyncSummary:
-    from loyalty_sync.defs.jobs import CAPILLARY_SYNC_JOB
-
     started = time.monotonic()
     for key in partition_keys or []:
         parse_partition_key(key)
@@ -333,6 +349,27 @@ def run_sync(
     notices = console or make_console(stderr=True)
     # Wrapped at word boundaries on a terminal; whole lines in a pipe or a log, for grep.
     say = partial(notices.print, soft_wrap=not notices.is_terminal, highlight=False, markup=False)
+    sync = _prepare(defs, say, full=full, debug=debug)
+    listed, ordered, valid = _discover(sync)
+    selected = _selected(partition_keys or listed, valid)
+    try:
+        with progress_display(show_progress, console):
+            for block in contiguous_blocks(selected, ordered):
+                _run_block(sync, block)
+        _totals(sync.engine, [r.run_id for r in sync.summary.runs], sync.summary)
+    except WarehouseRefusedError:
+        raise
+    except Exception as exc:
+        translated = _after_start(exc)
+        if translated is exc:
+            raise
+        raise translated from exc
+    sync.summary.elapsed_seconds = time.monotonic() - started
+    return sync.summary
+
+
+def _prepare(defs: dg.Definitions, say: Callable[[str], None], *, full: bool, debug: bool) -> _Sync:
+    """Say the source and the warehouse, refuse another source's, load a demo roster."""
     instance = local_instance()
     capillary: CapillaryResource = defs.resources["capillary"]  # type: ignore[assignment]
     warehouse: WarehouseResource = defs.resources["warehouse"]  # type: ignore[assignment]
@@ -352,7 +389,12 @@ def run_sync(
     summary.endpoint["roster_loaded"] = import_simulator_roster(capillary, engine)
     if summary.endpoint["roster_loaded"]:
         say(f"roster was empty: loaded {summary.endpoint['roster_loaded']} identifiers")
+    return _Sync(defs, instance, say, summary, engine, full=full, debug=debug)
 
+
+def _discover(sync: _Sync) -> tuple[list[str], list[str], list[str]]:
+    """The partitions Capillary lists (added to the instance), all known ones, the valid."""
+    capillary, summary, say = sync.capillary, sync.summary, sync.say
     client = capillary.get_client()
     say(f"connecting to Capillary at {capillary.resolved_settings().base_url}")
     before = client.stats.snapshot()
@@ -360,7 +402,7 @@ def run_sync(
     after = client.stats.snapshot()
     summary.discovery_calls = after["calls"] - before["calls"]
     summary.token_requests += after["token_requests"] - before["token_requests"]
-    ordered, valid = _partitions(instance, listed, summary)
+    ordered, valid = _partitions(sync.instance, listed, summary)
     say(
         f"partitions: {len(listed)} listed by Capillary ({summary.discovery_calls} calls)"
         + (f", new: {', '.join(summary.new_partitions)}" if summary.new_partitions else "")
@@ -370,7 +412,10 @@ def run_sync(
             f"skipped partition {key!r}: not ORG-PROGRAM; remove it with "
             f"`loyalty-sync partitions remove {key}`"
         )
-    selected = partition_keys or listed
+    return listed, ordered, valid
+
+
+def _selected(selected: list[str], valid: list[str]) -> list[str]:
     unknown = [k for k in selected if k not in valid]
     if unknown:
         raise SyncError(
@@ -379,54 +424,56 @@ def run_sync(
         )
     if not selected:
         raise SyncError("no org/program partitions: /v2/organization/programs listed none")
+    return selected
 
-    job = defs.resolve_job_def(CAPILLARY_SYNC_JOB)
-    try:
-        with progress_display(show_progress, console):
-            for block in contiguous_blocks(selected, ordered):
-                partition_key, range_tags = block_target(block)
-                # The whole run holds its partitions; waits are said and can be interrupted.
-                with locks.hold(engine, block, holder=f"sync pid {os.getpid()}", say=say):
-                    dead_runs.wait_for_pool_slot(instance, say)
-                    result = job.execute_in_process(
-                        instance=instance,
-                        partition_key=partition_key,
-                        tags={
-                            TRIGGER_TAG: "cli",
-                            **range_tags,
-                            **({FULL_TAG: "true"} if full else {}),
-                        },
-                        run_config=DEBUG_LOGS if debug else QUIET_LOGS,
-                        raise_on_error=False,
-                    )
-                error = None
-                if not result.success and _interrupted(result):
-                    raise Stopped(
-                        f"stopped by SIGTERM or SIGINT during run {result.run_id[:8]}", "a signal"
-                    )
-                if not result.success:
-                    _stop_on_warehouse_failure(result)
-                    failures = [
-                        _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
-                        for e in result.all_events
-                        if e.is_step_failure and e.event_specific_data is not None
-                    ]
-                    error = "; ".join(dict.fromkeys(failures)) or "run failed"
-                _changes(result, summary)
-                summary.runs.append(
-                    RunOutcome(result.run_id, block, result.success, error, _check_rows(result))
-                )
-        _totals(engine, [r.run_id for r in summary.runs], summary)
-    except WarehouseRefusedError:
-        raise
-    except Exception as exc:
-        refused = warehouse_problem(exc)
-        if refused:
-            raise WarehouseRefusedError(refused) from exc
-        # Runs had started: a lost connection now is a failed run (exit 1), not settings.
-        reason = plain_reason(exc)
-        if reason is None:
-            raise
-        raise SyncStoppedError(f"the sync stopped: {reason}") from exc
-    summary.elapsed_seconds = time.monotonic() - started
-    return summary
+
+def _run_block(sync: _Sync, block: list[str]) -> None:
+    """One run of the job over a contiguous block of partitions, added to the summary."""
+    from loyalty_sync.defs.jobs import CAPILLARY_SYNC_JOB
+
+    job = sync.defs.resolve_job_def(CAPILLARY_SYNC_JOB)
+    partition_key, range_tags = block_target(block)
+    full_tag = {FULL_TAG: "true"} if sync.full else {}
+    # The whole run holds its partitions; waits are said and can be interrupted.
+    with locks.hold(sync.engine, block, holder=f"sync pid {os.getpid()}", say=sync.say):
+        dead_runs.wait_for_pool_slot(sync.instance, sync.say)
+        result = job.execute_in_process(
+            instance=sync.instance,
+            partition_key=partition_key,
+            tags={TRIGGER_TAG: "cli", **range_tags, **full_tag},
+            run_config=DEBUG_LOGS if sync.debug else QUIET_LOGS,
+            raise_on_error=False,
+        )
+    error = None if result.success else _run_error(result)
+    _changes(result, sync.summary)
+    sync.summary.runs.append(
+        RunOutcome(result.run_id, block, result.success, error, _check_rows(result))
+    )
+
+
+def _run_error(result: Any) -> str:
+    """Why a run failed, in one line; a stop or a refusing warehouse ends the sync here."""
+    if _interrupted(result):
+        raise Stopped(f"stopped by SIGTERM or SIGINT during run {result.run_id[:8]}", "a signal")
+    _stop_on_warehouse_failure(result)
+    failures = [
+        _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
+        for e in result.all_events
+        if e.is_step_failure and e.event_specific_data is not None
+    ]
+    return "; ".join(dict.fromkeys(failures)) or "run failed"
+
+
+def _after_start(exc: Exception) -> Exception:
+    """What an error once runs had started means: the warehouse refused, or the sync stopped.
+
+    A lost connection now is a failed run (exit 1), not settings; anything else is raised
+    as it is.
+    """
+    refused = warehouse_problem(exc)
+    if refused:
+        return WarehouseRefusedError(refused)
+    reason = plain_reason(exc)
+    if reason is None:
+        return exc
+    return SyncStoppedError(f"the sync stopped: {reason}")
