@@ -341,29 +341,7 @@ def api_events(
     scope = _run_scope(context)
     with reported_plainly():
         engine = warehouse.get_engine()
-    t = tables.api_events
-    with engine.connect() as conn:
-        by_code = dict(
-            conn.execute(
-                sa.select(t.c.code, sa.func.count())
-                .where(t.c.run_id == scope.run_id)
-                .group_by(t.c.code)
-            ).all()
-        )
-        sample_rows = conn.execute(
-            sa.select(
-                t.c.endpoint,
-                t.c.code,
-                t.c.message,
-                t.c.org_id,
-                t.c.program_id,
-                t.c.customer_id,
-                t.c.promotion_id,
-            )
-            .where(t.c.run_id == scope.run_id)
-            .order_by(t.c.id)
-            .limit(10)
-        ).all()
+    by_code, sample_rows = _run_events(engine, scope.run_id)
     for key, metadata in partition_results.sync_run_totals(engine, scope.run_id).items():
         context.add_asset_metadata(metadata, partition_key=key)
     pruned = retention.prune_events(engine, event_retention_days_from_env())
@@ -382,6 +360,32 @@ def api_events(
         "events_pruned": pruned,
     }
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _run_events(engine: sa.Engine, run_id: str) -> tuple[dict[int | None, int], list[Any]]:
+    """The run's events counted by code, and its first ten."""
+    t = tables.api_events
+    with engine.connect() as conn:
+        by_code = dict(
+            conn.execute(
+                sa.select(t.c.code, sa.func.count()).where(t.c.run_id == run_id).group_by(t.c.code)
+            ).all()
+        )
+        sample_rows = conn.execute(
+            sa.select(
+                t.c.endpoint,
+                t.c.code,
+                t.c.message,
+                t.c.org_id,
+                t.c.program_id,
+                t.c.customer_id,
+                t.c.promotion_id,
+            )
+            .where(t.c.run_id == run_id)
+            .order_by(t.c.id)
+            .limit(10)
+        ).all()
+    return by_code, list(sample_rows)
 
 
 _PASS_KEYS = {

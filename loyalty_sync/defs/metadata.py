@@ -144,17 +144,8 @@ def table_metadata(
     `partition_results.py`): a family merges all of a run's partitions at once, so rows
     inserted, updated and deleted are known per run.
     """
-    merge = outcome.merges.get(table.name)
-    with engine.connect() as conn:
-        query = sa.select(sa.func.count()).select_from(table)
-        total = int(conn.scalar(query.where(scope.partitions.where(table))) or 0)
     metadata: dict[str, Any] = {
-        "run_rows_total": total,
-        "run_rows_in_batch": merge.staged if merge else 0,
-        "run_rows_inserted": merge.inserted if merge else 0,
-        "run_rows_updated": merge.updated if merge else 0,
-        "run_rows_unchanged": merge.unchanged if merge else 0,
-        "run_rows_deleted": merge.deleted if merge else 0,
+        **_row_counts(engine, table, scope, outcome),
         "run_api_calls": outcome.calls,
         "run_api_retries": outcome.retries,
         "run_api_429s": outcome.api.get("throttled_429", 0),
@@ -167,15 +158,7 @@ def table_metadata(
     }
     if outcome.skipped:
         metadata["calls_skipped"] = as_metadata_counts(outcome.skipped)
-    signals = outcome.signals
-    if signals.items:
-        # What the change signals did: calls against a full sync's, items by reason.
-        metadata["run_api_calls_full_sync_estimate"] = signals.full_calls
-        metadata["run_items"] = signals.items
-        metadata["run_items_fetched_by_reason"] = as_metadata_counts(signals.fetched)
-        metadata["run_items_skipped_by_reason"] = as_metadata_counts(signals.skipped_by_reason)
-        metadata["run_drift_sampled"] = signals.sampled
-        metadata["run_drift_sampled_changed"] = signals.sampled_changed
+    metadata.update(_signal_figures(outcome))
     if outcome.held_back:
         metadata["deletes_held_back"] = dg.MetadataValue.json(outcome.held_back)
     if outcome.quarantined:
@@ -183,3 +166,36 @@ def table_metadata(
     if outcome.api.get("retries_by_cause"):
         metadata["api_retries_by_cause"] = outcome.api["retries_by_cause"]
     return metadata
+
+
+def _row_counts(
+    engine: sa.Engine, table: sa.Table, scope: RunScope, outcome: PassOutcome
+) -> dict[str, int]:
+    """The run's rows of `table`: in its partitions now, and what the merges did."""
+    merge = outcome.merges.get(table.name)
+    with engine.connect() as conn:
+        query = sa.select(sa.func.count()).select_from(table)
+        total = int(conn.scalar(query.where(scope.partitions.where(table))) or 0)
+    return {
+        "run_rows_total": total,
+        "run_rows_in_batch": merge.staged if merge else 0,
+        "run_rows_inserted": merge.inserted if merge else 0,
+        "run_rows_updated": merge.updated if merge else 0,
+        "run_rows_unchanged": merge.unchanged if merge else 0,
+        "run_rows_deleted": merge.deleted if merge else 0,
+    }
+
+
+def _signal_figures(outcome: PassOutcome) -> dict[str, Any]:
+    """What the change signals did: calls against a full sync's, items by reason."""
+    signals = outcome.signals
+    if not signals.items:
+        return {}
+    return {
+        "run_api_calls_full_sync_estimate": signals.full_calls,
+        "run_items": signals.items,
+        "run_items_fetched_by_reason": as_metadata_counts(signals.fetched),
+        "run_items_skipped_by_reason": as_metadata_counts(signals.skipped_by_reason),
+        "run_drift_sampled": signals.sampled,
+        "run_drift_sampled_changed": signals.sampled_changed,
+    }

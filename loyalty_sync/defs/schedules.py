@@ -114,26 +114,41 @@ def daily_capillary_sync(
         listed = {p.key for p in discover_programs(capillary.get_client(), capillary.org_id_list())}
     except CapillaryError as exc:
         return dg.SkipReason(f"/v2/organization/programs failed, no runs requested: {exc}")
+    live = _listed_partitions(context, ordered, listed)
+    if not live:
+        return dg.SkipReason("no partition's program is listed by Capillary")
+    live, named = _not_busy(context, live, ordered)
+    if not live:
+        return dg.SkipReason(f"every partition's previous sync is still running: {named}")
+    return org_run_requests(live, ordered, {TRIGGER_TAG: "schedule"})
+
+
+def _listed_partitions(
+    context: dg.ScheduleEvaluationContext, ordered: list[str], listed: set[str]
+) -> list[str]:
+    """The valid partitions whose program Capillary lists; the others are logged."""
     valid, invalid = split_partition_keys(ordered)
     for key in invalid:
         context.log.warning(
             f"skipped partition {key!r}: not ORG-PROGRAM; " + INVALID_KEY_HINT.format(key=key)
         )
-    live = [key for key in valid if key in listed]
     left_out = [key for key in valid if key not in listed]
     if left_out:
         context.log.info(f"not synced (program not listed): {', '.join(left_out)}")
-    if not live:
-        return dg.SkipReason("no partition's program is listed by Capillary")
+    return [key for key in valid if key in listed]
+
+
+def _not_busy(
+    context: dg.ScheduleEvaluationContext, live: list[str], ordered: list[str]
+) -> tuple[list[str], str]:
+    """`live` less the partitions whose previous sync still runs, and those named."""
     busy = busy_partitions(context.instance, ordered)
     still = {key: busy[key] for key in live if key in busy}
-    if still:
-        named = ", ".join(f"{key} (run {run_id[:8]})" for key, run_id in sorted(still.items()))
-        context.log.info(f"not synced, the previous sync is still running: {named}")
-        live = [key for key in live if key not in still]
-        if not live:
-            return dg.SkipReason(f"every partition's previous sync is still running: {named}")
-    return org_run_requests(live, ordered, {TRIGGER_TAG: "schedule"})
+    if not still:
+        return live, ""
+    named = ", ".join(f"{key} (run {run_id[:8]})" for key, run_id in sorted(still.items()))
+    context.log.info(f"not synced, the previous sync is still running: {named}")
+    return [key for key in live if key not in still], named
 
 
 capillary_schedules = [daily_capillary_sync]

@@ -87,32 +87,11 @@ def org_program_discovery(
         listed = [p.key for p in discover_programs(capillary.get_client(), org_ids)]
     except CapillaryError as exc:
         return dg.SkipReason(f"/v2/organization/programs failed, partitions unchanged: {exc}")
-    known, invalid = split_partition_keys(
-        context.instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS)
-    )
-    for key in invalid:
-        context.log.warning(
-            f"partition {key!r} names no org/program; " + INVALID_KEY_HINT.format(key=key)
-        )
+    known = _known_keys(context)
     known_keys, listed_keys = set(known), set(listed)
     new = [key for key in listed if key not in known_keys]
     vanished = [key for key in known if _org_of(key) in org_ids and key not in listed_keys]
-    reported = set(json.loads(context.cursor or "{}").get("vanished", []))
-    newly_vanished = [key for key in vanished if key not in reported]
-    for key in sorted(reported - set(vanished)):
-        context.log.info(f"partition {key}: its program is listed again")
-    if newly_vanished:
-        with warehouse.get_engine().begin() as conn:
-            writer.append(
-                conn,
-                tables.api_events,
-                _vanished_events(newly_vanished),
-                run_id=f"sensor:{DISCOVERY_SENSOR}",
-            )
-        for key in newly_vanished:
-            context.log.warning(
-                f"partition {key}: program no longer listed by Capillary; kept with its history"
-            )
+    _report_vanished(context, warehouse, vanished)
     cursor = json.dumps({"vanished": sorted(vanished)})
     if not new:
         summary = f"{len(listed)} programs listed, none new"
@@ -124,3 +103,38 @@ def org_program_discovery(
         dynamic_partitions_requests=[org_program_partitions.build_add_request(new)],
         cursor=cursor,
     )
+
+
+def _known_keys(context: dg.SensorEvaluationContext) -> list[str]:
+    """The instance's valid partition keys; an invalid one is logged, never judged."""
+    known, invalid = split_partition_keys(
+        context.instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS)
+    )
+    for key in invalid:
+        context.log.warning(
+            f"partition {key!r} names no org/program; " + INVALID_KEY_HINT.format(key=key)
+        )
+    return known
+
+
+def _report_vanished(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, vanished: list[str]
+) -> None:
+    """Record programs no longer listed, once each (the cursor names those reported)."""
+    reported = set(json.loads(context.cursor or "{}").get("vanished", []))
+    newly_vanished = [key for key in vanished if key not in reported]
+    for key in sorted(reported - set(vanished)):
+        context.log.info(f"partition {key}: its program is listed again")
+    if not newly_vanished:
+        return
+    with warehouse.get_engine().begin() as conn:
+        writer.append(
+            conn,
+            tables.api_events,
+            _vanished_events(newly_vanished),
+            run_id=f"sensor:{DISCOVERY_SENSOR}",
+        )
+    for key in newly_vanished:
+        context.log.warning(
+            f"partition {key}: program no longer listed by Capillary; kept with its history"
+        )

@@ -99,11 +99,8 @@ def new_promotions(
     whole tick with its reason and keeps the cursor, so nothing is lost, only delayed.
     """
     cursor = CatalogueCursor.from_json(context.cursor)
-    client = capillary.get_client()
-    scans: list[OrgScan] = []
     try:
-        for org_id in capillary.org_id_list():
-            scans.append(scan_org(client, org_id, cursor.orgs.get(org_id)))
+        scans = _scan_orgs(capillary, cursor)
     except CapillaryError as exc:
         return dg.SkipReason(f"promotion catalogue unavailable, cursor kept: {exc}")
     for scan in scans:
@@ -111,11 +108,16 @@ def new_promotions(
     known = set(context.instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS))
     requests, added = _promotion_runs(scans, known, context)
     if not requests:
-        firsts = [str(s.org_id) for s in scans if s.first_look]
-        reason = "no new promotions"
-        if firsts:
-            reason += f"; first look at org(s) {', '.join(firsts)}: catalogue recorded"
-        return dg.SensorResult(skip_reason=reason, cursor=cursor.to_json())
+        return dg.SensorResult(skip_reason=_nothing_new(scans), cursor=cursor.to_json())
+    return _requested(context, requests, added, cursor)
+
+
+def _requested(
+    context: dg.SensorEvaluationContext,
+    requests: list[dg.RunRequest],
+    added: list[str],
+    cursor: CatalogueCursor,
+) -> dg.SensorResult:
     context.log.info(
         "new promotions: "
         + ", ".join(f"{r.tags[PROMOTION_TAG]} ({r.partition_key})" for r in requests)
@@ -127,3 +129,17 @@ def new_promotions(
             [org_program_partitions.build_add_request(added)] if added else None
         ),
     )
+
+
+def _scan_orgs(capillary: CapillaryResource, cursor: CatalogueCursor) -> list[OrgScan]:
+    """Each configured org's catalogue since its mark; any API error stops the tick."""
+    client = capillary.get_client()
+    return [scan_org(client, org_id, cursor.orgs.get(org_id)) for org_id in capillary.org_id_list()]
+
+
+def _nothing_new(scans: list[OrgScan]) -> str:
+    firsts = [str(s.org_id) for s in scans if s.first_look]
+    reason = "no new promotions"
+    if firsts:
+        reason += f"; first look at org(s) {', '.join(firsts)}: catalogue recorded"
+    return reason
