@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from loyalty_sync.sync import freshness, planned
 from loyalty_sync.sync.passes import BENEFIT_ORDER, PROMOTION_ORDER
-from loyalty_sync.sync.passes.benefits import pairs_to_fetch
-from loyalty_sync.sync.passes.promotions import customers_to_fetch
+from loyalty_sync.sync.passes.benefit_pairs import pairs_to_fetch
+from loyalty_sync.sync.passes.promotion_queries import customers_to_fetch
 from loyalty_sync.warehouse import statistics, tables
 from loyalty_sync.warehouse.scope import PartitionScope
 

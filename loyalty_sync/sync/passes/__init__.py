@@ -14,12 +14,8 @@ scoped merge per table per chunk, and its deletes wait for the end of the pass
 """
 
 from loyalty_sync.sync.passes.base import OrgPass
-from loyalty_sync.sync.passes.benefits import (
-    BENEFIT_ORDER,
-    BENEFIT_TABLES,
-    BENEFITS_CUTOFF,
-    BenefitsPass,
-)
+from loyalty_sync.sync.passes.benefit_pairs import BENEFIT_ORDER, BENEFIT_TABLES, BENEFITS_CUTOFF
+from loyalty_sync.sync.passes.benefits import BenefitsPass
 from loyalty_sync.sync.passes.customers import CustomersPass
 from loyalty_sync.sync.passes.options import PassOptions
 from loyalty_sync.sync.passes.promotions import PROMOTION_ORDER, PromotionsPass

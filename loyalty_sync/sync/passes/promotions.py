@@ -21,11 +21,12 @@ from loyalty_sync.sync import rows as to_rows
 from loyalty_sync.sync.passes.base import OrgPass
 from loyalty_sync.sync.passes.finish import Deletes
 from loyalty_sync.sync.passes.plans import capillary_now, found_customers
+from loyalty_sync.sync.passes.promotion_queries import customers_to_fetch, suspiciously_emptied
 from loyalty_sync.sync.passes.promotion_rows import PromotionBatch, PromotionKey
 from loyalty_sync.sync.passes.spec import Chunk
 from loyalty_sync.sync.planned import PlannedItems
 from loyalty_sync.warehouse import tables
-from loyalty_sync.warehouse.scope import PartitionScope, partition_key
+from loyalty_sync.warehouse.scope import partition_key
 from loyalty_sync.warehouse.writer import MergeResult, StagedMerge
 
 PROMOTION_ORDER = ["customer_id"]
@@ -157,40 +158,3 @@ class PromotionsPass(OrgPass[int]):
         condition = sa.not_(unlisted) if keep else sa.true()
         gone = conn.execute(sa.delete(p).where(self.partitions.where(p), condition)).rowcount
         return int(gone or 0)
-
-
-def customers_to_fetch(
-    org_id: int, partitions: PartitionScope, plan: freshness.Plan
-) -> sa.Select[Any]:
-    """Found customers of the org, with their promotionData signature and fetch reason."""
-    roster, lpd = tables.customer_roster, tables.loyalty_program_details
-    state, on = freshness.state_of(org_id, "promotions", roster.c.customer_id)
-    reason = freshness.customer_reason(
-        plan, org_id, roster.c.customer_id, partitions.where(lpd), state
-    )
-    return (
-        sa.select(roster.c.customer_id, state.c.signature, reason.label("reason"))
-        .select_from(roster.outerjoin(state, on))
-        .where(roster.c.org_id == org_id, roster.c.customer_id.is_not(None))
-        .distinct()
-    )
-
-
-def suspiciously_emptied(
-    conn: sa.Connection, partitions: PartitionScope, customers: list[int]
-) -> set[int]:
-    """Customers among `customers` (whose answer listed no promotion) that hold some.
-
-    Losing every promotion at once is rare for a real customer and exactly what a broken
-    answer looks like, so the stored rows are kept and the answer reported; a sync with
-    accept_drops applies it when it is known to be genuine. Losing some promotions is
-    applied as usual.
-    """
-    if not customers:
-        return set()
-    query = (
-        sa.select(_HELD.c.customer_id)
-        .where(partitions.where(_HELD), _HELD.c.customer_id.in_(customers))
-        .distinct()
-    )
-    return set(conn.scalars(query))

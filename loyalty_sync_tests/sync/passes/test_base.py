@@ -10,7 +10,8 @@ import pytest
 from loyalty_sync.sync.ledger import Checkpoint, Generation
 from loyalty_sync.sync.passes import BENEFIT_ORDER, loop
 from loyalty_sync.sync.passes.base import OrgPass
-from loyalty_sync.sync.passes.benefits import BenefitsPass, Pair
+from loyalty_sync.sync.passes.benefit_pairs import Pair
+from loyalty_sync.sync.passes.benefits import BenefitsPass
 from loyalty_sync.sync.passes.loop import OrgWork, PassLoop, PassRun
 from loyalty_sync.sync.passes.options import PassOptions
 from loyalty_sync.sync.scope import RunScope
