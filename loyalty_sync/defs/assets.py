@@ -214,7 +214,6 @@ def _run_pass(
             for line in close_ended_runs(context.instance, engine):
                 context.log.info(line)
             open_runs(engine, scope, scope.passes)
-            before = partition_results.spent(engine, scope.run_id)
             try:
                 outcome = body(engine, capillary.get_client(), scope)
             except Exception as exc:
@@ -229,13 +228,11 @@ def _run_pass(
             f"({'; '.join(outcome.held_back)}); the rows stay. Sync with accept_drops if "
             "this is genuine."
         )
-    after = partition_results.spent(engine, scope.run_id)
-    pass_spent = {key: now.since(before.get(key, now)) for key, now in after.items()}
     endpoint = capillary.describe()
     for table in family:
         # Each partition's materialisation: its own figures first, then the run's.
         run_wide = {**table_metadata(engine, table, scope, outcome), **endpoint, "pass": name}
-        own = partition_results.by_partition(engine, table, scope, outcome, pass_spent)
+        own = partition_results.by_partition(engine, table, scope, outcome)
         partition_results.record(
             context, table.name, {key: {**mine, **run_wide, **mine} for key, mine in own.items()}
         )
