@@ -68,7 +68,7 @@ def locked_row(
         .on_conflict_do_nothing(constraint="uq_sync_checkpoints_pass")
     )
     row = conn.execute(
-        sa.select(c).where(*(c.c[k] == v for k, v in key.items())).with_forupdate()
+        sa.select(c).where(*(c.c[k] == v for k, v in key.items())).with_for_update()
     ).one()
     return row, now
 
