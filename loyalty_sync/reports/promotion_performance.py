@@ -177,14 +177,7 @@ def performance_query(scope: PartitionScope) -> sa.Select[Any]:
     """The figures of `promotion_performance` for the promotions of `scope`, in SQL."""
     p = tables.promotions
     holders, summaries, benefited = _holders(scope), _summaries(scope), _benefited(scope)
-    points, currencies, incentives = (
-        _by(t, value, by, scope, name)
-        for (t, value, by), name in zip(
-            _issued(),
-            ["points_by_category", "currencies_issued", "incentives_by_action"],
-            strict=True,
-        )
-    )
+    points, currencies, incentives = _breakdowns(scope)
     joined = p
     for sub in (holders, summaries, benefited, points, currencies, incentives):
         joined = joined.outerjoin(sub, _on(p, sub, KEY))
@@ -217,6 +210,15 @@ def performance_query(scope: PartitionScope) -> sa.Select[Any]:
         .where(scope.where(p))
         .order_by(*_keyed(p))
     )
+
+
+def _breakdowns(scope: PartitionScope) -> list[sa.Subquery]:
+    """Points by category, currencies by name and incentives by action, per promotion."""
+    names = ["points_by_category", "currencies_issued", "incentives_by_action"]
+    return [
+        _by(t, value, by, scope, name)
+        for (t, value, by), name in zip(_issued(), names, strict=True)
+    ]
 
 
 def _holders(scope: PartitionScope) -> sa.Subquery:
