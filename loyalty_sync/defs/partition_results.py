@@ -48,7 +48,7 @@ def by_partition(
             org = outcome.spent_by_org.get(org_id)
             results[key] = {
                 "dagster/row_count": partition_row_count(conn, table, key),
-                "rows_synced": int(outcome.rows_by_partition.get((table.name, key), 0)),
+                "rows_synced": outcome.rows_of(key).get(table.name, 0),
                 "api_calls": own.calls,
                 "api_retries": own.retries,
                 # The org's pass, as its progress bar showed it; its partitions share it.
