@@ -92,45 +92,34 @@ class NoBenefitsReport:
 def _promotion_shares(
     conn: sa.Connection, scope: PartitionScope, as_of: datetime
 ) -> list[PromotionShare]:
-    s = tables.benefit_summaries
-    p = tables.promotions
-    source = s.outerjoin(
-        p,
-        sa.and_(
-            p.c.org_id == s.c.org_id,
-            p.c.program_id == s.c.program_id,
-            p.c.promotion_id == s.c.promotion_id,
-        ),
-    )
-    started = sa.or_(p.c.start_date.is_(None), p.c.start_date <= as_of)
-    running = sa.and_(
-        p.c.active.is_(True), started, sa.or_(p.c.end_date.is_(None), p.c.end_date >= as_of)
-    )
+    s, p = tables.benefit_summaries, tables.promotions
+    started, running = _schedule(as_of)
+    columns = (s.c.org_id, s.c.program_id, s.c.promotion_id)
     rows = conn.execute(
         sa.select(
-            s.c.org_id,
-            s.c.program_id,
-            s.c.promotion_id,
+            *columns,
             p.c.promotion_name,
             sa.func.coalesce(running, False),
             sa.func.coalesce(started, True),
             sa.func.count(),
             sa.func.count().filter(s.c.no_benefits),
         )
-        .select_from(source)
+        .select_from(s.outerjoin(p, sa.and_(*(p.c[c.name] == c for c in columns))))
         .where(scope.where(s))
-        .group_by(
-            s.c.org_id,
-            s.c.program_id,
-            s.c.promotion_id,
-            p.c.promotion_name,
-            p.c.active,
-            p.c.start_date,
-            p.c.end_date,
-        )
-        .order_by(s.c.org_id, s.c.program_id, s.c.promotion_id)
+        .group_by(*columns, p.c.promotion_name, p.c.active, p.c.start_date, p.c.end_date)
+        .order_by(*columns)
     ).all()
     return [PromotionShare(*row) for row in rows]
+
+
+def _schedule(as_of: datetime) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+    """Whether a promotion had started by `as_of`, and whether it was running then."""
+    p = tables.promotions
+    started = sa.or_(p.c.start_date.is_(None), p.c.start_date <= as_of)
+    running = sa.and_(
+        p.c.active.is_(True), started, sa.or_(p.c.end_date.is_(None), p.c.end_date >= as_of)
+    )
+    return started, running
 
 
 def _offenders(

@@ -112,68 +112,81 @@ def row_count_changes(
     Current is `run_id`'s sync when it covered the partition (a table it did not record
     served no rows), otherwise the latest sync that recorded the table.
     """
-    s = tables.sync_runs
-    chosen = scope.keys
-    if not chosen:
+    if not scope.keys:
         return []
-    count = s.c.rows[table].astext.cast(sa.BigInteger)
-    own = {
-        row.partition_key: row
-        for row in conn.execute(
-            sa.select(s.c.partition_key, s.c.started_at, count.label("n")).where(
-                s.c.run_id == (run_id or ""), scope.where(s)
-            )
-        )
-    }
+    own = _own_counts(conn, table, scope, run_id or "")
+    recorded = _latest_two(conn, table, scope, run_id or "")
+    return [_change(key, table, run_id, own.get(key), recorded.get(key, [])) for key in scope.keys]
+
+
+def _rows_of(table: str) -> sa.ColumnElement[int]:
+    """`sync_runs.rows[table]` as a number: the rows the sync served for `table`."""
+    return tables.sync_runs.c.rows[table].astext.cast(sa.BigInteger)
+
+
+def _own_counts(
+    conn: sa.Connection, table: str, scope: PartitionScope, run_id: str
+) -> dict[str, sa.Row[Any]]:
+    s = tables.sync_runs
+    query = sa.select(s.c.partition_key, s.c.started_at, _rows_of(table).label("n")).where(
+        s.c.run_id == run_id, scope.where(s)
+    )
+    return {row.partition_key: row for row in conn.execute(query)}
+
+
+def _latest_two(
+    conn: sa.Connection, table: str, scope: PartitionScope, run_id: str
+) -> dict[str, list[sa.Row[Any]]]:
+    """Per partition, the two latest other syncs that recorded `table`, newest first, that
+    started no later than `run_id`'s own sync of the partition."""
+    s = tables.sync_runs
     own_start = (
-        sa.select(s.c.partition_key, s.c.started_at)
-        .where(s.c.run_id == (run_id or ""))
-        .subquery("own")
+        sa.select(s.c.partition_key, s.c.started_at).where(s.c.run_id == run_id).subquery("own")
+    )
+    rank = sa.func.row_number().over(
+        partition_by=s.c.partition_key, order_by=(s.c.started_at.desc(), s.c.run_id)
     )
     ranked = (
-        sa.select(
-            s.c.partition_key,
-            s.c.run_id,
-            count.label("n"),
-            sa.func.row_number()
-            .over(partition_by=s.c.partition_key, order_by=(s.c.started_at.desc(), s.c.run_id))
-            .label("rank"),
-        )
+        sa.select(s.c.partition_key, s.c.run_id, _rows_of(table).label("n"), rank.label("rank"))
         .select_from(s.outerjoin(own_start, own_start.c.partition_key == s.c.partition_key))
         .where(
             scope.where(s),
             s.c.rows[table].is_not(None),
-            s.c.run_id != (run_id or ""),
+            s.c.run_id != run_id,
             sa.or_(own_start.c.started_at.is_(None), s.c.started_at <= own_start.c.started_at),
         )
         .subquery("ranked")
     )
     recorded: dict[str, list[sa.Row[Any]]] = {}
-    for row in conn.execute(
-        sa.select(ranked).where(ranked.c.rank <= 2).order_by(ranked.c.partition_key, ranked.c.rank)
-    ):
+    query = sa.select(ranked).where(ranked.c.rank <= 2)
+    for row in conn.execute(query.order_by(ranked.c.partition_key, ranked.c.rank)):
         recorded.setdefault(row.partition_key, []).append(row)
-    changes = []
-    for key in chosen:
-        history = recorded.get(key, [])
-        current: tuple[str | None, int | None]
-        if key in own:
-            current, earlier = (run_id, int(own[key].n or 0)), history
-        elif history:
-            current, earlier = (history[0].run_id, int(history[0].n or 0)), history[1:]
-        else:
-            current, earlier = (None, None), []
-        previous = earlier[0] if earlier else None
-        changes.append(
-            RowCountChange(
-                key,
-                table,
-                *current,
-                previous.run_id if previous else None,
-                int(previous.n or 0) if previous else None,
-            )
-        )
-    return changes
+    return recorded
+
+
+def _change(
+    key: str,
+    table: str,
+    run_id: str | None,
+    own: sa.Row[Any] | None,
+    history: list[sa.Row[Any]],
+) -> RowCountChange:
+    """Current: the run's own sync, else the latest recorded; previous: the one before."""
+    current: tuple[str | None, int | None]
+    if own is not None:
+        current, earlier = (run_id, int(own.n or 0)), history
+    elif history:
+        current, earlier = (history[0].run_id, int(history[0].n or 0)), history[1:]
+    else:
+        current, earlier = (None, None), []
+    previous = earlier[0] if earlier else None
+    return RowCountChange(
+        key,
+        table,
+        *current,
+        previous.run_id if previous else None,
+        int(previous.n or 0) if previous else None,
+    )
 
 
 def synced_partitions(conn: sa.Connection) -> PartitionScope:

@@ -101,121 +101,146 @@ def judged_syncs(scope: PartitionScope) -> sa.Subquery:
     )
 
 
-def _detail_rules(
-    scope: PartitionScope, tolerance: Decimal, expiry_grace: timedelta
-) -> dict[str, _Rule]:
-    d = _DETAILS.alias("d")
-    other = _DETAILS.alias("other")
-    judged = judged_syncs(scope)
-    in_partitions = scope.where(d)
-    # The highest tier anyone holds in each program, computed once: a -1 below it is wrong.
-    ladders = (
-        sa.select(other.c.org_id, other.c.program_id, sa.func.max(other.c.slab_sno).label("top"))
-        .where(scope.where(other))
-        .group_by(other.c.org_id, other.c.program_id)
-        .subquery("ladders")
-    )
-    with_ladder = d.join(
-        ladders, sa.and_(ladders.c.org_id == d.c.org_id, ladders.c.program_id == d.c.program_id)
-    )
-    not_enrolled = d.c.loyalty_id == -1
-    with_judged = d.outerjoin(
-        judged, sa.and_(judged.c.org_id == d.c.org_id, judged.c.program_id == d.c.program_id)
-    )
+@dataclass(frozen=True)
+class _Details:
+    """The program details of a scope, aliased once, that every detail rule reads."""
+
+    d: sa.FromClause
+    scope: PartitionScope
 
     def rule(
+        self,
         condition: sa.ColumnElement[bool],
         values: Mapping[str, sa.ColumnElement[Any]],
-        source: sa.FromClause = d,
+        source: sa.FromClause | None = None,
     ) -> _Rule:
+        d = self.d
         return _Rule(
-            source,
+            d if source is None else source,
             d.c.org_id,
             d.c.program_id,
             d.c.customer_id,
-            sa.and_(in_partitions, condition),
+            sa.and_(self.scope.where(d), condition),
             values,
         )
 
+
+def _detail_rules(
+    scope: PartitionScope, tolerance: Decimal, expiry_grace: timedelta
+) -> dict[str, _Rule]:
+    details = _Details(_DETAILS.alias("d"), scope)
+    return {
+        "negative_balances": _negative_balances(details),
+        "available_points_sum": _available_points_sum(details, tolerance),
+        "next_slab_serial": _next_slab_serial(details),
+        "points_while_not_enrolled": _points_while_not_enrolled(details),
+        "tier_kept_past_expiry": _tier_kept_past_expiry(details, expiry_grace),
+        "lifetime_below_current": _lifetime_below_current(details),
+    }
+
+
+def _negative_balances(details: _Details) -> _Rule:
+    d = details.d
     balances = {
         "loyalty_points": d.c.loyalty_points,
         "delayed_points": d.c.delayed_points,
         "total_available_points": d.c.total_available_points,
         "lifetime_points": d.c.lifetime_points,
     }
-    return {
-        "negative_balances": rule(sa.or_(*(c < 0 for c in balances.values())), balances),
-        "available_points_sum": rule(
-            sa.and_(
-                d.c.total_available_points.is_not(None),
-                d.c.loyalty_points.is_not(None),
-                sa.func.abs(
-                    d.c.total_available_points
-                    - d.c.loyalty_points
-                    - sa.func.coalesce(d.c.delayed_points, 0)
-                )
-                > tolerance,
-            ),
-            {
-                "total_available_points": d.c.total_available_points,
-                "loyalty_points": d.c.loyalty_points,
-                "delayed_points": d.c.delayed_points,
-            },
+    return details.rule(sa.or_(*(c < 0 for c in balances.values())), balances)
+
+
+def _available_points_sum(details: _Details, tolerance: Decimal) -> _Rule:
+    d = details.d
+    gap = d.c.total_available_points - d.c.loyalty_points - sa.func.coalesce(d.c.delayed_points, 0)
+    return details.rule(
+        sa.and_(
+            d.c.total_available_points.is_not(None),
+            d.c.loyalty_points.is_not(None),
+            sa.func.abs(gap) > tolerance,
         ),
-        "next_slab_serial": rule(
-            sa.and_(
-                d.c.slab_sno.is_not(None),
-                d.c.next_slab_serial_number.is_not(None),
-                d.c.next_slab_serial_number != d.c.slab_sno + 1,
-                sa.not_(sa.and_(d.c.next_slab_serial_number == -1, d.c.slab_sno >= ladders.c.top)),
-            ),
-            {
-                "slab_sno": d.c.slab_sno,
-                "current_slab": d.c.current_slab,
-                "next_slab_serial_number": d.c.next_slab_serial_number,
-                "next_slab": d.c.next_slab,
-                "highest_tier_held_in_program": ladders.c.top,
-            },
-            source=with_ladder,
+        {
+            "total_available_points": d.c.total_available_points,
+            "loyalty_points": d.c.loyalty_points,
+            "delayed_points": d.c.delayed_points,
+        },
+    )
+
+
+def _next_slab_serial(details: _Details) -> _Rule:
+    d, other = details.d, _DETAILS.alias("other")
+    # The highest tier anyone holds in each program, computed once: a -1 below it is wrong.
+    ladders = (
+        sa.select(other.c.org_id, other.c.program_id, sa.func.max(other.c.slab_sno).label("top"))
+        .where(details.scope.where(other))
+        .group_by(other.c.org_id, other.c.program_id)
+        .subquery("ladders")
+    )
+    with_ladder = d.join(
+        ladders, sa.and_(ladders.c.org_id == d.c.org_id, ladders.c.program_id == d.c.program_id)
+    )
+    return details.rule(
+        sa.and_(
+            d.c.slab_sno.is_not(None),
+            d.c.next_slab_serial_number.is_not(None),
+            d.c.next_slab_serial_number != d.c.slab_sno + 1,
+            sa.not_(sa.and_(d.c.next_slab_serial_number == -1, d.c.slab_sno >= ladders.c.top)),
         ),
-        "points_while_not_enrolled": rule(
-            sa.and_(
-                not_enrolled,
-                sa.or_(
-                    d.c.loyalty_points != 0,
-                    d.c.delayed_points != 0,
-                    d.c.total_available_points != 0,
-                ),
-            ),
-            {
-                "loyalty_id": d.c.loyalty_id,
-                "loyalty_points": d.c.loyalty_points,
-                "delayed_points": d.c.delayed_points,
-                "total_available_points": d.c.total_available_points,
-            },
+        {
+            "slab_sno": d.c.slab_sno,
+            "current_slab": d.c.current_slab,
+            "next_slab_serial_number": d.c.next_slab_serial_number,
+            "next_slab": d.c.next_slab,
+            "highest_tier_held_in_program": ladders.c.top,
+        },
+        source=with_ladder,
+    )
+
+
+def _points_while_not_enrolled(details: _Details) -> _Rule:
+    d = details.d
+    held = sa.or_(d.c.loyalty_points != 0, d.c.delayed_points != 0, d.c.total_available_points != 0)
+    return details.rule(
+        sa.and_(d.c.loyalty_id == -1, held),
+        {
+            "loyalty_id": d.c.loyalty_id,
+            "loyalty_points": d.c.loyalty_points,
+            "delayed_points": d.c.delayed_points,
+            "total_available_points": d.c.total_available_points,
+        },
+    )
+
+
+def _tier_kept_past_expiry(details: _Details, expiry_grace: timedelta) -> _Rule:
+    d, judged = details.d, judged_syncs(details.scope)
+    with_judged = d.outerjoin(
+        judged, sa.and_(judged.c.org_id == d.c.org_id, judged.c.program_id == d.c.program_id)
+    )
+    return details.rule(
+        sa.and_(
+            d.c.loyalty_id.is_not(None),
+            ~(d.c.loyalty_id == -1),
+            d.c.slab_sno > 1,
+            d.c.slab_expiry_date.is_not(None),
+            judged.c.started_at.is_not(None),
+            d.c.slab_expiry_date + expiry_grace < judged.c.started_at,
         ),
-        "tier_kept_past_expiry": rule(
-            sa.and_(
-                d.c.loyalty_id.is_not(None),
-                ~not_enrolled,
-                d.c.slab_sno > 1,
-                d.c.slab_expiry_date.is_not(None),
-                judged.c.started_at.is_not(None),
-                d.c.slab_expiry_date + expiry_grace < judged.c.started_at,
-            ),
-            {
-                "current_slab": d.c.current_slab,
-                "slab_sno": d.c.slab_sno,
-                "slab_expiry_date": d.c.slab_expiry_date,
-                "seen_at": judged.c.started_at,
-            },
-            source=with_judged,
-        ),
-        "lifetime_below_current": rule(
-            d.c.lifetime_points < d.c.loyalty_points,
-            {"lifetime_points": d.c.lifetime_points, "loyalty_points": d.c.loyalty_points},
-        ),
-    }
+        {
+            "current_slab": d.c.current_slab,
+            "slab_sno": d.c.slab_sno,
+            "slab_expiry_date": d.c.slab_expiry_date,
+            "seen_at": judged.c.started_at,
+        },
+        source=with_judged,
+    )
+
+
+def _lifetime_below_current(details: _Details) -> _Rule:
+    d = details.d
+    return details.rule(
+        d.c.lifetime_points < d.c.loyalty_points,
+        {"lifetime_points": d.c.lifetime_points, "loyalty_points": d.c.loyalty_points},
+    )
 
 
 def _downgrade_rule(scope: PartitionScope) -> _Rule:

@@ -213,11 +213,9 @@ def _run_pass(
 ) -> Iterator[dg.MaterializeResult]:
     """Run one pass, keep the run ledger current, and report each table of the family."""
     scope = _run_scope(context)
-    engine, outcome, before = _synced(context, warehouse, capillary, pass_type, options, scope)
+    engine, outcome = _synced(context, warehouse, capillary, pass_type, options, scope)
     _log_guards(context, pass_type.name, outcome)
-    after = partition_results.spent(engine, scope.run_id)
-    pass_spent = {key: now.since(before.get(key, now)) for key, now in after.items()}
-    yield from _materialised(context, engine, capillary, pass_type, scope, outcome, pass_spent)
+    yield from _materialised(context, engine, capillary, pass_type, scope, outcome)
 
 
 def _synced(
@@ -227,12 +225,11 @@ def _synced(
     pass_type: type[OrgPass],
     options: PassOptions,
     scope: RunScope,
-) -> tuple[sa.Engine, PassOutcome, dict[str, partition_results.Spent]]:
+) -> tuple[sa.Engine, PassOutcome]:
     """The pass itself, with its partitions held and its `sync_runs` rows kept current.
 
     Every API pass of every run, whoever launched it, comes through here: this is where a
-    sync from a source other than the warehouse's is refused, before any call. Returns
-    the calls each partition had spent before the pass, with its engine and outcome.
+    sync from a source other than the warehouse's is refused, before any call.
     """
     with reported_plainly():
         engine = warehouse.get_engine()
@@ -244,14 +241,13 @@ def _synced(
             for line in close_ended_runs(context.instance, engine):
                 context.log.info(line)
             open_runs(engine, scope, scope.passes)
-            before = partition_results.spent(engine, scope.run_id)
             try:
                 outcome = pass_type.sync(engine, capillary.get_client(), scope, options)
             except Exception as exc:
                 fail_runs(engine, scope, f"{type(exc).__name__}: {exc}")
                 raise
             record_pass(engine, scope, pass_type.name, outcome, [t.name for t in pass_type.tables])
-    return engine, outcome, before
+    return engine, outcome
 
 
 def _log_guards(context: dg.AssetExecutionContext, name: str, outcome: PassOutcome) -> None:
@@ -272,7 +268,6 @@ def _materialised(
     pass_type: type[OrgPass],
     scope: RunScope,
     outcome: PassOutcome,
-    pass_spent: dict[str, partition_results.Spent],
 ) -> Iterator[dg.MaterializeResult]:
     """Each table's materialisation: each partition's own figures first, then the run's."""
     endpoint = capillary.describe()
@@ -282,7 +277,7 @@ def _materialised(
             **endpoint,
             "pass": pass_type.name,
         }
-        own = partition_results.by_partition(engine, table, scope, outcome, pass_spent)
+        own = partition_results.by_partition(engine, table, scope, outcome)
         partition_results.record(
             context, table.name, {key: {**mine, **run_wide, **mine} for key, mine in own.items()}
         )

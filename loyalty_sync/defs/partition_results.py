@@ -5,13 +5,11 @@ gives every one of them the step's metadata: without this, partition `51136-2570
 show the whole run's rows, calls and 8116s. `context.add_asset_metadata(...,
 partition_key=...)` overrides the step's metadata for one partition; this module computes
 what goes there, from the warehouse and from `sync_runs`, which already holds each
-partition's calls (an org-level call shared among the org's partitions in the run).
+partition's whole sync (an org-level call shared among the org's partitions in the run).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -19,29 +17,10 @@ import sqlalchemy as sa
 
 from loyalty_sync.defs.metadata import sample
 from loyalty_sync.sync.ledger import PassOutcome, as_metadata_counts
+from loyalty_sync.sync.record.outcome import PartitionCalls
 from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope, parse_partition_key
-
-
-@dataclass(frozen=True)
-class Spent:
-    """What sync_runs says a partition has cost so far in this run."""
-
-    calls: int = 0
-    retries: int = 0
-
-    def since(self, before: Spent) -> Spent:
-        return Spent(self.calls - before.calls, self.retries - before.retries)
-
-
-def spent(engine: sa.Engine, run_id: str) -> dict[str, Spent]:
-    t = tables.sync_runs
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(t.c.partition_key, t.c.api_calls, t.c.retries).where(t.c.run_id == run_id)
-        )
-        return {key: Spent(calls or 0, retries or 0) for key, calls, retries in rows}
 
 
 def partition_row_count(conn: sa.Connection, table: sa.Table, key: str) -> int:
@@ -55,18 +34,21 @@ def by_partition(
     table: sa.Table,
     scope: RunScope,
     outcome: PassOutcome,
-    pass_spent: Mapping[str, Spent],
 ) -> dict[str, dict[str, Any]]:
-    """Partition key -> the metadata that partition's materialisation of `table` shows."""
+    """Partition key -> the metadata that partition's materialisation of `table` shows.
+
+    Its calls are the pass's one attribution of them, the one `sync_runs` adds up.
+    """
+    pass_calls = outcome.calls_by_partition(scope)
     results: dict[str, dict[str, Any]] = {}
     with engine.connect() as conn:
         for key in scope.partition_keys:
-            own = pass_spent.get(key, Spent())
+            own = pass_calls.get(key, PartitionCalls())
             org_id, _ = parse_partition_key(key)
             org = outcome.spent_by_org.get(org_id)
             results[key] = {
                 "dagster/row_count": partition_row_count(conn, table, key),
-                "rows_synced": int(outcome.rows_by_partition.get((table.name, key), 0)),
+                "rows_synced": outcome.rows_of(key).get(table.name, 0),
                 "api_calls": own.calls,
                 "api_retries": own.retries,
                 # The org's pass, as its progress bar showed it; its partitions share it.

@@ -27,10 +27,11 @@ from loyalty_sync.warehouse.scope import PartitionScope
 
 KEY = ["org_id", "program_id", "promotion_id"]
 HOLDER = [*KEY, "customer_id"]
+PROMOTION_COLUMNS = ["promotion_name", "status", "active", "start_date", "end_date"]
 
 # The columns each input is read with (`AssetIn(metadata={"columns": ...})`).
 INPUT_COLUMNS: dict[str, list[str]] = {
-    "promotions": [*KEY, "promotion_name", "status", "active", "start_date", "end_date"],
+    "promotions": [*KEY, *PROMOTION_COLUMNS],
     "customer_promotions": HOLDER,
     "loyalty_program_details": ["org_id", "program_id", "customer_id", "loyalty_id"],
     "benefit_summaries": [*HOLDER, "no_benefits"],
@@ -70,34 +71,9 @@ def _maps(frame: pd.DataFrame, by: str, value: str) -> dict[Hashable, dict[str, 
 
 def promotion_performance(frames: Frames) -> pd.DataFrame:
     """One row per promotion with the columns of `tables.promotion_performance`."""
-    points = frames["benefit_points"]
-    points = points[points["total_points_issued"].fillna(Decimal(0)) > 0]
-    currencies = frames["benefit_alternate_currencies"]
-    currencies = currencies[currencies["total_issued"].fillna(Decimal(0)) > 0]
-    incentives = frames["benefit_incentives"]
-    incentives = incentives[incentives["action_issued_count"].fillna(0) > 0]
-    holders = frames["customer_promotions"]
-    details = frames["loyalty_program_details"]
-    enrolled = details[details["loyalty_id"].fillna(-1) != -1][
-        ["org_id", "program_id", "customer_id"]
-    ]
-    summaries = frames["benefit_summaries"]
-    benefited = pd.concat([f[HOLDER] for f in (points, currencies, incentives)]).drop_duplicates()
-    issued_on = pd.concat([f[[*KEY, "last_issued_on"]] for f in (points, currencies, incentives)])
-    dates = issued_on.groupby(KEY)["last_issued_on"].agg(["min", "max"])
-
+    points, currencies, incentives = _issuing(frames)
     out = frames["promotions"].set_index(KEY)
-    figures = [
-        _count(holders, "holders"),
-        _count(
-            holders.merge(enrolled, on=["org_id", "program_id", "customer_id"]), "enrolled_holders"
-        ),
-        _count(summaries, "summaries_fetched"),
-        summaries.groupby(KEY)["no_benefits"].sum().rename("no_benefits_summaries"),
-        _count(benefited, "customers_benefited"),
-        incentives.groupby(KEY)["action_issued_count"].sum().rename("incentives_issued"),
-    ]
-    for series in figures:
+    for series in _count_figures(frames, points, currencies, incentives):
         out = out.join(series)
         out[series.name] = out[series.name].fillna(0).astype("int64")
     out["no_benefits_share"] = (out["no_benefits_summaries"] / out["summaries_fetched"]).where(
@@ -111,8 +87,45 @@ def promotion_performance(frames: Frames) -> pd.DataFrame:
         ("incentives_by_action", _maps(incentives, "action", "action_issued_count")),
     ):
         out[column] = [maps.get(key, {}) for key in out.index]
+    issued_on = pd.concat([f[[*KEY, "last_issued_on"]] for f in (points, currencies, incentives)])
+    dates = issued_on.groupby(KEY)["last_issued_on"].agg(["min", "max"])
     out = out.join(dates.rename(columns={"min": "first_benefit_at", "max": "last_benefit_at"}))
     return out.reset_index().sort_values(KEY, ignore_index=True)
+
+
+def _issuing(frames: Frames) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The rows of the three benefit tables that issued something."""
+    points = frames["benefit_points"]
+    currencies = frames["benefit_alternate_currencies"]
+    incentives = frames["benefit_incentives"]
+    return (
+        points[points["total_points_issued"].fillna(Decimal(0)) > 0],
+        currencies[currencies["total_issued"].fillna(Decimal(0)) > 0],
+        incentives[incentives["action_issued_count"].fillna(0) > 0],
+    )
+
+
+def _count_figures(
+    frames: Frames, points: pd.DataFrame, currencies: pd.DataFrame, incentives: pd.DataFrame
+) -> list[pd.Series]:
+    """The per-promotion counts (`COUNTS`), each a series keyed by promotion."""
+    holders = frames["customer_promotions"]
+    details = frames["loyalty_program_details"]
+    enrolled = details[details["loyalty_id"].fillna(-1) != -1][
+        ["org_id", "program_id", "customer_id"]
+    ]
+    summaries = frames["benefit_summaries"]
+    benefited = pd.concat([f[HOLDER] for f in (points, currencies, incentives)]).drop_duplicates()
+    return [
+        _count(holders, "holders"),
+        _count(
+            holders.merge(enrolled, on=["org_id", "program_id", "customer_id"]), "enrolled_holders"
+        ),
+        _count(summaries, "summaries_fetched"),
+        summaries.groupby(KEY)["no_benefits"].sum().rename("no_benefits_summaries"),
+        _count(benefited, "customers_benefited"),
+        incentives.groupby(KEY)["action_issued_count"].sum().rename("incentives_issued"),
+    ]
 
 
 def _keyed(t: sa.Table) -> list[sa.ColumnElement[Any]]:
@@ -162,90 +175,31 @@ def _by(t: sa.Table, value: str, by: str, scope: PartitionScope, name: str) -> s
 
 def performance_query(scope: PartitionScope) -> sa.Select[Any]:
     """The figures of `promotion_performance` for the promotions of `scope`, in SQL."""
-    p, cp = tables.promotions, tables.customer_promotions
-    lpd, bs = tables.loyalty_program_details, tables.benefit_summaries
-    holders = (
-        sa.select(
-            *_keyed(cp),
-            sa.func.count().label("holders"),
-            sa.func.count(lpd.c.customer_id).label("enrolled_holders"),
-        )
-        .select_from(
-            cp.outerjoin(
-                lpd,
-                sa.and_(
-                    _on(cp, lpd, ["org_id", "program_id", "customer_id"]),
-                    sa.func.coalesce(lpd.c.loyalty_id, -1) != -1,
-                ),
-            )
-        )
-        .where(scope.where(cp))
-        .group_by(*_keyed(cp))
-        .subquery("holders")
-    )
-    summaries = (
-        sa.select(
-            *_keyed(bs),
-            sa.func.count().label("fetched"),
-            sa.func.count().filter(bs.c.no_benefits).label("no_benefits"),
-        )
-        .where(scope.where(bs))
-        .group_by(*_keyed(bs))
-        .subquery("summaries")
-    )
-    issued = _issued()
-    benefits = sa.union_all(
-        *(
-            sa.select(*_keyed(t), t.c.customer_id, t.c.last_issued_on).where(
-                scope.where(t), sa.func.coalesce(t.c[value], 0) > 0
-            )
-            for t, value, _ in issued
-        )
-    ).subquery("benefits")
-    benefited = (
-        sa.select(
-            *(benefits.c[k] for k in KEY),
-            sa.func.count(sa.distinct(benefits.c.customer_id)).label("customers"),
-            sa.func.min(benefits.c.last_issued_on).label("first"),
-            sa.func.max(benefits.c.last_issued_on).label("last"),
-        )
-        .group_by(*(benefits.c[k] for k in KEY))
-        .subquery("benefited")
-    )
-    points, currencies, incentives = (
-        _by(t, value, by, scope, name)
-        for (t, value, by), name in zip(
-            issued, ["points_by_category", "currencies_issued", "incentives_by_action"], strict=True
-        )
-    )
+    p = tables.promotions
+    holders, summaries, benefited = _holders(scope), _summaries(scope), _benefited(scope)
+    points, currencies, incentives = _breakdowns(scope)
     joined = p
     for sub in (holders, summaries, benefited, points, currencies, incentives):
         joined = joined.outerjoin(sub, _on(p, sub, KEY))
     fetched = sa.func.coalesce(summaries.c.fetched, 0)
     no_benefits = sa.func.coalesce(summaries.c.no_benefits, 0)
     empty = sa.cast(sa.literal("{}"), tables.promotion_performance.c.points_by_category.type)
+    share = sa.case((fetched > 0, sa.cast(no_benefits, sa.Float) / fetched), else_=sa.null())
+    incentives_issued = sa.cast(sa.func.coalesce(incentives.c.total, 0), sa.BigInteger)
     return (
         sa.select(
             *_keyed(p),
-            p.c.promotion_name,
-            p.c.status,
-            p.c.active,
-            p.c.start_date,
-            p.c.end_date,
+            *(p.c[name] for name in PROMOTION_COLUMNS),
             sa.func.coalesce(holders.c.holders, 0).label("holders"),
             sa.func.coalesce(holders.c.enrolled_holders, 0).label("enrolled_holders"),
             fetched.label("summaries_fetched"),
             no_benefits.label("no_benefits_summaries"),
-            sa.case((fetched > 0, sa.cast(no_benefits, sa.Float) / fetched), else_=sa.null()).label(
-                "no_benefits_share"
-            ),
+            share.label("no_benefits_share"),
             sa.func.coalesce(benefited.c.customers, 0).label("customers_benefited"),
             sa.func.coalesce(points.c.total, 0).label("points_issued"),
             sa.func.coalesce(points.c.points_by_category, empty).label("points_by_category"),
             sa.func.coalesce(currencies.c.currencies_issued, empty).label("currencies_issued"),
-            sa.cast(sa.func.coalesce(incentives.c.total, 0), sa.BigInteger).label(
-                "incentives_issued"
-            ),
+            incentives_issued.label("incentives_issued"),
             sa.func.coalesce(incentives.c.incentives_by_action, empty).label(
                 "incentives_by_action"
             ),
@@ -255,6 +209,73 @@ def performance_query(scope: PartitionScope) -> sa.Select[Any]:
         .select_from(joined)
         .where(scope.where(p))
         .order_by(*_keyed(p))
+    )
+
+
+def _breakdowns(scope: PartitionScope) -> list[sa.Subquery]:
+    """Points by category, currencies by name and incentives by action, per promotion."""
+    names = ["points_by_category", "currencies_issued", "incentives_by_action"]
+    return [
+        _by(t, value, by, scope, name)
+        for (t, value, by), name in zip(_issued(), names, strict=True)
+    ]
+
+
+def _holders(scope: PartitionScope) -> sa.Subquery:
+    """Per promotion: its holders, and those enrolled in the program."""
+    cp, lpd = tables.customer_promotions, tables.loyalty_program_details
+    enrolled = sa.and_(
+        _on(cp, lpd, ["org_id", "program_id", "customer_id"]),
+        sa.func.coalesce(lpd.c.loyalty_id, -1) != -1,
+    )
+    return (
+        sa.select(
+            *_keyed(cp),
+            sa.func.count().label("holders"),
+            sa.func.count(lpd.c.customer_id).label("enrolled_holders"),
+        )
+        .select_from(cp.outerjoin(lpd, enrolled))
+        .where(scope.where(cp))
+        .group_by(*_keyed(cp))
+        .subquery("holders")
+    )
+
+
+def _summaries(scope: PartitionScope) -> sa.Subquery:
+    """Per promotion: actionSummary answers stored, and those that were 8116."""
+    bs = tables.benefit_summaries
+    return (
+        sa.select(
+            *_keyed(bs),
+            sa.func.count().label("fetched"),
+            sa.func.count().filter(bs.c.no_benefits).label("no_benefits"),
+        )
+        .where(scope.where(bs))
+        .group_by(*_keyed(bs))
+        .subquery("summaries")
+    )
+
+
+def _benefited(scope: PartitionScope) -> sa.Subquery:
+    """Per promotion: customers issued anything, and the first and last issue times."""
+    benefits = sa.union_all(
+        *(
+            sa.select(*_keyed(t), t.c.customer_id, t.c.last_issued_on).where(
+                scope.where(t), sa.func.coalesce(t.c[value], 0) > 0
+            )
+            for t, value, _ in _issued()
+        )
+    ).subquery("benefits")
+    key = [benefits.c[k] for k in KEY]
+    return (
+        sa.select(
+            *key,
+            sa.func.count(sa.distinct(benefits.c.customer_id)).label("customers"),
+            sa.func.min(benefits.c.last_issued_on).label("first"),
+            sa.func.max(benefits.c.last_issued_on).label("last"),
+        )
+        .group_by(*key)
+        .subquery("benefited")
     )
 
 

@@ -85,17 +85,20 @@ def hold(
     try:
         with locker.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for key in wanted:
-
-                def taken(key: str = key) -> str | None:
-                    if conn.scalar(
-                        sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(key)}
-                    ):
-                        return None
-                    return f"{holder_of(conn, key) or 'another sync'} which holds partition {key}"
-
-                wait_until(taken, say)
+                wait_until(_taker(conn, key, holder), say)
             yield
     finally:
         locker.dispose()
         with _guard:
             _held.difference_update(wanted)
+
+
+def _taker(conn: sa.Connection, key: str, holder: str) -> Callable[[], str | None]:
+    """Try to take `key`'s lock: None once taken, else who holds it (for the wait message)."""
+
+    def taken() -> str | None:
+        if conn.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(key)}):
+            return None
+        return f"{holder_of(conn, key) or 'another sync'} which holds partition {key}"
+
+    return taken

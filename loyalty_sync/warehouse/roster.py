@@ -188,38 +188,45 @@ def check_text_file(path: Path) -> None:
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     line = 1
     size = 0
-    advice = "save it as CSV UTF-8"
     try:
         with path.open("rb") as handle:
             while chunk := handle.read(_READ_CHUNK):
                 size += len(chunk)
-                nul = chunk.find(b"\x00")
-                if nul >= 0:
-                    at = line + chunk.count(b"\n", 0, nul)
-                    raise RosterFileError(
-                        f"{path} is not a text file: line {at} holds a NUL byte (a binary "
-                        f"file, or text saved as UTF-16); {advice}"
-                    )
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError as exc:
-                    carried = len(exc.object) - len(chunk)  # bytes held from the last chunk
-                    at = line + chunk.count(b"\n", 0, max(0, exc.start - carried))
-                    bad = exc.object[exc.start : exc.end].hex(" ")
-                    raise RosterFileError(
-                        f"{path} is not UTF-8 text: line {at} holds the byte(s) {bad}; {advice}"
-                    ) from None
+                _check_chunk(path, decoder, chunk, line)
                 line += chunk.count(b"\n")
             try:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError:
                 raise RosterFileError(
-                    f"{path} is not UTF-8 text: it ends inside a character; {advice}"
+                    f"{path} is not UTF-8 text: it ends inside a character; {_TEXT_ADVICE}"
                 ) from None
     except OSError as exc:
         raise RosterFileError(f"{path} cannot be read: {exc.strerror or exc}") from None
     if size == 0:
         raise RosterFileError(f"{path} is empty; {_expected_header()}")
+
+
+_TEXT_ADVICE = "save it as CSV UTF-8"
+
+
+def _check_chunk(path: Path, decoder: codecs.IncrementalDecoder, chunk: bytes, line: int) -> None:
+    """Refuse a chunk (starting on `line`) holding a NUL byte or bytes that are not UTF-8."""
+    nul = chunk.find(b"\x00")
+    if nul >= 0:
+        at = line + chunk.count(b"\n", 0, nul)
+        raise RosterFileError(
+            f"{path} is not a text file: line {at} holds a NUL byte (a binary "
+            f"file, or text saved as UTF-16); {_TEXT_ADVICE}"
+        )
+    try:
+        decoder.decode(chunk)
+    except UnicodeDecodeError as exc:
+        carried = len(exc.object) - len(chunk)  # bytes held from the last chunk
+        at = line + chunk.count(b"\n", 0, max(0, exc.start - carried))
+        bad = exc.object[exc.start : exc.end].hex(" ")
+        raise RosterFileError(
+            f"{path} is not UTF-8 text: line {at} holds the byte(s) {bad}; {_TEXT_ADVICE}"
+        ) from None
 
 
 def _expected_header() -> str:

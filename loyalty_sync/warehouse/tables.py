@@ -11,6 +11,18 @@ are written: the assets' column schemas read them (`defs/metadata.column_schema`
 migrations write them to Postgres as `COMMENT ON`, so `psql \\d+` and BI tools show the
 same text as the Dagster UI.
 
+Clocks: each timestamp column holds one clock, named in its comment.
+- The warehouse's clock, Postgres `now()` (the writing transaction's start): `synced_at`
+  everywhere, `sync_runs.finished_at`, the checkpoints' `started_at` and `updated_at`,
+  `sync_item_state.checked_at`, `api_rate_limits.tat` (`clock_timestamp()`).
+- The local clock of the host that ran the sync: `sync_runs.started_at`,
+  `tier_history.valid_from` (both the run scope's start), `sync_source.adopted_at`.
+- Capillary's clock, its `Date` header as the client believes it (within minutes of the
+  local clock, else the local clock stands in): `sync_item_state.fetched_at` and
+  `api_events.occurred_at`.
+- Timestamps that are API fields (`created_date`, `slab_expiry_date`, ...) are
+  Capillary's data, stored as served.
+
 Migrations (`warehouse/migrations`) create these tables; a test checks that the migrated
 database and this module agree, comments included.
 """
@@ -33,7 +45,9 @@ CUSTOMER = "Capillary customer id (the customer's `id`, entityId in v3)."
 PROMOTION = "Loyalty promotion id (promotionId)."
 LAST_ISSUED = "When this benefit was last issued (lastIssuedOn), as a UTC timestamp."
 RAW = "The API object as served, so fields not mapped to columns are kept."
-SYNCED_AT = "When this row's values last changed (a re-sync with equal values keeps it)."
+SYNCED_AT = (
+    "When this row's values last changed (a re-sync with equal values keeps it); warehouse clock."
+)
 RUN_ID = "Id of the Dagster run that last wrote this row."
 
 
@@ -301,7 +315,11 @@ api_events = sa.Table(
     "api_events",
     metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True, comment="Event number."),
-    _time("occurred_at", "When the API answered with this code."),
+    _time(
+        "occurred_at",
+        "When the API answered with this code (a guard's warning: when it judged); "
+        "Capillary's clock as believed, else the local clock.",
+    ),
     _text("endpoint", "The endpoint called (lookup, promotionData, actionSummary, ...)."),
     _int("http_status", "HTTP status of the answer; null for a warning in a successful one."),
     _int("code", "Capillary warning or error code (8015, 8116, ...); null when none."),
@@ -322,7 +340,11 @@ tier_history = sa.Table(
     _key("org_id", ORG),
     _key("program_id", PROGRAM),
     _key("customer_id", CUSTOMER),
-    _key("valid_from", "When the sync that first saw this tier ran.", TIMESTAMPTZ),
+    _key(
+        "valid_from",
+        "When the sync that first saw this tier started; local clock of the host that ran it.",
+        TIMESTAMPTZ,
+    ),
     _int("slab_sno", "Serial number of the tier seen."),
     _text("current_slab", "Name of the tier seen."),
     _time("slab_expiry_date", "Expiry date of the tier seen."),
@@ -340,15 +362,27 @@ sync_runs = sa.Table(
     _key("partition_key", "ORG-PROGRAM partition synced.", sa.Text),
     _id("org_id", ORG, nullable=False),
     _id("program_id", PROGRAM, nullable=False),
-    _time("started_at", "When the run started syncing the partition."),
-    _time("finished_at", "When the run finished it (success or failure); null while running."),
-    _text("status", "running, success or failed."),
+    _time(
+        "started_at",
+        "When the run started syncing the partition; local clock of the host that ran it.",
+    ),
+    _time(
+        "finished_at",
+        "When the run finished it (success, failure or abandoned); null while running; "
+        "warehouse clock.",
+    ),
+    _text("status", "running, success, failed or abandoned."),
     _json("rows", "Rows written per table, with inserted, updated and deleted counts."),
     _int("api_calls", "API calls the run made for this partition's org."),
     _int("retries", "Retried calls among them."),
     _json("warnings", "Warning and error codes met, with counts."),
     _text("error", "Why the sync failed; null on success."),
-    sa.Column("synced_at", TIMESTAMPTZ, nullable=False, comment="When this row was last written."),
+    sa.Column(
+        "synced_at",
+        TIMESTAMPTZ,
+        nullable=False,
+        comment="When this row was last written (its progress mark); warehouse clock.",
+    ),
     _json("passes", "The passes this sync means to make, each expected or done."),
     _json(
         "signals",
@@ -379,8 +413,13 @@ sync_checkpoints = sa.Table(
     ),
     _text("status", "new, running, success (the pass completed) or failed."),
     _text("run_id", "Id of the Dagster run working on the pass, last."),
-    _time("started_at", "When the pass started, in the run that first worked on it."),
-    _time("updated_at", "When a chunk last committed (a running pass older than this is stale)."),
+    _time(
+        "started_at", "When the pass started, in the run that first worked on it; warehouse clock."
+    ),
+    _time(
+        "updated_at",
+        "When a chunk last committed (a running pass older than this is stale); warehouse clock.",
+    ),
     _json(
         "cursor", "Sort key of the last item a committed chunk finished: a rerun resumes after it."
     ),
@@ -449,7 +488,7 @@ api_rate_limits = sa.Table(
         "tat",
         TIMESTAMPTZ,
         nullable=False,
-        comment="Theoretical arrival time: the next free request slot (GCRA).",
+        comment="Theoretical arrival time: the next free request slot (GCRA); warehouse clock.",
     ),
     comment="Shared rate limiter state: the next free request slot per API key.",
 )
@@ -517,7 +556,12 @@ sync_source = sa.Table(
     ),
     sa.Column("own_org_id", sa.BigInteger, nullable=False, comment="The credential's own org."),
     sa.Column("org_ids", JSONB, nullable=False, comment="Every org id synced, own org first."),
-    sa.Column("adopted_at", TIMESTAMPTZ, nullable=False, comment="When this source was taken on."),
+    sa.Column(
+        "adopted_at",
+        TIMESTAMPTZ,
+        nullable=False,
+        comment="When this source was taken on; local clock.",
+    ),
     sa.Column("adopted_by", sa.Text, comment="What took it on: first sync, or `source adopt`."),
     sa.CheckConstraint("id = 1", name="ck_sync_source_one_row"),
     comment="Where this warehouse's data comes from (one row; never a secret).",

@@ -179,28 +179,49 @@ class StagedMerge:
         With `held`, the rows the scope lost are recorded in `sync_pending_deletes`
         instead of deleted (`deleted` then counts rows held back).
         """
-        conn, table, stage = self.conn, self.table, self.stage
+        conn, stage = self.conn, self.stage
         conn.execute(sa.text(f"ANALYZE {stage}"))
-        target = _qualified(conn, table)
-        params: dict[str, Any] = {"run_id": self.run_id}
         staged_rows = sa.table(stage, *(sa.column(c.name) for c in self.columns))
-        if self.scope is not None:
-            outside = conn.scalar(
-                sa.select(sa.func.count())
-                .select_from(staged_rows)
-                .where(sa.not_(self.scope.where(staged_rows)))
+        self._check_scope(staged_rows)
+        keys = [c.name for c in self.table.primary_key.columns]
+        inserted, updated = conn.execute(
+            sa.text(self._upsert_sql(keys)), {"run_id": self.run_id}
+        ).one()
+        deleted = self._delete_lost(staged_rows, keys, held)
+        conn.execute(sa.text(f"DROP TABLE {stage}"))
+        return MergeResult(
+            table=self.table.name,
+            staged=self.staged,
+            inserted=int(inserted),
+            updated=int(updated),
+            deleted=int(deleted),
+        )
+
+    def _check_scope(self, staged_rows: sa.TableClause) -> None:
+        """Refuse a stage holding rows outside the partitions the merge replaces."""
+        if self.scope is None:
+            return
+        outside = self.conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(staged_rows)
+            .where(sa.not_(self.scope.where(staged_rows)))
+        )
+        if outside:
+            raise BatchError(
+                f"{outside} row(s) for {self.table.name} fall outside the partitions "
+                f"{', '.join(self.scope.keys) or '(none)'}"
             )
-            if outside:
-                raise BatchError(
-                    f"{outside} row(s) for {table.name} fall outside the partitions "
-                    f"{', '.join(self.scope.keys) or '(none)'}"
-                )
-        keys = [c.name for c in table.primary_key.columns]
+
+    def _upsert_sql(self, keys: list[str]) -> str:
+        """INSERT ... ON CONFLICT from the stage, rewriting only rows whose values changed;
+        it returns (rows inserted, rows updated)."""
+        conn = self.conn
         values = [c.name for c in self.columns if c.name not in keys]
         all_columns = [*keys, *values]
         insert_list = ", ".join(_quote(conn, n) for n in [*all_columns, "synced_at", "run_id"])
         select_list = ", ".join(_quote(conn, n) for n in all_columns)
         conflict = ", ".join(_quote(conn, k) for k in keys)
+        on_conflict = "DO NOTHING"
         if values:
             assignments = ", ".join(
                 f"{_quote(conn, n)} = EXCLUDED.{_quote(conn, n)}"
@@ -211,37 +232,32 @@ class StagedMerge:
             on_conflict = (
                 f"DO UPDATE SET {assignments} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
             )
-        else:
-            on_conflict = "DO NOTHING"
-        counts = conn.execute(
-            sa.text(
-                f"WITH written AS ("
-                f" INSERT INTO {target} AS t ({insert_list})"
-                f" SELECT {select_list}, now(), :run_id FROM {stage}"
-                f" ON CONFLICT ({conflict}) {on_conflict}"
-                f" RETURNING (xmax = 0) AS inserted)"
-                f" SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
-                f" FROM written"
-            ),
-            params,
-        ).one()
-        deleted = 0
-        if self.scope is not None and held is not None:
-            deleted = self._hold_deletes(staged_rows, keys, held)
-        elif self.scope is not None:
-            still_served = sa.select(sa.literal(1)).where(
-                *(staged_rows.c[k] == table.c[k] for k in keys)
-            )
-            deleted = conn.execute(
+        return (
+            f"WITH written AS ("
+            f" INSERT INTO {_qualified(conn, self.table)} AS t ({insert_list})"
+            f" SELECT {select_list}, now(), :run_id FROM {self.stage}"
+            f" ON CONFLICT ({conflict}) {on_conflict}"
+            f" RETURNING (xmax = 0) AS inserted)"
+            f" SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
+            f" FROM written"
+        )
+
+    def _delete_lost(
+        self, staged_rows: sa.TableClause, keys: list[str], held: HeldDeletes | None
+    ) -> int:
+        """Rows of the scope the stage no longer holds: deleted, or held back with `held`."""
+        if self.scope is None:
+            return 0
+        if held is not None:
+            return self._hold_deletes(staged_rows, keys, held)
+        table = self.table
+        still_served = sa.select(sa.literal(1)).where(
+            *(staged_rows.c[k] == table.c[k] for k in keys)
+        )
+        return int(
+            self.conn.execute(
                 sa.delete(table).where(self.scope.where(table), ~still_served.exists())
             ).rowcount
-        conn.execute(sa.text(f"DROP TABLE {stage}"))
-        return MergeResult(
-            table=table.name,
-            staged=self.staged,
-            inserted=int(counts[0]),
-            updated=int(counts[1]),
-            deleted=int(deleted),
         )
 
     def _hold_deletes(self, staged_rows: sa.TableClause, keys: list[str], held: HeldDeletes) -> int:
