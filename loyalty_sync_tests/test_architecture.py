@@ -147,8 +147,8 @@ def test_core_layers_hold_no_dagster_code(layer: str) -> None:
 
 
 def test_the_product_does_not_import_the_simulator_but_where_it_is_the_default() -> None:
-    # The simulator is the embedded default of the Capillary resource and has a command.
-    allowed = {"loyalty_sync.defs.resources.capillary", "loyalty_sync.cli.simulator"}
+    # The definitions choose the simulator when no host is set, and it has a command.
+    allowed = {"loyalty_sync.defs.resources.simulator", "loyalty_sync.cli.simulator"}
     offenders = [
         f"{name} imports {target}"
         for name, path in _modules().items()

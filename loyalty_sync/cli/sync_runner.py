@@ -327,6 +327,8 @@ def run_sync(
     started = time.monotonic()
     for key in partition_keys or []:
         parse_partition_key(key)
+    # Before the definitions are built: building them starts the simulator if none runs.
+    simulator_before = _shared_simulator_pid()
     defs = _checked_defs()
     # Notices print above the progress display (rich redirects stderr while it is live),
     # each as soon as it is known: a sync never sits on a blank screen.
@@ -336,7 +338,6 @@ def run_sync(
     instance = local_instance()
     capillary: CapillaryResource = defs.resources["capillary"]  # type: ignore[assignment]
     warehouse: WarehouseResource = defs.resources["warehouse"]  # type: ignore[assignment]
-    simulator_before = _shared_simulator_pid()
     summary = SyncSummary(endpoint=capillary.describe())
     say(source_line(summary.endpoint))
     engine = warehouse.get_engine()
