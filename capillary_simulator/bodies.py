@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from capillary_simulator import identifiers as ids
+from capillary_simulator.codes import MESSAGES, NO_BENEFITS_WARNING
 from capillary_simulator.records import (
     ACTIVE,
     CURRENCY_TYPES,
@@ -32,7 +33,6 @@ from capillary_simulator.timefmt import (
     iso_millis_z,
     iso_z,
 )
-from loyalty_sync.capillary.codes import CODES, NO_BENEFITS_WARNING
 
 if TYPE_CHECKING:
     from capillary_simulator.data import SimulatorDataset
@@ -42,7 +42,7 @@ Body = dict[str, Any]
 
 def message(code: int) -> dict[str, Any]:
     """A warning or error entry with the documented message of `code`."""
-    return {"status": False, "code": code, "message": CODES[code].message}
+    return {"status": False, "code": code, "message": MESSAGES[code]}
 
 
 def amount(value: float) -> str:

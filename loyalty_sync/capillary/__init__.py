@@ -1,1 +1,1 @@
-"""Capillary API: the client resource, response models, and a simulator of the API."""
+"""The Capillary API as the sync reads it: a client split by job, settings, typed answers."""
