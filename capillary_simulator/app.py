@@ -417,6 +417,14 @@ def _query(request: Request) -> dict[str, str]:
 def _api_routes() -> list[Route]:
     """Capillary's routes, each through the gate of `_serve`."""
     return [
+        *_customer_routes(),
+        *_promotion_routes(),
+        Route("/v3/oauth/token/generate", _token_generate, methods=["POST"]),
+    ]
+
+
+def _customer_routes() -> list[Route]:
+    return [
         _api(
             "/v2/customers/lookup/customerDetails",
             lambda ds, r: endpoints.customer_details(ds, _query(r), r.headers),
@@ -437,6 +445,11 @@ def _api_routes() -> list[Route]:
             "/v2/customers//loyaltyDetails",
             lambda ds, r: endpoints.loyalty_details(ds, "", _query(r), r.headers),
         ),
+    ]
+
+
+def _promotion_routes() -> list[Route]:
+    return [
         _api(
             "/v2.1/customers/lookup/promotionData",
             lambda ds, r: endpoints.promotion_data(ds, _query(r), r.headers),
@@ -457,7 +470,6 @@ def _api_routes() -> list[Route]:
             lambda ds, r: endpoints.promotion_catalogue(ds, _query(r), r.headers),
             v3=True,
         ),
-        Route("/v3/oauth/token/generate", _token_generate, methods=["POST"]),
     ]
 
 

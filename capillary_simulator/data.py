@@ -544,34 +544,57 @@ class SimulatorDataset:
             raise ValueError(f"org {org_id} has no program {program_id}")
         offer = _checked_offer(points_offer_type, holders_share, no_benefit_share)
         start, end = self._new_promotion_dates(start_date, end_date)
-        holders = self.config.holders_share if holders_share is None else holders_share
-        no_benefit = self.config.no_benefit_share if no_benefit_share is None else no_benefit_share
+        shares = (
+            self.config.holders_share if holders_share is None else holders_share,
+            self.config.no_benefit_share if no_benefit_share is None else no_benefit_share,
+        )
         with self._lock:
-            latest = max(p.last_modified_on_ms for p in self.all_promotions())
-            # A simulated day's promotions are a second apart so that many fit in its hour.
-            gap = 1000 if created_ms else 60_000
-            stamp = max(latest + gap, created_ms if created_ms else self.clock.now_ms())
-            p = self._base_promotion_count(program_id) + len(self._added.get(program_id, []))
-            promotion = self._promotion_factory.promotion(
-                program,
-                p,
-                self._promotion_factory.rng(program, p),
-                name=name or f"Added Promotion {p + 1}",
-                description=description or f"Added to {program.name}",
-                points_offer_type=offer,
-                start_ms=start,
-                end_ms=end,
-                holders_share=holders,
-                no_benefit_share=no_benefit,
-                misconfigured=False,
-                added=True,
-                modified_ms=stamp,
+            promotion = self._new_promotion(
+                program, offer, (start, end), shares, name, description, created_ms
             )
-            if created_ms:  # added on a simulated day: active from that day, earning in it
-                window = (stamp, max(created_ms + HOUR_MS, stamp + 1000))
-                promotion = replace(promotion, kind=ACTIVE, benefits_window=window)
             self._remember_added(promotion)
         return promotion
+
+    def _new_promotion(
+        self,
+        program: Program,
+        offer: str,
+        dates: tuple[int, int],
+        shares: tuple[float, float],
+        name: str | None,
+        description: str | None,
+        created_ms: int | None,
+    ) -> Promotion:
+        """The next promotion of `program`, modified after every other (under the lock)."""
+        stamp = self._next_stamp(created_ms)
+        added = self._added.get(program.program_id, [])
+        p = self._base_promotion_count(program.program_id) + len(added)
+        promotion = self._promotion_factory.promotion(
+            program,
+            p,
+            self._promotion_factory.rng(program, p),
+            name=name or f"Added Promotion {p + 1}",
+            description=description or f"Added to {program.name}",
+            points_offer_type=offer,
+            start_ms=dates[0],
+            end_ms=dates[1],
+            holders_share=shares[0],
+            no_benefit_share=shares[1],
+            misconfigured=False,
+            added=True,
+            modified_ms=stamp,
+        )
+        if created_ms:  # added on a simulated day: active from that day, earning in it
+            window = (stamp, max(created_ms + HOUR_MS, stamp + 1000))
+            promotion = replace(promotion, kind=ACTIVE, benefits_window=window)
+        return promotion
+
+    def _next_stamp(self, created_ms: int | None) -> int:
+        """When an added promotion was last modified: after every other one (under the lock)."""
+        latest = max(p.last_modified_on_ms for p in self.all_promotions())
+        # A simulated day's promotions are a second apart so that many fit in its hour.
+        gap = 1000 if created_ms else 60_000
+        return max(latest + gap, created_ms if created_ms else self.clock.now_ms())
 
     def _new_promotion_dates(self, start_date: str | None, end_date: str | None) -> tuple[int, int]:
         """Start and end of an added promotion: given, or from the day before the reference

@@ -127,15 +127,10 @@ class PromotionFactory:
         modified_ms: int | None = None,
     ) -> Promotion:
         """A promotion with the given essentials; the rest is drawn from `r`."""
-        promotion_id = ids.promotion_id(program.global_index, p)
+        identity, h2 = self._identity(program, p)
         created, modified = self._created_modified(start_ms, r, modified_ms)
-        identifier, h2 = self._identifier(promotion_id)
         return Promotion(
-            promotion_id=promotion_id,
-            org_id=program.org_id,
-            program_id=program.program_id,
-            index=p,
-            identifier=identifier,
+            **identity,
             name=name,
             description=description,
             points_offer_type=points_offer_type,
@@ -162,16 +157,25 @@ class PromotionFactory:
         created = min(start_ms, ref) - r.randint(1, 30) * DAY_MS - r.randint(0, 86_399) * 1000
         return created, created + r.randint(0, (ref - created) // 1000) * 1000
 
-    def _identifier(self, promotion_id: int) -> tuple[str, int]:
-        """A version-4 style UUID whose last group is the promotion id, so it inverts; and
-        the hash the badge id is drawn from."""
+    def _identity(self, program: Program, p: int) -> tuple[dict[str, Any], int]:
+        """Ids of the `p`th promotion of `program`: its identifier a version-4 style UUID
+        whose last group is the promotion id, so it inverts; and the hash the badge id is
+        drawn from."""
+        promotion_id = ids.promotion_id(program.global_index, p)
         h1 = mix(self._seed, Tag.UUID, promotion_id)
         h2 = mix(h1, promotion_id)
         identifier = (
             f"{h1 >> 32:08x}-{(h1 >> 16) & 0xFFFF:04x}-4{h1 & 0xFFF:03x}-"
             f"{8 | (h2 >> 62):x}{(h2 >> 48) & 0xFFF:03x}-{promotion_id:012x}"
         )
-        return identifier, h2
+        identity = {
+            "promotion_id": promotion_id,
+            "org_id": program.org_id,
+            "program_id": program.program_id,
+            "index": p,
+            "identifier": identifier,
+        }
+        return identity, h2
 
     def holds(self, customer_id: int, heavy: bool, promotion: Promotion) -> bool:
         if heavy:
