@@ -1,4 +1,5 @@
-"""Reading Capillary's answers: the JSON body, or the typed error the answer means.
+"""Reading Capillary's answers: the JSON body, or the typed error the answer (or its
+absence) means.
 
 Capillary reports errors in the body as often as in the status, and a 200 can carry an
 error, a warning or a shape no model accepts. Each answer is sorted here once, so that
@@ -10,6 +11,7 @@ the server passes through the redactor first: an error message can echo a creden
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, TypeVar
 
 import httpx
@@ -19,11 +21,15 @@ from loyalty_sync.capillary.auth import Redactor
 from loyalty_sync.capillary.clock import SourceClock
 from loyalty_sync.capillary.envelope import first_error, retry_after_seconds, warning_codes
 from loyalty_sync.capillary.errors import (
+    CapillaryError,
     MalformedResponse,
     RateLimited,
+    TransientError,
+    Unreachable,
     UnusableAnswer,
     build_error,
 )
+from loyalty_sync.capillary.settings import ClientSettings
 from loyalty_sync.capillary.stats import ClientStats
 from loyalty_sync.capillary.vetting import problem
 
@@ -33,7 +39,10 @@ M = TypeVar("M", bound=BaseModel)
 class AnswerReader:
     """Turns responses into bodies or typed errors, counting each kind in the stats."""
 
-    def __init__(self, stats: ClientStats, clock: SourceClock, redactor: Redactor) -> None:
+    def __init__(
+        self, settings: ClientSettings, stats: ClientStats, clock: SourceClock, redactor: Redactor
+    ) -> None:
+        self.settings = settings
         self.stats = stats
         self.clock = clock
         self.redactor = redactor
@@ -63,6 +72,29 @@ class AnswerReader:
         if isinstance(error, RateLimited):
             self.stats.record_throttled()
         raise error
+
+    def no_answer(
+        self, exc: httpx.TransportError, endpoint: str, deadline: float
+    ) -> CapillaryError:
+        """The error for an exchange that got no answer: a wrong address or an outage."""
+        if isinstance(exc, httpx.TimeoutException):
+            self.stats.record_error("timeout")
+            if isinstance(exc, httpx.ConnectTimeout) and not self.answered:
+                reason = f"no connection within {self.settings.timeout_seconds:g} s"
+                return Unreachable(None, reason, endpoint)
+            reason = f"{self._timeout(deadline)} ({type(exc).__name__})"
+            return TransientError(None, reason, endpoint)
+        self.stats.record_error("connection")
+        if isinstance(exc, httpx.ConnectError) and not self.answered:
+            detail = str(exc).strip() or type(exc).__name__
+            return Unreachable(None, f"no connection ({detail})", endpoint)
+        return TransientError(None, f"connection failed ({type(exc).__name__})", endpoint)
+
+    def _timeout(self, deadline: float) -> str:
+        if time.monotonic() >= deadline - 0.05:  # a socket wait cut to the deadline
+            seconds = self.settings.request_deadline_seconds
+            return f"no complete answer within the {seconds:g} s request deadline"
+        return f"no answer within {self.settings.timeout_seconds:g} s"
 
     def _decoded(self, endpoint: str, response: httpx.Response) -> tuple[Any, bool]:
         """(body, True) for JSON or no content; (None, False) for text that is not JSON."""

@@ -2,8 +2,8 @@
 
 It is a face over parts that each do one job, so that a change to one of them is read
 in one small module: `transport` (one authenticated exchange with its deadline, retries,
-breaker and rate limit), `paging` (walking paged answers), `endpoints` (the typed
-methods) and `pool` (calls on threads, so throughput is set by the rate limit, not by
+breaker and rate limit), `paging` (walking paged answers), `endpoints` and `catalogue`
+(the typed methods) and `pool` (calls on threads, so throughput is set by the rate limit, not by
 round trips). It is safe to call from many threads.
 """
 
@@ -16,6 +16,7 @@ import httpx
 
 from loyalty_sync.capillary.auth import Credentials
 from loyalty_sync.capillary.breaker import CircuitBreaker
+from loyalty_sync.capillary.catalogue import CatalogueEndpoints
 from loyalty_sync.capillary.clock import SourceClock
 from loyalty_sync.capillary.endpoints import PROMOTION_DATA_MAX_PAGE, Endpoints
 from loyalty_sync.capillary.errors import CapillaryError
@@ -29,7 +30,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class CapillaryClient(Endpoints):
+class CapillaryClient(Endpoints, CatalogueEndpoints):
     """Thread-safe Capillary client over one pooled `httpx.Client`."""
 
     def __init__(

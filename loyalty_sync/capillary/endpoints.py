@@ -1,4 +1,4 @@
-"""The endpoints a sync reads, each a typed method over `Transport.get`.
+"""The customer endpoints a sync reads, each a typed method over `Transport.get`.
 
 Each method knows only its path, its parameters and its model; the two paged ones walk
 their pages with `paging`. A field Capillary leaves out but the request already names
@@ -10,17 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from loyalty_sync.capillary.envelope import catalogue_page, single_object
+from loyalty_sync.capillary.envelope import single_object
 from loyalty_sync.capillary.models import (
     BenefitSummaryV2,
     BenefitSummaryV3,
-    CataloguePromotion,
     Customer,
     CustomerPromotion,
     CustomerPromotions,
     LoyaltyDetails,
     ProgramList,
-    PromotionCatalogue,
     PromotionDataPage,
 )
 from loyalty_sync.capillary.paging import Page, PageGuard, PageRequest, PageTotals, read_pages
@@ -44,7 +42,7 @@ def _promotion_data_totals(page: PromotionDataPage) -> PageTotals:
 
 
 class Endpoints:
-    """The typed endpoint methods; the client supplies `transport`."""
+    """The typed customer and program endpoints; the client supplies `transport`."""
 
     transport: Transport
 
@@ -191,42 +189,3 @@ class Endpoints:
         """GET /v2/organization/programs (v2 envelope or a bare list)."""
         body = self.transport.get("programs", "/v2/organization/programs", org_id)
         return self.transport.answers.validated(ProgramList, body, "programs")
-
-    def promotion_catalogue_pages(
-        self, org_id: int | None, status: str | None = None, page_size: int = 100
-    ) -> Iterator[list[CataloguePromotion]]:
-        """Pages of GET /v3/promotions sorted by last modification, lazily (for sensors)."""
-
-        def fetch(request: PageRequest) -> Page[list[CataloguePromotion]]:
-            params = {**request.page_size(), "status": status, "sortBy": "lastModifiedOn"}
-            body = self.transport.get("promotion_catalogue", "/v3/promotions", org_id, params)
-            items, total_pages, total_items = catalogue_page(body)
-            promotions = [
-                self.transport.answers.validated(CataloguePromotion, item, "promotion_catalogue")
-                for item in items
-            ]
-            return Page(promotions, len(items), PageTotals(items=total_items, pages=total_pages))
-
-        return read_pages(fetch, page_size)
-
-    def promotion_catalogue(
-        self,
-        org_id: int | None,
-        status: str | None = None,
-        page_size: int = 100,
-        max_pages: int | None = None,
-    ) -> PromotionCatalogue:
-        """The promotion catalogue, each promotion once; `max_pages` reads only the newest."""
-        result = PromotionCatalogue()
-        seen: dict[Any, CataloguePromotion] = {}
-        for items in self.promotion_catalogue_pages(org_id, status, page_size):
-            result.pages += 1
-            for item in items:
-                seen.setdefault(
-                    item.promotion_id if item.promotion_id is not None else id(item), item
-                )
-            if max_pages is not None and result.pages >= max_pages and len(items) == page_size:
-                result.complete = False
-                break
-        result.promotions = list(seen.values())
-        return result

@@ -86,7 +86,7 @@ class Transport:
             probe_max_seconds=settings.backoff_max_seconds,
         )
         redactor = Redactor()
-        self.answers = AnswerReader(stats, self.clock, redactor)
+        self.answers = AnswerReader(settings, stats, self.clock, redactor)
         self._http = _http_client(settings) if http is None else http
         # A client passed in keeps its own transport when it has no httpcore pool to wrap.
         bound_by_deadline(self._http)
@@ -194,32 +194,10 @@ class Transport:
                         method, path, params=params, headers=headers, json=json_body
                     )
                 except httpx.TransportError as exc:
-                    raise self._failed(exc, endpoint, deadline) from None
+                    raise self.answers.no_answer(exc, endpoint, deadline) from None
         finally:
             self.stats.record_attempt(time.perf_counter() - started)
         return self.answers.read(endpoint, response)
-
-    def _failed(self, exc: httpx.TransportError, endpoint: str, deadline: float) -> CapillaryError:
-        """The error for an exchange that got no answer: a wrong address or an outage."""
-        if isinstance(exc, httpx.TimeoutException):
-            self.stats.record_error("timeout")
-            if isinstance(exc, httpx.ConnectTimeout) and not self.answers.answered:
-                reason = f"no connection within {self.settings.timeout_seconds:g} s"
-                return Unreachable(None, reason, endpoint)
-            return TransientError(
-                None, f"{self._timeout(deadline)} ({type(exc).__name__})", endpoint
-            )
-        self.stats.record_error("connection")
-        if isinstance(exc, httpx.ConnectError) and not self.answers.answered:
-            detail = str(exc).strip() or type(exc).__name__
-            return Unreachable(None, f"no connection ({detail})", endpoint)
-        return TransientError(None, f"connection failed ({type(exc).__name__})", endpoint)
-
-    def _timeout(self, deadline: float) -> str:
-        if time.monotonic() >= deadline - 0.05:  # a socket wait cut to the deadline
-            seconds = self.settings.request_deadline_seconds
-            return f"no complete answer within the {seconds:g} s request deadline"
-        return f"no answer within {self.settings.timeout_seconds:g} s"
 
     def _generate_token(self, key: str, secret: str) -> tuple[str, float]:
         """POST /v3/oauth/token/generate; called by the authenticator under its lock."""
