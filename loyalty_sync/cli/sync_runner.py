@@ -296,8 +296,8 @@ def _checked_defs() -> dg.Definitions:
     problems = setting_problems()
     defs = None
     try:
-        # Importing the module builds its `defs` for `dagster dev`: the import reads the
-        # environment too.
+        # Building the definitions reads the environment, and chooses (and starts) the
+        # bundled simulator when no Capillary host is set.
         from loyalty_sync.definitions import build_defs
 
         defs = build_defs()
