@@ -28,6 +28,7 @@ from capillary_simulator import endpoints
 from capillary_simulator.bodies import catalogue_entry, message
 from capillary_simulator.bodies import programs as programs_body
 from capillary_simulator.clock import SimulatedClock
+from capillary_simulator.codes import MESSAGES
 from capillary_simulator.config import SimulatorConfig
 from capillary_simulator.data import SimulatorDataset
 from capillary_simulator.endpoints import Answer
@@ -81,29 +82,50 @@ async def _serve(
     credential: str | None = None,
 ) -> Response:
     gateway = state.gateway
-    counters = gateway.counters
     now = time.monotonic()
+    refusal = None
     if credential is None:
         identity = gateway.identify(request.headers, now)
         credential, refusal = identity.credential, identity.refusal_code
-    else:
-        refusal = None
-    counters.received(template, credential, now)
-    if refusal is not None:
-        text = "Unauthorized" if refusal == 401 else message(498)["message"]
-        counters.answered(401, (refusal,))
-        body = {"errors": [{"status": False, "code": refusal, "message": text}]}
-        return _json(body, 401)
+    gateway.counters.received(template, credential, now)
+    early = _refused(gateway, refusal) or _throttled(gateway, credential, now)
+    if early is not None:
+        return early
+    gateway.counters.accepted(credential, now)
+    fault = await _delay_and_fault(state, request)
+    if fault is Fault.SERVER_ERROR:
+        status = gateway.next_server_error_status()
+        response, codes = _server_error(status, v3)
+        gateway.counters.answered(status, codes)
+        return response
+    return await _answered(gateway, handler, fault)
+
+
+def _refused(gateway: Gateway, refusal: int | None) -> Response | None:
+    """The 401 of a request whose credential was refused (a bad Basic or a stale token)."""
+    if refusal is None:
+        return None
+    text = MESSAGES[401] if refusal == 401 else MESSAGES[498]
+    gateway.counters.answered(401, (refusal,))
+    return _json({"errors": [{"status": False, "code": refusal, "message": text}]}, 401)
+
+
+def _throttled(gateway: Gateway, credential: str, now: float) -> Response | None:
+    """The 429 of a request over its credential's rate limit, or drawn as throttled."""
     retry_after = gateway.limiter.admit(credential, now, gateway.settings.rate_limit_per_minute)
     if retry_after is None and gateway.draw_throttle():
         retry_after = 1
-    if retry_after is not None:
-        counters.limited(credential)
-        counters.answered(429, (429,))
-        body = {"errors": [{"status": False, "code": 429, "message": "Too many requests"}]}
-        return _json(body, 429, {"Retry-After": str(retry_after)})
-    counters.accepted(credential, now)
+    if retry_after is None:
+        return None
+    gateway.counters.limited(credential)
+    gateway.counters.answered(429, (429,))
+    body = {"errors": [{"status": False, "code": 429, "message": "Too many requests"}]}
+    return _json(body, 429, {"Retry-After": str(retry_after)})
 
+
+async def _delay_and_fault(state: SimulatorState, request: Request) -> Fault:
+    """The fault drawn for this request, after the configured latency (and any hang)."""
+    gateway = state.gateway
     fault = gateway.draw_fault()
     if gateway.settings.failing_customers and (
         _customer_of(state.dataset, request) in gateway.settings.failing_customers
@@ -114,20 +136,21 @@ async def _serve(
         delay += gateway.settings.hang_seconds
     if delay:
         await asyncio.sleep(delay)
-    if fault is Fault.SERVER_ERROR:
-        status = gateway.next_server_error_status()
-        response, codes = _server_error(status, v3)
-        counters.answered(status, codes)
-        return response
+    return fault
 
+
+async def _answered(
+    gateway: Gateway, handler: Callable[[], Answer | Awaitable[Answer]], fault: Fault
+) -> Response:
+    """The endpoint's answer, cut in half when the fault drawn is a malformed body."""
     answer = handler()
     if not isinstance(answer, Answer):
         answer = await answer
     payload = encode(answer.body)
     if fault is Fault.MALFORMED:
-        counters.answered(200, ())
+        gateway.counters.answered(200, ())
         return Response(payload[: max(1, len(payload) // 2)], 200, media_type=JSON)
-    counters.answered(answer.status, answer.codes)
+    gateway.counters.answered(answer.status, answer.codes)
     return Response(payload, answer.status, dict(answer.headers), media_type=JSON)
 
 
@@ -391,13 +414,17 @@ def _query(request: Request) -> dict[str, str]:
     return dict(request.query_params)
 
 
-def create_app(
-    config: SimulatorConfig | None = None, dataset: SimulatorDataset | None = None
-) -> Starlette:
-    """The ASGI app serving `dataset` (derived from `config` when not given)."""
-    config = config or (dataset.config if dataset else SimulatorConfig())
-    state = SimulatorState(config, dataset or SimulatorDataset(config))
-    routes = [
+def _api_routes() -> list[Route]:
+    """Capillary's routes, each through the gate of `_serve`."""
+    return [
+        *_customer_routes(),
+        *_promotion_routes(),
+        Route("/v3/oauth/token/generate", _token_generate, methods=["POST"]),
+    ]
+
+
+def _customer_routes() -> list[Route]:
+    return [
         _api(
             "/v2/customers/lookup/customerDetails",
             lambda ds, r: endpoints.customer_details(ds, _query(r), r.headers),
@@ -418,6 +445,11 @@ def create_app(
             "/v2/customers//loyaltyDetails",
             lambda ds, r: endpoints.loyalty_details(ds, "", _query(r), r.headers),
         ),
+    ]
+
+
+def _promotion_routes() -> list[Route]:
+    return [
         _api(
             "/v2.1/customers/lookup/promotionData",
             lambda ds, r: endpoints.promotion_data(ds, _query(r), r.headers),
@@ -438,7 +470,12 @@ def create_app(
             lambda ds, r: endpoints.promotion_catalogue(ds, _query(r), r.headers),
             v3=True,
         ),
-        Route("/v3/oauth/token/generate", _token_generate, methods=["POST"]),
+    ]
+
+
+def _admin_routes() -> list[Route]:
+    """`/_admin/`: no auth, and neither counted, limited nor faulted."""
+    return [
         Route("/_admin/health", _health, methods=["GET"]),
         Route("/_admin/config", _config, methods=["GET"]),
         Route("/_admin/counters", _counters, methods=["GET"]),
@@ -451,8 +488,17 @@ def create_app(
         Route("/_admin/changes", _changes, methods=["GET"]),
         Route("/_admin/roster.csv", _roster_csv, methods=["GET"]),
     ]
+
+
+def create_app(
+    config: SimulatorConfig | None = None, dataset: SimulatorDataset | None = None
+) -> Starlette:
+    """The ASGI app serving `dataset` (derived from `config` when not given)."""
+    config = config or (dataset.config if dataset else SimulatorConfig())
+    state = SimulatorState(config, dataset or SimulatorDataset(config))
     app = Starlette(
-        routes=routes, middleware=[Middleware(SimulatedDate, clock=state.dataset.clock)]
+        routes=[*_api_routes(), *_admin_routes()],
+        middleware=[Middleware(SimulatedDate, clock=state.dataset.clock)],
     )
     app.state.simulator = state
     return app

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from capillary_simulator import identifiers as ids
+from capillary_simulator.codes import MESSAGES, NO_BENEFITS_WARNING
 from capillary_simulator.records import (
     ACTIVE,
     CURRENCY_TYPES,
@@ -32,7 +33,6 @@ from capillary_simulator.timefmt import (
     iso_millis_z,
     iso_z,
 )
-from loyalty_sync.capillary.codes import CODES, NO_BENEFITS_WARNING
 
 if TYPE_CHECKING:
     from capillary_simulator.data import SimulatorDataset
@@ -42,7 +42,7 @@ Body = dict[str, Any]
 
 def message(code: int) -> dict[str, Any]:
     """A warning or error entry with the documented message of `code`."""
-    return {"status": False, "code": code, "message": CODES[code].message}
+    return {"status": False, "code": code, "message": MESSAGES[code]}
 
 
 def amount(value: float) -> str:
@@ -108,34 +108,35 @@ def _profile(
     }
 
 
+_DETAIL_HEAD = (
+    "redeemed",
+    "expired",
+    "returned",
+    "adjusted",
+    "lifetimePoints",
+    "loyaltyPoints",
+    "cumulativePurchases",
+    "loyaltyId",
+    "currentSlab",
+)
+_DETAIL_TIER = (
+    "nextSlab",
+    "nextSlabSerialNumber",
+    "nextSlabDescription",
+    "slabSNo",
+    "slabExpiryDate",
+    "programId",
+    "delayedPoints",
+    "delayedReturnedPoints",
+)
+
+
 def _program_detail(membership: Membership, program: Program) -> Body:
+    """One `loyaltyProgramDetails` entry: the loyaltyDetails row, in the lookup's key order."""
     row = _loyalty_row(membership)
-    detail: Body = {
-        key: row[key]
-        for key in (
-            "redeemed",
-            "expired",
-            "returned",
-            "adjusted",
-            "lifetimePoints",
-            "loyaltyPoints",
-            "cumulativePurchases",
-            "loyaltyId",
-            "currentSlab",
-        )
-    }
+    detail: Body = {key: row[key] for key in _DETAIL_HEAD}
     detail["currentSlabDescription"] = f"Tier {membership.slab_serial}"
-    for key in (
-        "nextSlab",
-        "nextSlabSerialNumber",
-        "nextSlabDescription",
-        "slabSNo",
-        "slabExpiryDate",
-        "programId",
-        "delayedPoints",
-        "delayedReturnedPoints",
-    ):
-        detail[key] = row[key]
+    detail.update({key: row[key] for key in _DETAIL_TIER})
     detail["delayedExpiredPoints"] = membership.delayed_expired_points
     detail["totalAvailablePoints"] = row["totalAvailablePoints"]
     detail["totalReturnedPoints"] = row["totalReturnedPoints"]
@@ -143,22 +144,26 @@ def _program_detail(membership: Membership, program: Program) -> Body:
     detail["programTitle"] = program.name
     detail["programDescription"] = program.description
     detail["programPointsToCurrencyRatio"] = program.points_to_currency_ratio
-    strategies = []
-    if membership.next_slab_serial != -1:
-        current = max(membership.loyalty_points, 0.0)
-        strategies.append(
-            {
-                "upgradeBasedOn": "CURRENT_POINTS",
-                "upgradeThreshold": membership.upgrade_threshold,
-                "customerUpgradeEntityValues": {
-                    "currentValue": current,
-                    "gapToUpgrade": max(membership.upgrade_threshold - current, 0.0),
-                    "valueValidUpto": membership.slab_expiry[:10],
-                },
-            }
-        )
-    detail["upgradeStrategies"] = strategies
+    detail["upgradeStrategies"] = _upgrade_strategies(membership)
     return detail
+
+
+def _upgrade_strategies(membership: Membership) -> list[Body]:
+    """How far the customer is from the next tier; none at the top tier."""
+    if membership.next_slab_serial == -1:
+        return []
+    current = max(membership.loyalty_points, 0.0)
+    return [
+        {
+            "upgradeBasedOn": "CURRENT_POINTS",
+            "upgradeThreshold": membership.upgrade_threshold,
+            "customerUpgradeEntityValues": {
+                "currentValue": current,
+                "gapToUpgrade": max(membership.upgrade_threshold - current, 0.0),
+                "valueValidUpto": membership.slab_expiry[:10],
+            },
+        }
+    ]
 
 
 def _card(customer: Customer) -> Body:
@@ -201,6 +206,31 @@ def _card(customer: Customer) -> Body:
     }
 
 
+def _loyalty_info(customer: Customer, creator: Body) -> Body:
+    enrolled = any(m.enrolled for m in customer.memberships)
+    return {
+        "loyaltyType": "loyalty" if enrolled else "non_loyalty",
+        "attributionV2": {
+            "createDate": iso_z(customer.created_ms),
+            "createdBy": {
+                **creator,
+                "description": "",
+                "adminType": "GENERAL",
+                "isActive": True,
+                "isOuEnabled": False,
+                "timeZoneId": 191,
+                "currencyId": 95,
+                "languageId": 148,
+            },
+            "modifiedBy": _till(customer.org_id, customer.org_index, "admin"),
+            "modifiedDate": iso_z(customer.modified_ms),
+            "createdFromSource": "instore",
+        },
+        "lifetimePurchases": customer.lifetime_purchases,
+        "score": 0,
+    }
+
+
 def customer_details(dataset: SimulatorDataset, customer: Customer, embed: set[str]) -> Body:
     profiles = [_profile(customer, "INSTORE", "", _identifiers(customer))]
     if customer.wechat_id:
@@ -209,31 +239,10 @@ def customer_details(dataset: SimulatorDataset, customer: Customer, embed: set[s
             _profile(customer, "WECHAT", ids.wechat_account(customer.org_index), wechat)
         )
     creator = _till(customer.org_id, customer.org_index, "till")
-    enrolled = any(m.enrolled for m in customer.memberships)
     body: Body = {
         "id": customer.customer_id,
         "profiles": profiles,
-        "loyaltyInfo": {
-            "loyaltyType": "loyalty" if enrolled else "non_loyalty",
-            "attributionV2": {
-                "createDate": iso_z(customer.created_ms),
-                "createdBy": {
-                    **creator,
-                    "description": "",
-                    "adminType": "GENERAL",
-                    "isActive": True,
-                    "isOuEnabled": False,
-                    "timeZoneId": 191,
-                    "currencyId": 95,
-                    "languageId": 148,
-                },
-                "modifiedBy": _till(customer.org_id, customer.org_index, "admin"),
-                "modifiedDate": iso_z(customer.modified_ms),
-                "createdFromSource": "instore",
-            },
-            "lifetimePurchases": customer.lifetime_purchases,
-            "score": 0,
-        },
+        "loyaltyInfo": _loyalty_info(customer, creator),
         "segments": {},
         "associatedWith": creator["code"],
         "extendedFields": {
@@ -490,18 +499,21 @@ def _category_order(category: str) -> int:
     return POINTS_CATEGORIES.index(category)
 
 
-def action_summary_v2(customer: Customer, promotion: Promotion, benefits: Benefits) -> Body:
-    points = [
-        {
-            "pointsCategory": category,
-            "totalPointsIssued": float(sum(g.total for g in grants)),
-            "numberOfTimesIssued": sum(g.times for g in grants),
-            "lastIssuedOn": iso_ist(max(g.last_ms for g in grants)),
-        }
-        for category, grants in sorted(
-            _by_key(benefits.points, "category").items(), key=lambda kv: _category_order(kv[0])
-        )
-    ]
+def _points_by_category(benefits: Benefits) -> list[tuple[str, list[Any]]]:
+    """Point grants grouped by category, in the order the pages list categories."""
+    groups = _by_key(benefits.points, "category").items()
+    return sorted(groups, key=lambda kv: _category_order(kv[0]))
+
+
+def _issued(grants: list[Any]) -> Body:
+    """How many times a group of incentives was issued, and when last (v2 style)."""
+    return {
+        "numberOfTimesIssued": sum(g.count for g in grants),
+        "lastIssuedOn": iso_ist(max(g.last_ms for g in grants)),
+    }
+
+
+def _v2_currencies(benefits: Benefits) -> list[Body]:
     currencies = []
     for name, grants in sorted(_by_key(benefits.currencies, "name").items()):
         by_type = _by_key(grants, "currency_type")
@@ -520,23 +532,31 @@ def action_summary_v2(customer: Customer, promotion: Promotion, benefits: Benefi
                 ],
             }
         )
-    by_action = _by_key(benefits.incentives, "action")
-    rewards = [
+    return currencies
+
+
+def _v2_incentives(benefits: Benefits, action: str, id_key: str, suffix: str) -> list[Body]:
+    """Rewards or badges of one action, by series id (`suffix` is how the page prints it)."""
+    chosen = _by_key(benefits.incentives, "action").get(action, [])
+    return [
+        {id_key: f"{series}{suffix}", **_issued(grants)}
+        for series, grants in sorted(_by_key(chosen, "action_id").items())
+    ]
+
+
+def action_summary_v2(customer: Customer, promotion: Promotion, benefits: Benefits) -> Body:
+    points = [
         {
-            "rewardSeriesId": f"{series}.0",
-            "numberOfTimesIssued": sum(g.count for g in grants),
+            "pointsCategory": category,
+            "totalPointsIssued": float(sum(g.total for g in grants)),
+            "numberOfTimesIssued": sum(g.times for g in grants),
             "lastIssuedOn": iso_ist(max(g.last_ms for g in grants)),
         }
-        for series, grants in sorted(_by_key(by_action.get("REWARD", []), "action_id").items())
+        for category, grants in _points_by_category(benefits)
     ]
-    badges = [
-        {
-            "badgeSeriesId": badge,
-            "numberOfTimesIssued": sum(g.count for g in grants),
-            "lastIssuedOn": iso_ist(max(g.last_ms for g in grants)),
-        }
-        for badge, grants in sorted(_by_key(by_action.get("BADGES", []), "action_id").items())
-    ]
+    currencies = _v2_currencies(benefits)
+    rewards = _v2_incentives(benefits, "REWARD", "rewardSeriesId", ".0")
+    badges = _v2_incentives(benefits, "BADGES", "badgeSeriesId", "")
     nothing = not (points or currencies or rewards or badges)
     return {
         "orgId": promotion.org_id,
@@ -552,20 +572,8 @@ def action_summary_v2(customer: Customer, promotion: Promotion, benefits: Benefi
     }
 
 
-def action_summary_v3(customer: Customer, promotion: Promotion, benefits: Benefits) -> Body:
-    head = {
-        "orgId": promotion.org_id,
-        "programId": promotion.program_id,
-        "entityId": customer.customer_id,
-        "promotionId": promotion.promotion_id,
-    }
-    if benefits.empty:
-        # The page's "no benefits" answer is wrapped, unlike its success answer.
-        return {
-            "data": {**head, "incentives": [], "warnings": [message(NO_BENEFITS_WARNING)]},
-            "errors": None,
-            "warnings": None,
-        }
+def _v3_benefits(benefits: Benefits) -> Body:
+    """The v3 lists: incentives as issued, points and currencies summed, amounts as text."""
     incentives = [
         {
             "activityId": g.activity_id,
@@ -583,9 +591,7 @@ def action_summary_v3(customer: Customer, promotion: Promotion, benefits: Benefi
             "numberOfTimesIssued": sum(g.times for g in grants),
             "lastIssuedOn": max(g.last_ms for g in grants),
         }
-        for category, grants in sorted(
-            _by_key(benefits.points, "category").items(), key=lambda kv: _category_order(kv[0])
-        )
+        for category, grants in _points_by_category(benefits)
     ]
     currencies = [
         {
@@ -596,10 +602,21 @@ def action_summary_v3(customer: Customer, promotion: Promotion, benefits: Benefi
         }
         for name, grants in sorted(_by_key(benefits.currencies, "name").items())
     ]
-    return {
-        **head,
-        "incentives": incentives,
-        "points": points,
-        "alternateCurrencies": currencies,
-        "warnings": [],
+    return {"incentives": incentives, "points": points, "alternateCurrencies": currencies}
+
+
+def action_summary_v3(customer: Customer, promotion: Promotion, benefits: Benefits) -> Body:
+    head = {
+        "orgId": promotion.org_id,
+        "programId": promotion.program_id,
+        "entityId": customer.customer_id,
+        "promotionId": promotion.promotion_id,
     }
+    if benefits.empty:
+        # The page's "no benefits" answer is wrapped, unlike its success answer.
+        return {
+            "data": {**head, "incentives": [], "warnings": [message(NO_BENEFITS_WARNING)]},
+            "errors": None,
+            "warnings": None,
+        }
+    return {**head, **_v3_benefits(benefits), "warnings": []}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from typing import Any
 
 import click
 
@@ -100,68 +101,19 @@ def announce(config: SimulatorConfig, base_url: str) -> None:
 @click.option("--parent-pid", type=int, default=None, hidden=True)
 @click.option("--quiet", is_flag=True, hidden=True)
 def simulator_command(
-    host: str,
-    port: int,
-    orgs: int,
-    programs: int | None,
-    customers: int,
-    promotions: int,
-    heavy_share: float,
-    seed: int,
-    latency_ms: float,
-    jitter_ms: float,
-    rate_limit: int,
-    error_rate: float,
-    hang_rate: float,
-    hang_seconds: float,
-    malformed_rate: float,
-    token_ttl: int,
-    churn: float,
-    no_anomalies: bool,
     listen_fd: int | None,
     config_json: str | None,
     parent_pid: int | None,
     quiet: bool,
+    **options: Any,
 ) -> None:
     """Serve the Capillary simulator over HTTP until interrupted."""
     if config_json:
         text = sys.stdin.read() if config_json == "-" else config_json
         config = SimulatorConfig.from_json(text)
     else:
-        try:
-            config = SimulatorConfig(
-                seed=seed,
-                orgs=orgs,
-                programs_per_org=programs
-                if programs is not None
-                else SimulatorConfig.programs_per_org,
-                customers_per_org=customers,
-                promotions_per_program=promotions,
-                heavy_customer_share=heavy_share,
-                anomalies=not no_anomalies,
-                churn=churn,
-                host=host,
-                port=port,
-                latency_ms=latency_ms,
-                jitter_ms=jitter_ms,
-                rate_limit_per_minute=rate_limit or None,
-                error_rate=error_rate,
-                hang_rate=hang_rate,
-                hang_seconds=hang_seconds,
-                malformed_rate=malformed_rate,
-                token_ttl_seconds=token_ttl,
-            )
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from exc
-    if listen_fd is not None:
-        sock = socket.socket(fileno=listen_fd)
-    else:
-        try:
-            sock = bind_socket(config.host, config.port)
-        except OSError as exc:
-            raise click.ClickException(
-                f"cannot listen on {config.host}:{config.port}: {exc}"
-            ) from exc
+        config = _config_from_options(options)
+    sock = _listening_socket(config, listen_fd)
     if parent_pid is not None:
         watch_parent(parent_pid)
     if not quiet:
@@ -173,3 +125,46 @@ def simulator_command(
         # uvicorn re-raises the Ctrl-C it shut down for; stopping is the expected outcome.
         if not quiet:
             click.echo("simulator stopped")
+
+
+# Command-line option -> SimulatorConfig field, for the options passed through unchanged.
+_CONFIG_FIELDS = {
+    "seed": "seed",
+    "orgs": "orgs",
+    "customers": "customers_per_org",
+    "promotions": "promotions_per_program",
+    "heavy_share": "heavy_customer_share",
+    "churn": "churn",
+    "host": "host",
+    "port": "port",
+    "latency_ms": "latency_ms",
+    "jitter_ms": "jitter_ms",
+    "error_rate": "error_rate",
+    "hang_rate": "hang_rate",
+    "hang_seconds": "hang_seconds",
+    "malformed_rate": "malformed_rate",
+    "token_ttl": "token_ttl_seconds",
+}
+
+
+def _config_from_options(options: dict[str, Any]) -> SimulatorConfig:
+    """The config the options describe; a bad combination is a usage error, not a traceback."""
+    fields = {name: options[option] for option, name in _CONFIG_FIELDS.items()}
+    if options["programs"] is not None:
+        fields["programs_per_org"] = options["programs"]
+    fields["anomalies"] = not options["no_anomalies"]
+    fields["rate_limit_per_minute"] = options["rate_limit"] or None
+    try:
+        return SimulatorConfig(**fields)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _listening_socket(config: SimulatorConfig, listen_fd: int | None) -> socket.socket:
+    """The socket the parent bound and passed down, or one bound here."""
+    if listen_fd is not None:
+        return socket.socket(fileno=listen_fd)
+    try:
+        return bind_socket(config.host, config.port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {config.host}:{config.port}: {exc}") from exc

@@ -145,12 +145,20 @@ class SimulatorConfig:
     oauth_secret: str = DEMO_OAUTH_SECRET
 
     def __post_init__(self) -> None:
+        self._normalise()
+        self.fault_settings()  # validates the network settings
+        self._check_sizes()
+        self._check_shares()
+
+    def _normalise(self) -> None:
+        """Lists and text from JSON as the types the fields hold."""
         if isinstance(self.programs_per_org, list):
             object.__setattr__(self, "programs_per_org", tuple(self.programs_per_org))
         object.__setattr__(self, "failing_customers", tuple(map(int, self.failing_customers)))
         if isinstance(self.reference_date, str):
             object.__setattr__(self, "reference_date", date.fromisoformat(self.reference_date))
-        self.fault_settings()  # validates the network settings
+
+    def _check_sizes(self) -> None:
         if not 1 <= self.orgs <= MAX_ORGS:
             raise ValueError(f"orgs must be between 1 and {MAX_ORGS}")
         counts = (
@@ -166,6 +174,8 @@ class SimulatorConfig:
             raise ValueError(
                 f"promotions_per_program must be between 1 and {MAX_PROMOTIONS_PER_PROGRAM}"
             )
+
+    def _check_shares(self) -> None:
         for name in ("holders_share", "heavy_customer_share", "unenrolled_share"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:

@@ -125,6 +125,26 @@ class CustomerSequence(Sequence[Customer]):
         return self._dataset._customer_at(self._org_index, index)
 
 
+def _wechat_matches(o: int, i: int, value: str, source: str, account_id: str | None) -> bool:
+    """Whether customer (o, i) has the WeChat profile `value`, looked up where it lives."""
+    if i % WECHAT_EVERY != WECHAT_EVERY - 1 or value != ids.wechat_id(o, i):
+        return False
+    return source == "ALL" or (source == "WECHAT" and account_id == ids.wechat_account(o))
+
+
+def _checked_offer(
+    points_offer_type: str | None, holders_share: float | None, no_benefit_share: float | None
+) -> str:
+    """The offer type of an added promotion, once it and the shares are known to be valid."""
+    offer = (points_offer_type or "LOYALTY").upper()
+    if offer not in POINTS_OFFER_TYPES:
+        raise ValueError(f"points_offer_type must be one of {', '.join(POINTS_OFFER_TYPES)}")
+    for label, share in (("holders_share", holders_share), ("no_benefit_share", no_benefit_share)):
+        if share is not None and not 0.0 <= share <= 1.0:
+            raise ValueError(f"{label} must be between 0 and 1")
+    return offer
+
+
 class SimulatorDataset:
     """All the data one simulator serves, with response bodies as dicts.
 
@@ -234,15 +254,15 @@ class SimulatorDataset:
         o, i = position
         source = source.strip().upper()
         if kind == "id":
-            return self._customer_at(o, i) if value == str(ids.customer_id(o, i)) else None
-        if kind == "wechat":
-            if i % WECHAT_EVERY != WECHAT_EVERY - 1 or value != ids.wechat_id(o, i):
-                return None
-            if source == "ALL" or (source == "WECHAT" and account_id == ids.wechat_account(o)):
-                return self._customer_at(o, i)
-            return None
-        if source not in ("INSTORE", "ALL"):
-            return None
+            found = value == str(ids.customer_id(o, i))
+        elif kind == "wechat":
+            found = _wechat_matches(o, i, value, source, account_id)
+        else:
+            found = source in ("INSTORE", "ALL") and self._instore_matches(kind, o, i, value)
+        return self._customer_at(o, i) if found else None
+
+    def _instore_matches(self, kind: str, o: int, i: int, value: str) -> bool:
+        """Whether the INSTORE profile of customer (o, i) carries `value` as its `kind`."""
         expected = {
             "mobile": lambda: ids.mobile(o, i),
             "email": lambda: ids.email(o, i, *self._customer_factory.names(o, i)),
@@ -250,9 +270,8 @@ class SimulatorDataset:
             "cardnumber": lambda: ids.card_number(o, i),
         }.get(kind)
         if expected is None:
-            return None
-        matches = value.lower() == expected() if kind == "email" else value == expected()
-        return self._customer_at(o, i) if matches else None
+            return False
+        return value.lower() == expected() if kind == "email" else value == expected()
 
     def is_heavy(self, index: int) -> bool:
         """Heavy customers hold every promotion of their org; spread evenly over indices."""
@@ -523,50 +542,75 @@ class SimulatorDataset:
         program = self._programs.get(program_id)
         if program is None or program.org_id != org_id:
             raise ValueError(f"org {org_id} has no program {program_id}")
-        offer = (points_offer_type or "LOYALTY").upper()
-        if offer not in POINTS_OFFER_TYPES:
-            raise ValueError(f"points_offer_type must be one of {', '.join(POINTS_OFFER_TYPES)}")
-        for label, share in (
-            ("holders_share", holders_share),
-            ("no_benefit_share", no_benefit_share),
-        ):
-            if share is not None and not 0.0 <= share <= 1.0:
-                raise ValueError(f"{label} must be between 0 and 1")
+        offer = _checked_offer(points_offer_type, holders_share, no_benefit_share)
+        start, end = self._new_promotion_dates(start_date, end_date)
+        shares = (
+            self.config.holders_share if holders_share is None else holders_share,
+            self.config.no_benefit_share if no_benefit_share is None else no_benefit_share,
+        )
+        with self._lock:
+            promotion = self._new_promotion(
+                program, offer, (start, end), shares, name, description, created_ms
+            )
+            self._remember_added(promotion)
+        return promotion
+
+    def _new_promotion(
+        self,
+        program: Program,
+        offer: str,
+        dates: tuple[int, int],
+        shares: tuple[float, float],
+        name: str | None,
+        description: str | None,
+        created_ms: int | None,
+    ) -> Promotion:
+        """The next promotion of `program`, modified after every other (under the lock)."""
+        stamp = self._next_stamp(created_ms)
+        added = self._added.get(program.program_id, [])
+        p = self._base_promotion_count(program.program_id) + len(added)
+        promotion = self._promotion_factory.promotion(
+            program,
+            p,
+            self._promotion_factory.rng(program, p),
+            name=name or f"Added Promotion {p + 1}",
+            description=description or f"Added to {program.name}",
+            points_offer_type=offer,
+            start_ms=dates[0],
+            end_ms=dates[1],
+            holders_share=shares[0],
+            no_benefit_share=shares[1],
+            misconfigured=False,
+            added=True,
+            modified_ms=stamp,
+        )
+        if created_ms:  # added on a simulated day: active from that day, earning in it
+            window = (stamp, max(created_ms + HOUR_MS, stamp + 1000))
+            promotion = replace(promotion, kind=ACTIVE, benefits_window=window)
+        return promotion
+
+    def _next_stamp(self, created_ms: int | None) -> int:
+        """When an added promotion was last modified: after every other one (under the lock)."""
+        latest = max(p.last_modified_on_ms for p in self.all_promotions())
+        # A simulated day's promotions are a second apart so that many fit in its hour.
+        gap = 1000 if created_ms else 60_000
+        return max(latest + gap, created_ms if created_ms else self.clock.now_ms())
+
+    def _new_promotion_dates(self, start_date: str | None, end_date: str | None) -> tuple[int, int]:
+        """Start and end of an added promotion: given, or from the day before the reference
+        date for 90 days."""
         ref = self._ref_ms
         start = parse_instant_ms(start_date) if start_date else ref - DAY_MS
         end = parse_instant_ms(end_date) if end_date else ref + 90 * DAY_MS - 1000
         if end <= start:
             raise ValueError("end_date must be after start_date")
-        with self._lock:
-            latest = max(p.last_modified_on_ms for p in self.all_promotions())
-            # A simulated day's promotions are a second apart so that many fit in its hour.
-            gap = 1000 if created_ms else 60_000
-            stamp = max(latest + gap, created_ms if created_ms else self.clock.now_ms())
-            p = self._base_promotion_count(program_id) + len(self._added.get(program_id, []))
-            promotion = self._promotion_factory.promotion(
-                program,
-                p,
-                self._promotion_factory.rng(program, p),
-                name=name or f"Added Promotion {p + 1}",
-                description=description or f"Added to {program.name}",
-                points_offer_type=offer,
-                start_ms=start,
-                end_ms=end,
-                holders_share=self.config.holders_share if holders_share is None else holders_share,
-                no_benefit_share=(
-                    self.config.no_benefit_share if no_benefit_share is None else no_benefit_share
-                ),
-                misconfigured=False,
-                added=True,
-                modified_ms=stamp,
-            )
-            if created_ms:  # added on a simulated day: active from that day, earning in it
-                window = (stamp, max(created_ms + HOUR_MS, stamp + 1000))
-                promotion = replace(promotion, kind=ACTIVE, benefits_window=window)
-            self._added.setdefault(program_id, []).append(promotion)
-            self._promotion_cache.pop(program_id, None)
-            self._held_cached.cache_clear()
-        return promotion
+        return start, end
+
+    def _remember_added(self, promotion: Promotion) -> None:
+        """Keep an added promotion and forget what was derived without it (under the lock)."""
+        self._added.setdefault(promotion.program_id, []).append(promotion)
+        self._promotion_cache.pop(promotion.program_id, None)
+        self._held_cached.cache_clear()
 
     # ----------------------------------------------------------------- holdings, benefits
     def holds(self, customer: Customer, promotion: Promotion) -> bool:

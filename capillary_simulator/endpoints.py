@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from capillary_simulator.bodies import PROMOTION_STATUSES_FOR_CUSTOMER, message
+from capillary_simulator.codes import CONNECTED_ORGS_ERROR, NO_BENEFITS_WARNING, SOURCES
 from capillary_simulator.records import Customer, Promotion
-from loyalty_sync.capillary.codes import NO_BENEFITS_WARNING, SOURCES
 
 if TYPE_CHECKING:
     from capillary_simulator.data import SimulatorDataset
@@ -32,7 +32,6 @@ ACTION_SUMMARY_IDENTIFIERS = frozenset({"mobile", "id", "externalid"})
 PRIMARY_IDENTIFIER = "mobile"  # the org's primary key when several identifiers are sent
 MAX_PROMOTION_DATA_LIMIT = 100
 MAX_CATALOGUE_SIZE = 100
-CONNECTED_ORGS_ERROR = 310144
 
 
 @dataclass(frozen=True)

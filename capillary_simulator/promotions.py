@@ -14,6 +14,7 @@ actionSummary and promotionData usage agree.
 from __future__ import annotations
 
 from random import Random
+from typing import Any
 
 from capillary_simulator import identifiers as ids
 from capillary_simulator.config import SimulatorConfig
@@ -126,26 +127,10 @@ class PromotionFactory:
         modified_ms: int | None = None,
     ) -> Promotion:
         """A promotion with the given essentials; the rest is drawn from `r`."""
-        promotion_id = ids.promotion_id(program.global_index, p)
-        ref = self._ref_ms
-        if modified_ms is None:
-            created = min(start_ms, ref) - r.randint(1, 30) * DAY_MS - r.randint(0, 86_399) * 1000
-            modified = created + r.randint(0, (ref - created) // 1000) * 1000
-        else:
-            created = modified = modified_ms
-        h1 = mix(self._seed, Tag.UUID, promotion_id)
-        h2 = mix(h1, promotion_id)
-        # A version-4 style UUID whose last group is the promotion id, so it inverts.
-        identifier = (
-            f"{h1 >> 32:08x}-{(h1 >> 16) & 0xFFFF:04x}-4{h1 & 0xFFF:03x}-"
-            f"{8 | (h2 >> 62):x}{(h2 >> 48) & 0xFFF:03x}-{promotion_id:012x}"
-        )
+        identity, h2 = self._identity(program, p)
+        created, modified = self._created_modified(start_ms, r, modified_ms)
         return Promotion(
-            promotion_id=promotion_id,
-            org_id=program.org_id,
-            program_id=program.program_id,
-            index=p,
-            identifier=identifier,
+            **identity,
             name=name,
             description=description,
             points_offer_type=points_offer_type,
@@ -154,19 +139,43 @@ class PromotionFactory:
             end_ms=end_ms,
             created_on_ms=created,
             last_modified_on_ms=modified,
-            event_name=EVENT_NAMES[r.randrange(len(EVENT_NAMES))],
-            activities=tuple(f"activity_{k}" for k in range(1, 2 + p % 3)),
-            reward_series=tuple(str(r.randrange(100_000, 999_999)) for _ in range(2)),
-            coupon_series=str(r.randrange(5_000_000, 5_999_999)),
-            badge_id=f"{mix(h2, 1):016x}{mix(h2, 2) >> 32:08x}",
-            metadata=(("channel", "app", True), ("segment", "all", False)) if p % 3 == 1 else (),
-            points_per_customer_limit=20_000.0 if p % 2 == 1 else 0.0,
-            times_per_customer_limit=50 if p % 4 == 3 else 0,
+            **_drawn_details(r, p, h2),
             holders_share=holders_share,
             no_benefit_share=no_benefit_share,
             misconfigured=misconfigured,
             added=added,
         )
+
+    def _created_modified(
+        self, start_ms: int, r: Random, modified_ms: int | None
+    ) -> tuple[int, int]:
+        """Creation before the start (and the reference date), modification since; or both
+        at `modified_ms` for a promotion added while the simulator runs."""
+        if modified_ms is not None:
+            return modified_ms, modified_ms
+        ref = self._ref_ms
+        created = min(start_ms, ref) - r.randint(1, 30) * DAY_MS - r.randint(0, 86_399) * 1000
+        return created, created + r.randint(0, (ref - created) // 1000) * 1000
+
+    def _identity(self, program: Program, p: int) -> tuple[dict[str, Any], int]:
+        """Ids of the `p`th promotion of `program`: its identifier a version-4 style UUID
+        whose last group is the promotion id, so it inverts; and the hash the badge id is
+        drawn from."""
+        promotion_id = ids.promotion_id(program.global_index, p)
+        h1 = mix(self._seed, Tag.UUID, promotion_id)
+        h2 = mix(h1, promotion_id)
+        identifier = (
+            f"{h1 >> 32:08x}-{(h1 >> 16) & 0xFFFF:04x}-4{h1 & 0xFFF:03x}-"
+            f"{8 | (h2 >> 62):x}{(h2 >> 48) & 0xFFF:03x}-{promotion_id:012x}"
+        )
+        identity = {
+            "promotion_id": promotion_id,
+            "org_id": program.org_id,
+            "program_id": program.program_id,
+            "index": p,
+            "identifier": identifier,
+        }
+        return identity, h2
 
     def holds(self, customer_id: int, heavy: bool, promotion: Promotion) -> bool:
         if heavy:
@@ -218,42 +227,74 @@ class PromotionFactory:
             return EMPTY_BENEFITS
         points = self.points(customer_id, promotion)
         cid, pid = customer_id, promotion.promotion_id
-        r = rng(self._seed, Tag.INCENTIVES, cid, pid)
-        low, high = window
-
-        def when() -> int:
-            return r.randrange(low, high) // 1000 * 1000
-
+        draw = _Draw(rng(self._seed, Tag.INCENTIVES, cid, pid), *window)
         currencies: list[CurrencyGrant] = []
         incentives: list[Incentive] = []
         for activity in promotion.activities:
-            if r.random() < 0.4:
-                name = r.choice(program.currencies)
-                kind = r.choice(CURRENCY_TYPES)
-                total = float(r.randrange(5, 500, 5))
-                currencies.append(
-                    CurrencyGrant(activity, name, kind, total, r.randint(1, 4), when())
-                )
-            if r.random() < 0.4:
-                series = r.choice(promotion.reward_series)
-                incentives.append(Incentive(activity, "REWARD", series, r.randint(1, 3), when()))
-            if r.random() < 0.3:
-                coupon = promotion.coupon_series
-                incentives.append(Incentive(activity, "COUPONS", coupon, r.randint(1, 3), when()))
-            if r.random() < 0.3:
-                badge = promotion.badge_id
-                incentives.append(Incentive(activity, "BADGES", badge, r.randint(1, 2), when()))
-            if r.random() < 0.1:
-                tier = str(r.randint(2, program.top_serial))
-                incentives.append(Incentive(activity, "UPGRADE_TIER", tier, 1, when()))
+            _activity_benefits(draw, activity, promotion, program, currencies, incentives)
         if not points and not any(g.action in ("REWARD", "BADGES") for g in incentives):
             # Something v2 can show too, so that v2 and v3 agree on 8116.
             series = promotion.reward_series[0]
             activity = promotion.activities[0]
-            incentives.insert(0, Incentive(activity, "REWARD", series, 1, when()))
+            incentives.insert(0, Incentive(activity, "REWARD", series, 1, draw.when()))
         issual = str(1_000_000 + mix(self._seed, cid, pid) % 9_000_000)
         if promotion.points_offer_type == "LOYALTY_EARNING":
-            incentives.append(Incentive(None, "ENROL", issual, 1, when()))
-        if r.random() < 0.2:
-            incentives.append(Incentive(None, "OPTIN", issual, 1, when()))
+            incentives.append(Incentive(None, "ENROL", issual, 1, draw.when()))
+        if draw.r.random() < 0.2:
+            incentives.append(Incentive(None, "OPTIN", issual, 1, draw.when()))
         return Benefits(points, tuple(currencies), tuple(incentives))
+
+
+def _drawn_details(r: Random, p: int, h2: int) -> dict[str, Any]:
+    """The promotion's details drawn from `r`, in the order they always were."""
+    return {
+        "event_name": EVENT_NAMES[r.randrange(len(EVENT_NAMES))],
+        "activities": tuple(f"activity_{k}" for k in range(1, 2 + p % 3)),
+        "reward_series": tuple(str(r.randrange(100_000, 999_999)) for _ in range(2)),
+        "coupon_series": str(r.randrange(5_000_000, 5_999_999)),
+        "badge_id": f"{mix(h2, 1):016x}{mix(h2, 2) >> 32:08x}",
+        "metadata": (("channel", "app", True), ("segment", "all", False)) if p % 3 == 1 else (),
+        "points_per_customer_limit": 20_000.0 if p % 2 == 1 else 0.0,
+        "times_per_customer_limit": 50 if p % 4 == 3 else 0,
+    }
+
+
+class _Draw:
+    """The random stream of one holder's incentives and the window they were issued in."""
+
+    def __init__(self, r: Random, low: int, high: int) -> None:
+        self.r = r
+        self._low = low
+        self._high = high
+
+    def when(self) -> int:
+        return self.r.randrange(self._low, self._high) // 1000 * 1000
+
+
+def _activity_benefits(
+    draw: _Draw,
+    activity: str,
+    promotion: Promotion,
+    program: Program,
+    currencies: list[CurrencyGrant],
+    incentives: list[Incentive],
+) -> None:
+    """Currencies and incentives one activity issued, each with its own chance."""
+    r = draw.r
+    if r.random() < 0.4:
+        name = r.choice(program.currencies)
+        kind = r.choice(CURRENCY_TYPES)
+        total = float(r.randrange(5, 500, 5))
+        currencies.append(CurrencyGrant(activity, name, kind, total, r.randint(1, 4), draw.when()))
+    if r.random() < 0.4:
+        series = r.choice(promotion.reward_series)
+        incentives.append(Incentive(activity, "REWARD", series, r.randint(1, 3), draw.when()))
+    if r.random() < 0.3:
+        coupon = promotion.coupon_series
+        incentives.append(Incentive(activity, "COUPONS", coupon, r.randint(1, 3), draw.when()))
+    if r.random() < 0.3:
+        badge = promotion.badge_id
+        incentives.append(Incentive(activity, "BADGES", badge, r.randint(1, 2), draw.when()))
+    if r.random() < 0.1:
+        tier = str(r.randint(2, program.top_serial))
+        incentives.append(Incentive(activity, "UPGRADE_TIER", tier, 1, draw.when()))

@@ -311,34 +311,37 @@ def start_simulator(
     sock = bind_socket(config.host, config.port)
     base_url = _base_url(sock)
     if in_thread:
-        dataset = SimulatorDataset(config)
-        from capillary_simulator.app import create_app
-
-        server = uvicorn_server(config, app=create_app(config, dataset))
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="capillary-simulator", daemon=True
-        )
-        thread.start()
-        running = RunningSimulator(
-            base_url, config, server=server, thread=thread, dataset=dataset, sock=sock
-        )
+        running = _start_in_thread(config, sock, base_url)
+        process = None
+    else:
         try:
-            _wait_until_ready(base_url, startup_timeout)
-        except BaseException:
-            running.stop()
-            raise
-        return running
-    try:
-        process = _spawn(config, sock, parent_pid=os.getpid())
-    finally:
-        sock.close()
-    running = RunningSimulator(base_url, config, process=process)
+            process = _spawn(config, sock, parent_pid=os.getpid())
+        finally:
+            sock.close()
+        running = RunningSimulator(base_url, config, process=process)
     try:
         _wait_until_ready(base_url, startup_timeout, process)
     except BaseException:
         running.stop()
         raise
     return running
+
+
+def _start_in_thread(
+    config: SimulatorConfig, sock: socket.socket, base_url: str
+) -> RunningSimulator:
+    """A server in a daemon thread of this process, its dataset live for the caller."""
+    from capillary_simulator.app import create_app
+
+    dataset = SimulatorDataset(config)
+    server = uvicorn_server(config, app=create_app(config, dataset))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="capillary-simulator", daemon=True
+    )
+    thread.start()
+    return RunningSimulator(
+        base_url, config, server=server, thread=thread, dataset=dataset, sock=sock
+    )
 
 
 def watch_parent(parent_pid: int) -> None:

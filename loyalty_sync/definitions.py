@@ -16,7 +16,9 @@ from loyalty_sync.defs.sensors import capillary_sensors
 def build_defs() -> dg.Definitions:
     """Definitions with resources read from the environment as it is now.
 
-    `dagster dev` loads `defs` below; the CLI and tests call this after setting variables.
+    Building them makes the one choice of what Capillary is: with `CAPILLARY_BASE_URL`
+    unset, the bundled simulator, started here if this home has none running. The CLI
+    and tests call this after setting variables.
     """
     return dg.Definitions(
         assets=[*capillary_assets, promotion_performance],
@@ -28,4 +30,11 @@ def build_defs() -> dg.Definitions:
     )
 
 
-defs = build_defs()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What `dagster dev`, code servers and run workers load, built when they load it.
+
+    Lazy, so that importing this module (a test, a tool listing the package) starts no
+    simulator: only a process that serves the definitions builds them.
+    """
+    return build_defs()

@@ -9,9 +9,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
+from capillary_simulator import stop_shared_simulator
 from loyalty_sync.definitions import build_defs
 from loyalty_sync_tests.installed import run_script
 
+NO_CALLS_HOST = {
+    "CAPILLARY_BASE_URL": "http://127.0.0.1:9",
+    "CAPILLARY_ORG_IDS": "1",
+    "CAPILLARY_USERNAME": "till",
+    "CAPILLARY_PASSWORD": "never-used",
+}
 ROOT = Path(__file__).resolve().parents[1]
 
 ASSETS = [
@@ -51,7 +60,12 @@ SCHEDULES = ["daily_capillary_sync"]
 JOBS = ["capillary_sync"]
 
 
-def test_definitions_hold_every_asset_check_sensor_and_schedule() -> None:
+def test_definitions_hold_every_asset_check_sensor_and_schedule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A host of its own, so building the definitions starts no simulator; nothing calls it.
+    for name, value in NO_CALLS_HOST.items():
+        monkeypatch.setenv(name, value)
     defs = build_defs()
     graph = defs.resolve_asset_graph()
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == ASSETS
@@ -81,5 +95,8 @@ def test_dagster_definitions_validate(tmp_path: Path) -> None:
     result = run_script(
         "dagster", "definitions", "validate", "-w", "workspace.yaml", cwd=ROOT, env=env
     )
+    # With no host set, building the definitions chose (and started) the bundled simulator.
+    started = stop_shared_simulator(tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
+    assert started

@@ -1,8 +1,9 @@
-"""Capillary's documented status codes, in one table shared by the client and the simulator.
+"""Capillary's documented status codes, as the client reads them.
 
 Codes come from the reference pages in `capillary-api/` and the notes beside them. The
-client decides from this table whether an answer can change on retry; the simulator uses
-the same messages so tests compare like with like.
+client decides from this table whether an answer can change on retry. The simulator
+keeps its own transcription (`capillary_simulator.codes`), and a test compares the two,
+so a code or message typed wrong in either shows instead of agreeing with itself.
 """
 
 from __future__ import annotations

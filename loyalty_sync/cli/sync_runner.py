@@ -297,8 +297,8 @@ def _checked_defs() -> dg.Definitions:
     problems = setting_problems()
     defs = None
     try:
-        # Importing the module builds its `defs` for `dagster dev`: the import reads the
-        # environment too.
+        # Building the definitions reads the environment, and chooses (and starts) the
+        # bundled simulator when no Capillary host is set.
         from loyalty_sync.definitions import build_defs
 
         defs = build_defs()
@@ -343,6 +343,8 @@ def run_sync(
     started = time.monotonic()
     for key in partition_keys or []:
         parse_partition_key(key)
+    # Before the definitions are built: building them starts the simulator if none runs.
+    simulator_before = _shared_simulator_pid()
     defs = _checked_defs()
     # Notices print above the progress display (rich redirects stderr while it is live),
     # each as soon as it is known: a sync never sits on a blank screen.
@@ -373,7 +375,6 @@ def _prepare(defs: dg.Definitions, say: Callable[[str], None], *, full: bool, de
     instance = local_instance()
     capillary: CapillaryResource = defs.resources["capillary"]  # type: ignore[assignment]
     warehouse: WarehouseResource = defs.resources["warehouse"]  # type: ignore[assignment]
-    simulator_before = _shared_simulator_pid()
     summary = SyncSummary(endpoint=capillary.describe())
     say(source_line(summary.endpoint))
     engine = warehouse.get_engine()

@@ -97,7 +97,7 @@ def test_expired_token_answer_498_gets_one_refresh(
     client.programs(HOME_ORG)
     # Make the client believe its token lives on (as after a server-side revocation or a
     # clock jump), so the server is first to notice that it expired.
-    auth: Any = client._auth
+    auth: Any = client.transport.auth
     auth._token = dataclasses.replace(auth._token, expires_at=math.inf, ttl_seconds=3600.0)
     time.sleep(1.2)
     programs = client.programs(HOME_ORG)

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from loyalty_sync.defs.resources.capillary import CapillaryResource, capillary_resource_from_env
+from loyalty_sync.defs.resources.capillary import CapillaryResource
+from loyalty_sync.defs.resources.capillary_env import capillary_resource_from_env
 from loyalty_sync.defs.resources.io_manager import WAREHOUSE_IO_MANAGER, WarehouseIOManager
 from loyalty_sync.defs.resources.warehouse import WarehouseResource, warehouse_resource_from_env
 
 
 def resources_from_env() -> dict[str, Any]:
-    """The resources from the Environment table; the others bound to this one warehouse."""
+    """The resources from the Environment table; the others bound to this one warehouse.
+
+    With no Capillary host set, this starts (or finds) the bundled simulator: it is
+    called when the definitions are built, the one moment the choice is made.
+    """
     warehouse = warehouse_resource_from_env()
     return {
         "capillary": capillary_resource_from_env(warehouse),
@@ -28,5 +33,6 @@ __all__ = [
     "CapillaryResource",
     "WarehouseIOManager",
     "WarehouseResource",
+    "capillary_resource_from_env",
     "resources_from_env",
 ]

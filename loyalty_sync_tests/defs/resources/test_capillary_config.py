@@ -9,8 +9,11 @@ import pytest
 
 from capillary_simulator import SimulatorConfig
 from loyalty_sync.capillary.config import CapillaryConfigError, parse_org_ids
-from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
-from loyalty_sync.defs.resources.capillary import capillary_resource_from_env
+from loyalty_sync.defs.resources import (
+    CapillaryResource,
+    WarehouseResource,
+    capillary_resource_from_env,
+)
 
 SECRETS = {
     "CAPILLARY_USERNAME": "till.user",

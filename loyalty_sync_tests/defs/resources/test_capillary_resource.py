@@ -16,10 +16,15 @@ from capillary_simulator import (
     RunningSimulator,
     stop_shared_simulator,
 )
+from capillary_simulator.server import running_shared_simulator
 from loyalty_sync.capillary.auth import basic_header_value
+from loyalty_sync.capillary.config import CapillaryConfigError
 from loyalty_sync.capillary.errors import AuthenticationError
-from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
-from loyalty_sync.defs.resources.capillary import capillary_resource_from_env
+from loyalty_sync.defs.resources import (
+    CapillaryResource,
+    WarehouseResource,
+    capillary_resource_from_env,
+)
 from loyalty_sync_tests.capillary.conftest import BASIC, CONNECTED_ORG, HOME_ORG, OAUTH
 
 seen_resources: list[CapillaryResource] = []
@@ -189,7 +194,7 @@ def test_oauth_resource_runs(api_sim: RunningSimulator) -> None:
         resource.close()
 
 
-def test_the_simulator_is_announced_at_info_for_sensor_ticks(loyalty_home: Path) -> None:
+def test_the_simulator_is_announced_at_info_for_sensor_ticks(private_home: Path) -> None:
     """Sensors set the resource up at every tick: a WARNING about the simulator each time
     (every few minutes, on purpose) would be noise."""
     context = dg.build_init_resource_context()
@@ -197,7 +202,25 @@ def test_the_simulator_is_announced_at_info_for_sensor_ticks(loyalty_home: Path)
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]
     context.log.addHandler(handler)  # type: ignore[union-attr]
-    resource = CapillaryResource(warehouse=WarehouseResource(), rate_limit_backend="memory")
+    resource = capillary_resource_from_env(WarehouseResource(), rate_limit_backend="memory")
     resource.setup_for_execution(context)
     announced = [r for r in records if "CAPILLARY_BASE_URL unset" in r.getMessage()]
     assert announced and all(r.levelno == logging.INFO for r in announced)
+
+
+def test_describing_a_resource_starts_nothing(private_home: Path) -> None:
+    """The simulator is chosen (and started) when the resource is built from the
+    environment; a resource described, set up or copied later calls no host."""
+    resource = capillary_resource_from_env(WarehouseResource(), rate_limit_backend="memory")
+    assert resource.simulator and running_shared_simulator(private_home) is not None
+    assert stop_shared_simulator(private_home)
+    copy = resource.model_copy()
+    assert copy.describe()["capillary_simulator"] is True
+    assert copy.source().simulator and copy.org_id_list() == [HOME_ORG, CONNECTED_ORG]
+    assert running_shared_simulator(private_home) is None
+
+
+def test_a_resource_without_a_host_says_how_to_get_one() -> None:
+    resource = CapillaryResource(warehouse=WarehouseResource(), rate_limit_backend="memory")
+    with pytest.raises(CapillaryConfigError, match="CAPILLARY_BASE_URL"):
+        resource.describe()

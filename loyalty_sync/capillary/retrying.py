@@ -1,0 +1,103 @@
+"""Retries of one call while its answer may change, within a time budget.
+
+Answers that may change (429 after its `Retry-After`, 5xx, 461, 521, timeouts, dropped
+connections, bodies that are not complete JSON) raise `TransientError` and are retried
+with exponential backoff and jitter; every other error ends the call at once. The budget
+is long enough to wait out an outage of minutes, so one does not fail a pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from loyalty_sync.capillary.errors import (
+    MalformedResponse,
+    RateLimited,
+    RetriesExhausted,
+    TransientError,
+)
+from loyalty_sync.capillary.pool import pause
+from loyalty_sync.capillary.settings import ClientSettings
+from loyalty_sync.capillary.stats import ClientStats
+
+logger = logging.getLogger("loyalty_sync.capillary")
+
+T = TypeVar("T")
+
+# A Retry-After beyond this is a server asking for the impossible; wait this long instead.
+_MAX_RETRY_AFTER_SECONDS = 300.0
+
+
+class _Backoff:
+    """Retry-After when the server gave one (plus a little jitter), else exponential + jitter."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self._exponential = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
+
+    def __call__(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, TransientError) and error.retry_after is not None:
+            pause = min(error.retry_after, _MAX_RETRY_AFTER_SECONDS)
+            return pause + random.uniform(0, min(1.0, 0.1 * pause + 0.05))
+        return self._exponential(state)
+
+
+def retry_cause(error: BaseException | None) -> str:
+    """What a retry was for, as counted in `retries_by_cause`."""
+    if isinstance(error, RateLimited):
+        return "429"
+    if isinstance(error, MalformedResponse):
+        return "malformed"
+    if isinstance(error, TransientError) and error.http_status:
+        return str(error.http_status)
+    if isinstance(error, TransientError) and "connection" in error.message:
+        return "connection"
+    return "timeout" if isinstance(error, TransientError) else "other"
+
+
+def _retrying(settings: ClientSettings, stats: ClientStats, endpoint: str) -> Retrying:
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        stats.record_retry(retry_cause(error))
+        # Summed by cause in the stats; an outage is announced once by the breaker.
+        logger.debug(
+            "Capillary %s: %s; retry %d in %.2f s",
+            endpoint,
+            error,
+            state.attempt_number,
+            state.upcoming_sleep,
+        )
+
+    return Retrying(
+        stop=stop_after_delay(settings.retry_budget_seconds)
+        | stop_after_attempt(settings.max_attempts),
+        wait=_Backoff(settings.backoff_initial_seconds, settings.backoff_max_seconds),
+        retry=retry_if_exception_type(TransientError),
+        before_sleep=before_sleep,
+        sleep=pause,
+    )
+
+
+def with_retries(
+    fn: Callable[[], T], settings: ClientSettings, stats: ClientStats, endpoint: str
+) -> T:
+    """`fn()`, retried; `RetriesExhausted` (naming the last error) once the budget is spent."""
+    try:
+        return _retrying(settings, stats, endpoint)(fn)
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        assert isinstance(last, TransientError)
+        raise RetriesExhausted.after(exc.last_attempt.attempt_number, last) from None
