@@ -540,7 +540,16 @@ def open_generation(
     run_id: str,
     passes: Sequence[str],
     max_age: timedelta,
+    requested_at: datetime | None = None,
 ) -> Generation:
+    """This run's generation of `partitions`: carried on, finished for it, or started.
+
+    An unfinished generation touched within `max_age` is carried on (its done passes are
+    skipped). A generation another run finished after this run was requested
+    (`requested_at`) is as fresh as this run asked for: a run that waited behind it for
+    the partitions skips what it did rather than fetching it again minutes later. A
+    `--full` run passes no `requested_at`, so it always fetches.
+    """
     c = tables.sync_checkpoints
     with engine.begin() as conn:
         row, now = _locked_checkpoint_row(conn, SYNC_GENERATION, partitions, run_id)
@@ -548,16 +557,11 @@ def open_generation(
         if row.status == SyncStatus.RUNNING.value and (fresh or row.run_id == run_id):
             done = set((row.cursor or {}).get("done", [])) & set(passes)
             resumed = row.run_id != run_id and bool(done)
-            conn.execute(
-                sa.update(c)
-                .where(c.c.id == row.id)
-                .values(
-                    run_id=run_id,
-                    updated_at=now,
-                    cursor={"passes": list(passes), "done": sorted(done)},
-                )
-            )
+            _carry_on(conn, row.id, run_id, now, passes, done)
             return Generation(row.id, done, resumed, row.run_id, row.updated_at)
+        done = _finished_since(row, run_id, requested_at) & set(passes)
+        if done >= set(passes):
+            return Generation(row.id, done, True, row.run_id, row.updated_at)
         conn.execute(
             sa.update(c)
             .where(c.c.id == row.id)
@@ -566,10 +570,43 @@ def open_generation(
                 run_id=run_id,
                 started_at=now,
                 updated_at=now,
-                cursor={"passes": list(passes), "done": []},
+                cursor={"passes": list(passes), "done": sorted(done)},
             )
         )
-        return Generation(row.id, set(), False)
+        return Generation(row.id, done, bool(done), row.run_id, row.updated_at)
+
+
+def _carry_on(
+    conn: sa.Connection,
+    generation_id: int,
+    run_id: str,
+    now: datetime,
+    passes: Sequence[str],
+    done: set[str],
+) -> None:
+    c = tables.sync_checkpoints
+    conn.execute(
+        sa.update(c)
+        .where(c.c.id == generation_id)
+        .values(
+            run_id=run_id,
+            updated_at=now,
+            cursor={"passes": list(passes), "done": sorted(done)},
+        )
+    )
+
+
+def _finished_since(row: sa.Row[Any], run_id: str, requested_at: datetime | None) -> set[str]:
+    """The passes of a generation another run finished after `requested_at`, if it did."""
+    if (
+        requested_at is None
+        or row.status != SyncStatus.SUCCESS.value
+        or row.run_id == run_id
+        or row.updated_at is None
+        or row.updated_at < requested_at
+    ):
+        return set()
+    return set((row.cursor or {}).get("done", []))
 
 
 def generation_pass_done(engine: sa.Engine, generation: Generation, name: str) -> None:

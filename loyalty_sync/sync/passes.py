@@ -136,11 +136,16 @@ def _run(
     for org_id in scope.partitions.orgs:
         partitions = scope.partitions.for_org(org_id)
         generation = open_generation(
-            engine, partitions, scope.run_id, scope.passes, options.resume_within
+            engine,
+            partitions,
+            scope.run_id,
+            scope.passes,
+            options.resume_within,
+            None if options.freshness.full else scope.requested_at,
         )
         if name in generation.done:
-            # Another run of these partitions (one that died, or one still running that
-            # took its turn first) finished this pass within the resume window.
+            # Another run of these partitions finished this pass: one that died or is
+            # still running (within the resume window), or one this run waited behind.
             when = generation.done_by(datetime.now(UTC))
             outcome.resumed.append(f"org {org_id}: {name} pass {when}, skipped")
             outcome.rows_by_partition.update(served_by(engine, name, partitions))
