@@ -351,7 +351,7 @@ def run_sync(
     notices = console or make_console(stderr=True)
     # Wrapped at word boundaries on a terminal; whole lines in a pipe or a log, for grep.
     say = partial(notices.print, soft_wrap=not notices.is_terminal, highlight=False, markup=False)
-    sync = _prepare(defs, say, full=full, debug=debug)
+    sync = _prepare(defs, say, simulator_before, full=full, debug=debug)
     listed, ordered, valid = _discover(sync)
     selected = _selected(partition_keys or listed, valid)
     try:
@@ -370,8 +370,19 @@ def run_sync(
     return sync.summary
 
 
-def _prepare(defs: dg.Definitions, say: Callable[[str], None], *, full: bool, debug: bool) -> _Sync:
-    """Say the source and the warehouse, refuse another source's, load a demo roster."""
+def _prepare(
+    defs: dg.Definitions,
+    say: Callable[[str], None],
+    simulator_before: int | None,
+    *,
+    full: bool,
+    debug: bool,
+) -> _Sync:
+    """Say the source and the warehouse, refuse another source's, load a demo roster.
+
+    `simulator_before` is the shared simulator's pid before the definitions were built
+    (building them starts one if none runs), so the summary can say who started it.
+    """
     instance = local_instance()
     capillary: CapillaryResource = defs.resources["capillary"]  # type: ignore[assignment]
     warehouse: WarehouseResource = defs.resources["warehouse"]  # type: ignore[assignment]

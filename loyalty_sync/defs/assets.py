@@ -13,7 +13,7 @@ is fetched once whatever the number of programs.
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -184,7 +184,17 @@ def _run_scope(context: dg.AssetExecutionContext) -> RunScope:
             + INVALID_KEY_HINT.format(key=invalid[0]),
             "PartitionKeyError",
         )
-    return RunScope.from_partition_keys(context.run.run_id, valid, _expected_passes(context))
+    return RunScope.from_partition_keys(
+        context.run.run_id, valid, _expected_passes(context), _started_at(context)
+    )
+
+
+def _started_at(context: dg.AssetExecutionContext) -> datetime | None:
+    """When the run started (before any wait for its partitions), by Dagster's clock."""
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    if record is None or record.start_time is None:
+        return None
+    return datetime.fromtimestamp(record.start_time, UTC)
 
 
 def _expected_passes(context: dg.AssetExecutionContext) -> list[str]:

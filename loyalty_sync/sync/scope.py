@@ -19,17 +19,24 @@ class RunScope:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # The passes this run makes (customers, promotions, benefits), in order.
     passes: tuple[str, ...] = ("customers", "promotions", "benefits")
+    # When the run was asked for (a Dagster run's creation): a pass another run finished
+    # after this is as fresh as this run needs (`ledger.open_generation`).
+    requested_at: datetime | None = None
 
     @classmethod
     def from_partition_keys(
-        cls, run_id: str, keys: Iterable[str], passes: Iterable[str] | None = None
+        cls,
+        run_id: str,
+        keys: Iterable[str],
+        passes: Iterable[str] | None = None,
+        requested_at: datetime | None = None,
     ) -> RunScope:
         partitions = PartitionScope.from_keys(keys)
         if not partitions:
             raise PartitionKeyError("a run needs at least one org/program partition")
         if passes is None:
-            return cls(run_id, partitions)
-        return cls(run_id, partitions, passes=tuple(passes))
+            return cls(run_id, partitions, requested_at=requested_at)
+        return cls(run_id, partitions, passes=tuple(passes), requested_at=requested_at)
 
     @property
     def org_programs(self) -> dict[int, tuple[int, ...]]:

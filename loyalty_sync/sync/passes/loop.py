@@ -82,7 +82,12 @@ class PassLoop:
         run, outcome = self.run, self.outcome
         partitions = run.scope.partitions.for_org(org_id)
         generation = open_generation(
-            run.engine, partitions, run.scope.run_id, run.scope.passes, run.options.resume_within
+            run.engine,
+            partitions,
+            run.scope.run_id,
+            run.scope.passes,
+            run.options.resume_within,
+            None if run.options.freshness.full else run.scope.requested_at,
         )
         if self.name in generation.done:
             self._skip(org_id, partitions, generation)
@@ -99,8 +104,8 @@ class PassLoop:
         generation_pass_done(run.engine, generation, self.name)
 
     def _skip(self, org_id: int, partitions: PartitionScope, generation: Generation) -> None:
-        # Another run of these partitions (one that died, or one still running that took
-        # its turn first) finished this pass within the resume window.
+        # Another run of these partitions finished this pass: one that died or is still
+        # running (within the resume window), or one this run waited behind.
         when = generation.done_by(datetime.now(UTC))
         self.outcome.resumed.append(f"org {org_id}: {self.name} pass {when}, skipped")
         self.outcome.rows_by_partition.update(served_by(self.run.engine, self.name, partitions))

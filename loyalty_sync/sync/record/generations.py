@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -48,8 +49,15 @@ def open_generation(
     run_id: str,
     passes: Sequence[str],
     max_age: timedelta,
+    requested_at: datetime | None = None,
 ) -> Generation:
-    """Carry on the generation a live run left (or this run's own), else start one."""
+    """This run's generation of `partitions`: carried on, finished for it, or started.
+
+    The generation a live run left (or this run's own) is carried on. One another run
+    finished after this run started (`requested_at`) is as fresh as this run asked for:
+    a run that waited behind it for the partitions skips what it did rather than fetching
+    it again minutes later. A full sync passes no `requested_at`, so it always fetches.
+    """
     with engine.begin() as conn:
         row, now = checkpoints.locked_row(conn, SYNC_GENERATION, partitions, run_id)
         ours = row.status == SyncStatus.RUNNING.value and row.run_id == run_id
@@ -60,9 +68,25 @@ def open_generation(
             checkpoints.update(conn, row.id, run_id=run_id, updated_at=now, cursor=cursor)
             resumed = row.run_id != run_id and bool(done)
             return Generation(row.id, done, resumed, row.run_id, row.updated_at)
-        cursor = PassPlan(tuple(passes)).as_generation_json()
+        done = _finished_since(row, run_id, requested_at) & set(passes)
+        if done >= set(passes):
+            return Generation(row.id, done, True, row.run_id, row.updated_at)
+        cursor = PassPlan(tuple(passes), done).as_generation_json()
         checkpoints.update(conn, row.id, **checkpoints.restart_values(run_id, now), cursor=cursor)
-        return Generation(row.id, set(), False)
+        return Generation(row.id, done, bool(done), row.run_id, row.updated_at)
+
+
+def _finished_since(row: sa.Row[Any], run_id: str, requested_at: datetime | None) -> set[str]:
+    """The passes of a generation another run finished after `requested_at`, if it did."""
+    if (
+        requested_at is None
+        or row.status != SyncStatus.SUCCESS.value
+        or row.run_id == run_id
+        or row.updated_at is None
+        or row.updated_at < requested_at
+    ):
+        return set()
+    return PassPlan.from_generation_json(row.cursor).done
 
 
 def generation_pass_done(engine: sa.Engine, generation: Generation, name: str) -> None:
