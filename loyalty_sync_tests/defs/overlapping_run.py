@@ -11,13 +11,13 @@ import sys
 
 import dagster as dg
 
-from loyalty_sync.definitions import defs
+from loyalty_sync.definitions import build_defs
 from loyalty_sync.defs.jobs import CAPILLARY_SYNC_JOB, block_target
 
 
 def main(keys: list[str]) -> int:
     partition_key, tags = block_target(keys)
-    job = defs.resolve_job_def(CAPILLARY_SYNC_JOB)
+    job = build_defs().resolve_job_def(CAPILLARY_SYNC_JOB)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance, partition_key=partition_key, tags=tags, raise_on_error=False

@@ -110,7 +110,7 @@ def test_a_run_launched_during_a_sync_waits_then_skips_what_it_did(
     holder = _start(SYNC, env)
     _wait(lambda: _held(engine), "partition lock held by the sync")
     waiter = _start(RUN, env)
-    _wait(lambda: "waiting" in _log(home, _latest_run(home)), "run waiting for the partitions")
+    _wait(lambda: _waiting(waiter, home), "run waiting for the partitions")
     assert holder.poll() is None, "the sync ended before the run began to wait"
     _finish(holder)
     run_id = _finish(waiter).strip().splitlines()[-1]
@@ -120,6 +120,13 @@ def test_a_run_launched_during_a_sync_waits_then_skips_what_it_did(
     log = _log(home, run_id)
     for name in ("customers", "promotions", "benefits"):
         assert f"{name} pass done by run" in log, log
+
+
+def _waiting(proc: subprocess.Popen[str], home: Path) -> bool:
+    if proc.poll() is not None:
+        _finish(proc)  # a run that ended already says why
+        raise AssertionError("the run ended without waiting for the sync")
+    return "waiting" in _log(home, _latest_run(home))
 
 
 def _latest_run(home: Path) -> str | None:
