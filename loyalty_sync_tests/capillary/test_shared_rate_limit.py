@@ -9,8 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from capillary_simulator import DEMO_USERNAME, SimulatorConfig, start_simulator
 from loyalty_sync_tests.capillary.conftest import HOME_ORG
+
+# slow: three processes wait on one API key's rate limit
+pytestmark = pytest.mark.slow
 
 LIMIT_PER_MINUTE = 600
 SECONDS = 30.0

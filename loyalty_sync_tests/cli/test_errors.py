@@ -25,6 +25,9 @@ from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.cli.processes import run_cli
 from loyalty_sync_tests.conftest import admin_execute, new_database
 
+# slow: every case is a `loyalty-sync` process, some waiting for a connection to time out
+pytestmark = pytest.mark.slow
+
 API = {"CAPILLARY_BASE_URL": "http://127.0.0.1:9", "CAPILLARY_ORG_IDS": "100"}
 CREDENTIALS = {"CAPILLARY_USERNAME": "till", "CAPILLARY_PASSWORD": "secret-pw"}
 

@@ -32,6 +32,9 @@ from loyalty_sync_tests.cli.processes import read_all
 from loyalty_sync_tests.conftest import new_database
 from loyalty_sync_tests.synced_warehouse import CONFIG
 
+# slow: runs `loyalty-sync sync` as a process in a pty
+pytestmark = pytest.mark.slow
+
 COLUMNS = 80
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\r")
 # A bar as drawn: "benefits 51135   ━━━━━━━━━━━━     12/61 12 calls 9.8/s ETA 0:05"

@@ -39,7 +39,8 @@ from loyalty_sync_tests.warehouse_content import content
 CONFIG = SimulatorConfig(seed=31, customers_per_org=6, programs_per_org=(2, 1))
 POLL_SECONDS = 5  # run monitoring's poll in this topology (production: 30)
 
-pytestmark = pytest.mark.timeout(900)
+# slow: the production topology: webserver, daemon and code server processes, driven by GraphQL
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def partition_keys(sim: RunningSimulator) -> list[str]:

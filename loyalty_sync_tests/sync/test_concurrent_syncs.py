@@ -25,6 +25,9 @@ from loyalty_sync.warehouse import locks, tables
 from loyalty_sync_tests.conftest import new_database
 from loyalty_sync_tests.sync.test_end_to_end import _content, _import_roster
 
+# slow: `loyalty-sync sync` processes racing, one against a slow simulator
+pytestmark = pytest.mark.slow
+
 CONFIG = SimulatorConfig(
     seed=11,
     customers_per_org=8,

@@ -24,6 +24,9 @@ from loyalty_sync_tests.conftest import new_database
 from loyalty_sync_tests.rewriting_proxy import Rewrite, RewritingProxy, each_object_with
 from loyalty_sync_tests.warehouse_content import content
 
+# slow: syncs through the CLI as processes
+pytestmark = pytest.mark.slow
+
 CONFIG = SimulatorConfig(seed=31, orgs=1, programs_per_org=2, customers_per_org=40)
 COMMAND = [sys.executable, "-m", "loyalty_sync.cli", "sync", "--no-progress"]
 

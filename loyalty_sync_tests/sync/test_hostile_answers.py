@@ -30,6 +30,9 @@ from loyalty_sync_tests.conftest import new_database
 from loyalty_sync_tests.rewriting_proxy import Rewrite, RewritingProxy
 from loyalty_sync_tests.sync.test_resilience import content
 
+# slow: syncs through the CLI as processes, behind a rewriting proxy
+pytestmark = pytest.mark.slow
+
 CONFIG = SimulatorConfig(
     seed=41,
     orgs=1,

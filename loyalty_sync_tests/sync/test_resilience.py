@@ -33,6 +33,9 @@ from loyalty_sync_tests.conftest import new_database
 from loyalty_sync_tests.pg_servers import tcp_postgres_server
 from loyalty_sync_tests.warehouse_content import content
 
+# slow: kills `loyalty-sync sync` processes and waits through outages and retries
+pytestmark = pytest.mark.slow
+
 CONFIG = SimulatorConfig(
     seed=23,
     orgs=1,
