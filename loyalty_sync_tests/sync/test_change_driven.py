@@ -9,31 +9,23 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.database import DATABASE_URL_ENV
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.factories import preset, serve_simulator
 from loyalty_sync_tests.simulated_clock import follow, local_clock_following
+from loyalty_sync_tests.synced_warehouse import Warehouse, warehouse
 
-CONFIG = SimulatorConfig(
-    seed=11,
-    orgs=1,
-    customers_per_org=30,
-    programs_per_org=(2,),
-    promotions_per_program=8,
-    holders_share=0.4,
-    unknown_roster_rows=0,
-)
+CONFIG = preset("change_driven")
 PROMOTION_DATA = "/v2.1/customers/lookup/promotionData"
 LOOKUP = "/v2/customers/lookup/customerDetails"
 
@@ -44,55 +36,29 @@ def _local_clock_follows_the_simulator() -> Iterator[None]:
         yield
 
 
-@dataclass
-class SyncedOnce:
-    """A simulator and a warehouse synced from it once, with the environment that points
-    `run_sync` at both."""
-
-    simulator: RunningSimulator
-    engine: sa.Engine
-    env: dict[str, str]
-
-
 @pytest.fixture(scope="module")
 def synced_once(
     server_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SyncedOnce]:
+) -> Iterator[Warehouse]:
     """One first sync for the module's same-day tests. Each of them syncs again, so each
     leaves the warehouse in step with the simulator, as the next one expects."""
     home = tmp_path_factory.mktemp("change-driven")
-    with start_simulator(CONFIG) as simulator:
+    with serve_simulator(CONFIG) as simulator:
         follow(simulator)
-        url = new_database(server_admin_url)
-        engine = sa.create_engine(url)
-        env = {
-            **simulator.client_environment(),
-            DATABASE_URL_ENV: url,
-            "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
-            "DAGSTER_HOME": str(home / "dagster"),
-        }
-        roster = home / "roster.csv"
-        roster.write_text(simulator.roster_csv())
-        import_roster(engine, roster)
-        with pytest.MonkeyPatch.context() as mp:
-            for name, value in env.items():
-                mp.setenv(name, value)
-            first = run_sync(show_progress=False)
-        assert first.success, [r.error for r in first.runs]
-        try:
-            yield SyncedOnce(simulator, engine, env)
-        finally:
-            engine.dispose()
+        with warehouse(server_admin_url, home, simulator) as synced:
+            first = synced.sync()
+            assert first.success, [r.error for r in first.runs]
+            yield synced
 
 
 @pytest.fixture
 def synced(
-    synced_once: SyncedOnce, monkeypatch: pytest.MonkeyPatch
+    synced_once: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[RunningSimulator, sa.Engine]:
     for name, value in synced_once.env.items():
         monkeypatch.setenv(name, value)
-    follow(synced_once.simulator)
-    return synced_once.simulator, synced_once.engine
+    follow(synced_once.sim)
+    return synced_once.sim, synced_once.engine
 
 
 def _sync(simulator: RunningSimulator, **options: Any) -> tuple[SyncSummary, dict[str, int]]:
@@ -237,7 +203,7 @@ def _pairs_of(rows: set[tuple[str, ...]], table: sa.Table) -> set[tuple[int, int
 
 @pytest.fixture
 def day_simulator() -> Iterator[RunningSimulator]:
-    with start_simulator(DAY_CONFIG) as running:
+    with serve_simulator(DAY_CONFIG) as running:
         follow(running)
         yield running
 
