@@ -29,12 +29,16 @@ PRESETS: dict[str, SimulatorConfig] = {
     ),
     # Two orgs and three partitions with the fewest rows: a sync of a few seconds.
     "tiny": SimulatorConfig(seed=17, customers_per_org=3, programs_per_org=(2, 1)),
+    # Two orgs, a few more customers: syncs run twice and compared.
     "small": SimulatorConfig(seed=5, customers_per_org=8, programs_per_org=(2, 1)),
-    "small_other_seed": SimulatorConfig(seed=31, customers_per_org=6, programs_per_org=(2, 1)),
+    # Two orgs, few customers: the production topology's processes sync it quickly.
+    "topology": SimulatorConfig(seed=31, customers_per_org=6, programs_per_org=(2, 1)),
     # Small and quick, for the simulator's own serving: tokens, limits, faults.
     "serving": SimulatorConfig(seed=11, customers_per_org=6, promotions_per_program=3),
-    "serving_other_seed": SimulatorConfig(seed=3, customers_per_org=8, promotions_per_program=4),
-    "five": SimulatorConfig(seed=5, customers_per_org=5),
+    # As "serving", another seed: servers of other data.
+    "serving_small": SimulatorConfig(seed=3, customers_per_org=8, promotions_per_program=4),
+    # Few customers: processes share one key's limit, set by the test.
+    "shared_limit": SimulatorConfig(seed=5, customers_per_org=5),
     # One org, one program: a credential of a single org.
     "one_org": SimulatorConfig(seed=3, orgs=1, customers_per_org=6),
     # Many promotions and some heavy customers: promotionData and the catalogue page.
@@ -103,7 +107,7 @@ PRESETS: dict[str, SimulatorConfig] = {
         unknown_roster_rows=3,
     ),
     # One org of a hundred customers: chunks enough for a kill to land between them.
-    "hundred": SimulatorConfig(
+    "kills": SimulatorConfig(
         seed=23,
         orgs=1,
         programs_per_org=2,
@@ -111,7 +115,8 @@ PRESETS: dict[str, SimulatorConfig] = {
         promotions_per_program=6,
         unknown_roster_rows=3,
     ),
-    "forty": SimulatorConfig(seed=31, orgs=1, programs_per_org=2, customers_per_org=40),
+    # One org of forty customers in two programs: enough rows for the drop guard to judge.
+    "guards": SimulatorConfig(seed=31, orgs=1, programs_per_org=2, customers_per_org=40),
     # One org, two programs, a known roster: the change signals, day by day.
     "change_driven": SimulatorConfig(
         seed=11,

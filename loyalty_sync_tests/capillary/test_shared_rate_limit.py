@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_three_processes_hold_one_limit_together(database_url: str) -> None:
     # The server enforces the same limit, so any overshoot would also show up as 429s.
-    config = preset("five", rate_limit_per_minute=LIMIT_PER_MINUTE)
+    config = preset("shared_limit", rate_limit_per_minute=LIMIT_PER_MINUTE)
     with serve_simulator(config) as sim:
         command = [
             sys.executable,

@@ -23,7 +23,7 @@ from capillary_simulator.server import read_shared_state
 from loyalty_sync_tests.capillary_simulator.conftest import HOME_ORG, TEST_CONFIG
 from loyalty_sync_tests.factories import preset, serve_simulator
 
-SMALL = preset("serving_other_seed")
+SMALL = preset("serving_small")
 
 
 def _pid_alive(pid: int) -> bool:

@@ -37,7 +37,7 @@ from loyalty_sync_tests.factories import preset, serve_simulator
 from loyalty_sync_tests.pg_servers import tcp_postgres
 from loyalty_sync_tests.warehouse_content import content
 
-CONFIG = preset("small_other_seed")
+CONFIG = preset("topology")
 POLL_SECONDS = 5  # run monitoring's poll in this topology (production: 30)
 
 # slow: the production topology: webserver, daemon and code server processes, driven by GraphQL

@@ -27,7 +27,7 @@ from loyalty_sync_tests.warehouse_content import content
 # slow: syncs through the CLI as processes
 pytestmark = pytest.mark.slow
 
-CONFIG = preset("forty")
+CONFIG = preset("guards")
 COMMAND = [sys.executable, "-m", "loyalty_sync.cli", "sync", "--no-progress"]
 
 

@@ -38,7 +38,7 @@ from loyalty_sync_tests.warehouse_content import content
 # slow: kills `loyalty-sync sync` processes and waits through outages and retries
 pytestmark = pytest.mark.slow
 
-CONFIG = preset("hundred")
+CONFIG = preset("kills")
 # Small chunks, so a SIGKILL lands between committed chunks of every pass.
 CHUNK = 20
 # Long enough for the breaker to open and probe four times (after 1, 3, 7 and 15 s), short
