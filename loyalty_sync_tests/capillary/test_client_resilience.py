@@ -81,6 +81,7 @@ def test_truncated_bodies_are_retried(
     assert client.stats.snapshot()["errors_by_code"]["malformed"] == malformed
 
 
+@pytest.mark.slow  # waits out a rate limit by design
 def test_429_waits_for_retry_after_then_succeeds(
     make_client: ClientFactory, api_sim: RunningSimulator, api_data: SimulatorDataset
 ) -> None:

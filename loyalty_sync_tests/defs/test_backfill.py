@@ -36,6 +36,9 @@ from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.factories import preset, serve_simulator
 
+# slow: a backfill of every partition under a 60 a minute rate limit, by design
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 # Below the ~70 requests of a full backfill, so the 60-second window assertion can fail;
 # each request past the limit costs the run a second, so the data is no larger than that.

@@ -359,6 +359,7 @@ def test_only_blocking_checks_run_between_the_passes(clean: CleanRuns) -> None:
 # --- row-count drops and freshness ---------------------------------------------------------
 
 
+@pytest.mark.slow  # three syncs of its own
 def test_row_count_drop_blocks_downstream_until_rerun(
     clean_sim: RunningSimulator, admin_url: str, tmp_path: Path
 ) -> None:
@@ -418,6 +419,7 @@ def test_row_count_drop_blocks_downstream_until_rerun(
     synced.close()
 
 
+@pytest.mark.slow  # syncs of its own, partition by partition
 def test_freshness_names_stale_partitions(
     clean_sim: RunningSimulator, admin_url: str, tmp_path: Path
 ) -> None:

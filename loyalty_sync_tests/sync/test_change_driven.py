@@ -145,6 +145,7 @@ def _benefit_content(engine: sa.Engine) -> dict[str, set[tuple[str, ...]]]:
     return {name: rows for name, rows in _content(engine).items() if name.startswith("benefit_")}
 
 
+@pytest.mark.slow  # every pair fetched again, then a full copy to compare
 def test_a_change_of_benefits_api_refetches_every_pair_with_the_new_one(
     synced, server_admin_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -245,6 +246,7 @@ def _differing_pairs(ours: sa.Engine, full: sa.Engine) -> set[tuple[int, int]]:
     return differing
 
 
+@pytest.mark.slow  # a simulated day of churn, then a full copy to compare
 @pytest.mark.parametrize("sample", [0.0, 1.0])
 def test_after_a_day_of_churn_an_incremental_sync_matches_a_full_one_but_the_unsignalled(
     day_simulator: RunningSimulator,
@@ -296,6 +298,7 @@ def test_after_a_day_of_churn_an_incremental_sync_matches_a_full_one_but_the_uns
         assert all(c["passed"] == (changed / sampled <= 0.05) for c in drift)
 
 
+@pytest.mark.slow  # a simulated day, then a full copy to compare
 def test_a_new_promotion_reaches_its_holders_through_the_catalogue(
     day_simulator: RunningSimulator,
     engine: sa.Engine,
@@ -317,6 +320,7 @@ def test_a_new_promotion_reaches_its_holders_through_the_catalogue(
     assert _differing_pairs(engine, full) == set()
 
 
+@pytest.mark.slow  # a full sync through the command
 def test_the_command_line_forces_a_full_sync_and_says_what_was_fetched(synced) -> None:
     from click.testing import CliRunner
 

@@ -217,6 +217,7 @@ def test_second_sync_rewrites_nothing(synced: Any) -> None:
     assert _xmins(engine) == before
 
 
+@pytest.mark.slow  # a second whole sync on the other API
 def test_v2_benefits_match_v3(
     synced: Any, server_admin_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

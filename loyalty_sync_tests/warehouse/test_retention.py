@@ -79,6 +79,7 @@ def sync_env(
             engine.dispose()
 
 
+@pytest.mark.slow  # thirty simulated days of syncs
 def test_api_events_stay_bounded_over_thirty_simulated_days(sync_env) -> None:  # type: ignore[no-untyped-def]
     engine, simulator = sync_env
     written = []
