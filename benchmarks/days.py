@@ -143,54 +143,77 @@ def _differences(expected: dict[str, Counter[Any]], actual: dict[str, Counter[An
     }
 
 
+def _sync(
+    work: Path, label: str, sim: RunningSimulator, house: Warehouse, *args: str
+) -> ProcessMeasure:
+    env = {"LOYALTY_SYNC_MAX_AGE_DAYS": str(house.max_age)}
+    return run_sync(
+        work,
+        label,
+        sim,
+        house.url,
+        UNLIMITED_PER_MINUTE,
+        instance=house.name,
+        env=env,
+        args=args,
+    )
+
+
+def _day_zero(
+    work: Path, databases: BenchDatabases, simulator: RunningSimulator, customers: int
+) -> tuple[list[Warehouse], ProcessMeasure]:
+    """A full sync into the first warehouse, then a copy of it for each other max age."""
+    first_url = databases.fresh("bench_days_a")
+    load_roster(first_url, simulator, work / "days-roster.csv")
+    houses = [Warehouse("days_a", MAX_AGES[0], first_url)]
+    print(f"[9] day 0: full sync of {customers:,} customers", flush=True)
+    day0 = _sync(work, "days-0-a", simulator, houses[0])
+    for max_age in MAX_AGES[1:]:
+        name = f"days_age{max_age}"
+        houses.append(Warehouse(name, max_age, _copy(databases, first_url, f"bench_{name}")))
+    return houses, day0
+
+
+def _days(work: Path, simulator: RunningSimulator, houses: list[Warehouse]) -> Counter[str]:
+    """Each simulated day, then a sync of each warehouse; what the simulator changed."""
+    changes: Counter[str] = Counter()
+    for day in range(1, DAYS + 1):
+        report = simulator.advance(
+            1, churn=CHURN, new_promotions=1 if day == NEW_PROMOTION_DAY else 0
+        )
+        for kind, figures in report["changes"].items():
+            changes[kind] += int(figures["count"])
+        for house in houses:
+            measure = _sync(work, f"days-{day}-{house.name}", simulator, house)
+            house.calls.append(measure.calls)
+            house.signals.append(_signals(house.url))
+        print(
+            f"  day {day}: "
+            + ", ".join(f"max age {h.max_age}: {h.calls[-1]:,} calls" for h in houses),
+            flush=True,
+        )
+    return changes
+
+
+def _second_sync(
+    work: Path, simulator: RunningSimulator, house: Warehouse
+) -> tuple[ProcessMeasure, int]:
+    """A second sync the same day, and the data rows it wrote."""
+    before = settled_tuples_written(house.url, tables.SCHEMA)
+    second = _sync(work, "days-second", simulator, house)
+    after = settled_tuples_written(house.url, tables.SCHEMA)
+    return second, sum(after.get(t, 0) - before.get(t, 0) for t in DATA_TABLES)
+
+
 def run(work: Path, databases: BenchDatabases, config: SimulatorConfig) -> DaysResult:
     customers = config.customers_per_org * config.orgs
-
-    def sync(label: str, sim: RunningSimulator, house: Warehouse, *args: str) -> ProcessMeasure:
-        env = {"LOYALTY_SYNC_MAX_AGE_DAYS": str(house.max_age)}
-        return run_sync(
-            work,
-            label,
-            sim,
-            house.url,
-            UNLIMITED_PER_MINUTE,
-            instance=house.name,
-            env=env,
-            args=args,
-        )
-
     with start_simulator(config) as simulator:
-        first_url = databases.fresh("bench_days_a")
-        load_roster(first_url, simulator, work / "days-roster.csv")
-        houses = [Warehouse("days_a", MAX_AGES[0], first_url)]
-        print(f"[9] day 0: full sync of {customers:,} customers", flush=True)
-        day0 = sync("days-0-a", simulator, houses[0])
-        for max_age in MAX_AGES[1:]:
-            name = f"days_age{max_age}"
-            houses.append(Warehouse(name, max_age, _copy(databases, first_url, f"bench_{name}")))
-        changes: Counter[str] = Counter()
-        for day in range(1, DAYS + 1):
-            report = simulator.advance(
-                1, churn=CHURN, new_promotions=1 if day == NEW_PROMOTION_DAY else 0
-            )
-            for kind, figures in report["changes"].items():
-                changes[kind] += int(figures["count"])
-            for house in houses:
-                measure = sync(f"days-{day}-{house.name}", simulator, house)
-                house.calls.append(measure.calls)
-                house.signals.append(_signals(house.url))
-            print(
-                f"  day {day}: "
-                + ", ".join(f"max age {h.max_age}: {h.calls[-1]:,} calls" for h in houses),
-                flush=True,
-            )
-        before = settled_tuples_written(first_url, tables.SCHEMA)
-        second = sync("days-second", simulator, houses[0])
-        after = settled_tuples_written(first_url, tables.SCHEMA)
-        written = sum(after.get(t, 0) - before.get(t, 0) for t in DATA_TABLES)
+        houses, day0 = _day_zero(work, databases, simulator, customers)
+        changes = _days(work, simulator, houses)
+        second, written = _second_sync(work, simulator, houses[0])
         full = Warehouse("days_full", MAX_AGES[0], databases.fresh("bench_days_full"))
         load_roster(full.url, simulator, work / "days-full-roster.csv")
-        sync("days-full", simulator, full, "--full")
+        _sync(work, "days-full", simulator, full, "--full")
     expected = warehouse_content(full.url)
     for house in houses:
         content = warehouse_content(house.url)

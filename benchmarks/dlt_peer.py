@@ -73,104 +73,123 @@ def _ended_before_cutoff(promotion: dict[str, Any]) -> bool:
     return datetime.fromisoformat(str(end).replace("Z", "+00:00")) < BENEFITS_CUTOFF
 
 
+def _lookup(
+    client: RESTClient, enrolled: dict[tuple[int, int], bool], entry: dict[str, str]
+) -> dict[str, Any] | None:
+    """customerDetails of one roster entry, noting the enrolments it reveals."""
+    response = client.get(
+        "/v2/customers/lookup/customerDetails",
+        params={
+            "source": entry["source"],
+            "identifierName": entry["identifier_name"],
+            "identifierValue": entry["identifier_value"],
+            "embed": "mlp",
+            **({"accountId": entry["account_id"]} if entry.get("account_id") else {}),
+        },
+    )
+    if response.status_code == 400 and _error_code(response.json()) == CUSTOMER_NOT_FOUND:
+        return None  # an unknown roster identifier: nothing to load
+    response.raise_for_status()
+    customer: dict[str, Any] = response.json()
+    for details in customer.get("loyaltyProgramDetails") or []:
+        enrolled[(customer["id"], details["programId"])] = details.get("loyaltyId") != -1
+    return customer
+
+
+def _promotion_data(client: RESTClient, customer: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every page of promotionData of one customer."""
+    rows: list[dict[str, Any]] = []
+    for page in client.paginate(
+        "/v2.1/customers/lookup/promotionData",
+        params={"identifierName": "id", "identifierValue": customer["id"], "source": "INSTORE"},
+        paginator=OffsetPaginator(limit=100, total_path="pageDetails.totalEntries"),
+        data_selector="promotions",
+    ):
+        rows.extend({**promotion, "customerId": customer["id"]} for promotion in page)
+    return rows
+
+
+def _action_summaries(
+    client: RESTClient, enrolled: dict[tuple[int, int], bool], held: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """actionSummary of each held promotion an enrolled customer may have benefits of."""
+    summaries: list[dict[str, Any]] = []
+    for promotion in held:
+        customer_id = promotion["customerId"]
+        program_id = promotion["programId"]
+        if not enrolled.get((customer_id, program_id)) or _ended_before_cutoff(promotion):
+            continue
+        response = client.get(
+            f"/v3/customers/{customer_id}/customerPromotionDetails/actionSummary",
+            params={"programId": program_id, "promotionId": promotion["promotionId"]},
+        )
+        response.raise_for_status()
+        body = response.json()
+        # The "no benefits" (8116) answer is wrapped in `data`; the success answer is not.
+        summaries.append(body["data"] if isinstance(body.get("data"), dict) else body)
+    return summaries
+
+
+def _catalogue(client: RESTClient) -> Iterator[list[dict[str, Any]]]:
+    """The promotion catalogue, page by page."""
+    for page in client.paginate(
+        "/v3/promotions",
+        params={"size": 100},
+        paginator=PageNumberPaginator(base_page=0, page_param="page", total_path="page.totalPages"),
+        data_selector="data",
+    ):
+        yield [{**p, "promotionId": p["metadata"]["promotionId"]} for p in page]
+
+
+def _client(base_url: str, username: str, password: str) -> RESTClient:
+    # Capillary's Basic auth takes the MD5 digest of the password.
+    return RESTClient(
+        base_url=base_url,
+        auth=HttpBasicAuth(username, hashlib.md5(password.encode()).hexdigest()),
+        headers={"Accept": "application/json"},
+    )
+
+
 @dlt.source(name="capillary")
 def capillary(
     base_url: str, username: str, password: str, roster: list[dict[str, str]]
 ) -> list[DltResource]:
     """Customers, their promotions and benefit summaries, and the promotion catalogue."""
-    # Capillary's Basic auth takes the MD5 digest of the password.
-    client = RESTClient(
-        base_url=base_url,
-        auth=HttpBasicAuth(username, hashlib.md5(password.encode()).hexdigest()),
-        headers={"Accept": "application/json"},
-    )
+    client = _client(base_url, username, password)
     # Transformers see only their parent's item: the enrollment each lookup reveals is kept
     # here for the benefits step, keyed by (customer id, program id).
     enrolled: dict[tuple[int, int], bool] = {}
+    merged = {"parallelized": True, "write_disposition": "merge"}
 
     @dlt.resource(selected=False)
     def roster_entries() -> Iterator[dict[str, str]]:
         yield from roster
 
-    @dlt.transformer(
-        data_from=roster_entries,
-        parallelized=True,
-        write_disposition="merge",
-        primary_key="id",
-        table_name="customers",
-    )
+    @dlt.transformer(data_from=roster_entries, primary_key="id", table_name="customers", **merged)
     def customers(entry: dict[str, str]) -> dict[str, Any] | None:
-        response = client.get(
-            "/v2/customers/lookup/customerDetails",
-            params={
-                "source": entry["source"],
-                "identifierName": entry["identifier_name"],
-                "identifierValue": entry["identifier_value"],
-                "embed": "mlp",
-                **({"accountId": entry["account_id"]} if entry.get("account_id") else {}),
-            },
-        )
-        if response.status_code == 400 and _error_code(response.json()) == CUSTOMER_NOT_FOUND:
-            return None  # an unknown roster identifier: nothing to load
-        response.raise_for_status()
-        customer: dict[str, Any] = response.json()
-        for details in customer.get("loyaltyProgramDetails") or []:
-            enrolled[(customer["id"], details["programId"])] = details.get("loyaltyId") != -1
-        return customer
+        return _lookup(client, enrolled, entry)
 
     @dlt.transformer(
         data_from=customers,
-        parallelized=True,
-        write_disposition="merge",
         primary_key=("customer_id", "promotion_id"),
         table_name="customer_promotions",
+        **merged,
     )
     def customer_promotions(customer: dict[str, Any]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for page in client.paginate(
-            "/v2.1/customers/lookup/promotionData",
-            params={"identifierName": "id", "identifierValue": customer["id"], "source": "INSTORE"},
-            paginator=OffsetPaginator(limit=100, total_path="pageDetails.totalEntries"),
-            data_selector="promotions",
-        ):
-            rows.extend({**promotion, "customerId": customer["id"]} for promotion in page)
-        return rows
+        return _promotion_data(client, customer)
 
     @dlt.transformer(
         data_from=customer_promotions,
-        parallelized=True,
-        write_disposition="merge",
         primary_key=("entity_id", "promotion_id"),
         table_name="benefit_summaries",
+        **merged,
     )
     def benefit_summaries(held: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        summaries: list[dict[str, Any]] = []
-        for promotion in held:
-            customer_id = promotion["customerId"]
-            program_id = promotion["programId"]
-            if not enrolled.get((customer_id, program_id)) or _ended_before_cutoff(promotion):
-                continue
-            response = client.get(
-                f"/v3/customers/{customer_id}/customerPromotionDetails/actionSummary",
-                params={"programId": program_id, "promotionId": promotion["promotionId"]},
-            )
-            response.raise_for_status()
-            body = response.json()
-            # The "no benefits" (8116) answer is wrapped in `data`; the success answer is not.
-            summaries.append(body["data"] if isinstance(body.get("data"), dict) else body)
-        return summaries
+        return _action_summaries(client, enrolled, held)
 
     @dlt.resource(write_disposition="merge", primary_key="promotion_id", table_name="promotions")
     def promotions() -> Iterator[list[dict[str, Any]]]:
-        for page in client.paginate(
-            "/v3/promotions",
-            params={"size": 100},
-            paginator=PageNumberPaginator(
-                base_page=0, page_param="page", total_path="page.totalPages"
-            ),
-            data_selector="data",
-        ):
-            yield [{**p, "promotionId": p["metadata"]["promotionId"]} for p in page]
+        yield from _catalogue(client)
 
     return [customers, customer_promotions, benefit_summaries, promotions]
 

@@ -284,6 +284,98 @@ def _run_beside(
             process.kill()
 
 
+class _RequestWindow:
+    """When the simulator first and last counted a request, sampled from a thread, in
+    seconds since `started`."""
+
+    def __init__(self, simulator: RunningSimulator, started: float) -> None:
+        self.first: float | None = None
+        self.last: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(simulator, started), daemon=True)
+        self._thread.start()
+
+    def _watch(self, simulator: RunningSimulator, started: float) -> None:
+        seen = 0
+        while not self._stop.wait(COUNTER_SAMPLE_SECONDS):
+            total = int(simulator.counters()["total_requests"])
+            now = time.perf_counter() - started
+            if total and self.first is None:
+                self.first = now
+            if total != seen:
+                self.last = now
+                seen = total
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _peak_rss_until_exit(process: subprocess.Popen[bytes]) -> int:
+    peak = 0
+    handle = psutil.Process(process.pid)
+    while process.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            peak = max(peak, _tree_rss(handle))
+        time.sleep(RSS_SAMPLE_SECONDS)
+    return peak
+
+
+def _start_beside(
+    during: During | None, process: subprocess.Popen[bytes], failure: list[BaseException]
+) -> threading.Thread | None:
+    if during is None:
+        return None
+    breaker = threading.Thread(target=_run_beside, args=(during, process, failure), daemon=True)
+    breaker.start()
+    return breaker
+
+
+def _checked(measure: ProcessMeasure) -> ProcessMeasure:
+    if measure.returncode != 0:
+        raise BenchmarkError(
+            f"{' '.join(measure.command)} exited with {measure.returncode}; "
+            f"last lines of {measure.output_path}:\n{_output_tail(measure.output_path)}"
+        )
+    return measure
+
+
+@dataclass
+class _SampledRun:
+    returncode: int
+    wall_seconds: float
+    peak_rss_bytes: int
+    window: _RequestWindow | None
+
+
+def _run_sampled(
+    command: list[str],
+    env: Mapping[str, str],
+    output_path: Path,
+    simulator: RunningSimulator | None,
+    during: During | None,
+) -> _SampledRun:
+    """`command` run to its end with its output in `output_path`, sampled meanwhile;
+    what `during` raised is raised once the process is gone."""
+    failure: list[BaseException] = []
+    with output_path.open("wb") as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, env=dict(env), stdout=output, stderr=subprocess.STDOUT, stdin=None
+        )
+        window = _RequestWindow(simulator, started) if simulator is not None else None
+        breaker = _start_beside(during, process, failure)
+        peak = _peak_rss_until_exit(process)
+        wall = time.perf_counter() - started
+        if window is not None:
+            window.stop()
+        if breaker is not None:
+            breaker.join()
+    if failure:
+        raise failure[0]
+    return _SampledRun(process.returncode, wall, peak, window)
+
+
 def measure_process(
     command: list[str],
     env: Mapping[str, str],
@@ -305,68 +397,18 @@ def measure_process(
     if simulator is not None:
         # A fresh budget too: the previous process's requests leave the server's window.
         simulator.reset_counters(limiter=True)
-    first: list[float] = []
-    last: list[float] = []
-    stop = threading.Event()
-
-    def watch_requests(started: float) -> None:
-        assert simulator is not None
-        seen = 0
-        while not stop.wait(COUNTER_SAMPLE_SECONDS):
-            total = int(simulator.counters()["total_requests"])
-            now = time.perf_counter() - started
-            if total and not first:
-                first.append(now)
-            if total != seen:
-                last[:] = [now]
-                seen = total
-
-    with output_path.open("wb") as output:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            command, env=dict(env), stdout=output, stderr=subprocess.STDOUT, stdin=None
-        )
-        watcher = None
-        if simulator is not None:
-            watcher = threading.Thread(target=watch_requests, args=(started,), daemon=True)
-            watcher.start()
-        breaker: threading.Thread | None = None
-        failure: list[BaseException] = []
-        if during is not None:
-            breaker = threading.Thread(
-                target=_run_beside, args=(during, process, failure), daemon=True
-            )
-            breaker.start()
-        peak = 0
-        handle = psutil.Process(process.pid)
-        while process.poll() is None:
-            with contextlib.suppress(psutil.Error):
-                peak = max(peak, _tree_rss(handle))
-            time.sleep(RSS_SAMPLE_SECONDS)
-        wall = time.perf_counter() - started
-        stop.set()
-        if watcher is not None:
-            watcher.join()
-        if breaker is not None:
-            breaker.join()
-    if failure:
-        raise failure[0]
+    run = _run_sampled(command, env, output_path, simulator, during)
     measure = ProcessMeasure(
         command=command,
-        wall_seconds=wall,
-        peak_rss_bytes=peak,
-        returncode=process.returncode,
+        wall_seconds=run.wall_seconds,
+        peak_rss_bytes=run.peak_rss_bytes,
+        returncode=run.returncode,
         output_path=output_path,
         counters=simulator.counters() if simulator is not None else {},
-        first_request_seconds=first[0] if first else None,
-        last_request_seconds=last[0] if last else None,
+        first_request_seconds=run.window.first if run.window else None,
+        last_request_seconds=run.window.last if run.window else None,
     )
-    if check and process.returncode != 0:
-        raise BenchmarkError(
-            f"{' '.join(command)} exited with {process.returncode}; "
-            f"last lines of {output_path}:\n{_output_tail(output_path)}"
-        )
-    return measure
+    return _checked(measure) if check else measure
 
 
 def count_rows(url: str, tables: Iterable[str]) -> dict[str, int]:

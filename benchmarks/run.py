@@ -267,24 +267,33 @@ def compare_with_dlt(
 
 
 # ----------------------------------------------------------------------------- items
-def sync_items(
-    work: Path, databases: BenchDatabases, customers: int, results: Results
-) -> faults.CleanSync:
-    """Items 1, 2, 3 and 6 on one simulator: sync, dlt peer, then the unchanged re-run.
+@dataclass
+class SyncRuns:
+    """What items 1, 2, 3 and 6 measured on one simulator."""
 
-    Returns the first sync and its warehouse: item 7's clean reference.
-    """
-    config = SYNC_CONFIG.replace(customers_per_org=customers)
-    print(
-        f"[1-3,6] simulator: {customers:,} customers x {config.promotions_per_program} "
-        f"promotions, {config.latency_ms:.0f} ms latency, {RATE_LIMIT_PER_MINUTE:,}/min",
-        flush=True,
-    )
+    config: SimulatorConfig
+    compared: PeerComparison  # the first sync and the dlt peer
+    second: ProcessMeasure  # the unchanged re-run
+    written_before: dict[str, int]  # tuples written per table, before the re-run
+    written_after: dict[str, int]
+
+    @property
+    def first(self) -> ProcessMeasure:
+        return self.compared.ours
+
+    @property
+    def customers(self) -> int:
+        return self.config.customers_per_org
+
+
+def _measure_syncs(
+    work: Path, databases: BenchDatabases, config: SimulatorConfig
+) -> tuple[SyncRuns, faults.CleanSync]:
+    """The first sync, the dlt peer, then the re-run with nothing changed."""
     url = databases.fresh("bench_sync")
     with start_simulator(config) as simulator:
         compared = compare_with_dlt(work, "sync", simulator, url)
-        first, peer = compared.ours, compared.peer
-        clean = faults.CleanSync(first, warehouse_content(url), "item 1's first sync")
+        clean = faults.CleanSync(compared.ours, warehouse_content(url), "item 1's first sync")
 
         # Item 6 re-runs at full speed: what it calls and writes does not depend on the pace.
         simulator.set_faults(latency_ms=0, rate_limit_per_minute=0)
@@ -294,16 +303,20 @@ def sync_items(
         print(
             f"  unchanged re-run: {second.wall_seconds:.1f} s, {second.calls:,} calls", flush=True
         )
+    return SyncRuns(config, compared, second, written_before, written_after), clean
 
-    # --- item 1
+
+def _rate_limit_rows(runs: SyncRuns, results: Results) -> None:
+    """Item 1: wall time against calls / limit, and the 429s."""
+    first, config = runs.first, runs.config
     minimum = first.calls / RATE_LIMIT_PER_MINUTE * 60
     window = first.api_window_seconds or float("nan")
     results.add(
         "1",
-        f"Full sync, {customers:,} customers x {config.promotions_per_program} promotions, "
+        f"Full sync, {runs.customers:,} customers x {config.promotions_per_program} promotions, "
         f"{config.latency_ms:.0f} ms latency, limit {RATE_LIMIT_PER_MINUTE:,}/min: wall time",
         f"{_seconds(first.wall_seconds)} ({_int(first.calls)} calls, "
-        f"{first.calls / customers:.2f} per customer)",
+        f"{first.calls / runs.customers:.2f} per customer)",
         f"minimum {_seconds(minimum)} = {_int(first.calls)} calls / {RATE_LIMIT_PER_MINUTE:,} "
         "per min",
         f"{first.wall_seconds / minimum:.3f} (first to last call: {window / minimum:.3f})",
@@ -317,8 +330,12 @@ def sync_items(
         "",
         "0",
     )
-    # --- item 2
-    naive = naive_calls(config)
+
+
+def _call_economy_row(runs: SyncRuns, results: Results) -> None:
+    """Item 2: the calls made against a naive sync's."""
+    first = runs.first
+    naive = naive_calls(runs.config)
     naive_total = sum(naive.values())
     results.add(
         "2",
@@ -333,45 +350,50 @@ def sync_items(
         f"{first.calls / naive_total:.3f}",
         "",
     )
-    # --- item 3
+
+
+def _peer_rows(runs: SyncRuns, results: Results) -> None:
+    """Item 3: wall time, 429s, rows and peak RSS against the dlt peer."""
+    compared, first = runs.compared, runs.first
+    peer = compared.peer
     for table in COMPARABLE_TABLES:
         results.row_counts.append((table, compared.product_rows[table], compared.peer_rows[table]))
-    results.add(
-        "3",
-        f"dlt {_dlt_version()} pipeline, same endpoints and settings: wall time",
-        _seconds(first.wall_seconds),
-        f"dlt {_seconds(peer.wall_seconds)} ({_int(peer.calls)} calls)",
-        f"{first.wall_seconds / peer.wall_seconds:.3f}",
-        "",
-    )
-    results.add(
-        "3",
-        "429 answers received",
-        _int(first.throttled),
-        f"dlt {_int(peer.throttled)}",
-        "",
-        "0",
-    )
-    results.add(
-        "3",
-        f"rows in the {len(COMPARABLE_TABLES)} comparable tables",
-        _int(_rows_total(compared.product_rows)),
-        f"dlt {_int(_rows_total(compared.peer_rows))}",
-        "match" if compared.matched else "MISMATCH",
-        "must match",
-    )
-    results.add(
-        "3",
-        "peak RSS of the process",
-        _mib(first.peak_rss_mib),
-        f"dlt {_mib(peer.peak_rss_mib)}",
-        f"{first.peak_rss_mib / peer.peak_rss_mib:.2f}",
-        "",
-    )
-    # --- item 6
-    data_written = sum(written_after.get(t, 0) - written_before.get(t, 0) for t in DATA_TABLES)
-    log_written = sum(written_after.get(t, 0) - written_before.get(t, 0) for t in LOG_TABLES)
-    first_written = sum(written_before.get(t, 0) for t in DATA_TABLES)
+    wall = f"dlt {_seconds(peer.wall_seconds)} ({_int(peer.calls)} calls)"
+    rows_matched = "match" if compared.matched else "MISMATCH"
+    for measure, ours, theirs, ratio, target in (
+        (
+            f"dlt {_dlt_version()} pipeline, same endpoints and settings: wall time",
+            _seconds(first.wall_seconds),
+            wall,
+            f"{first.wall_seconds / peer.wall_seconds:.3f}",
+            "",
+        ),
+        ("429 answers received", _int(first.throttled), f"dlt {_int(peer.throttled)}", "", "0"),
+        (
+            f"rows in the {len(COMPARABLE_TABLES)} comparable tables",
+            _int(_rows_total(compared.product_rows)),
+            f"dlt {_int(_rows_total(compared.peer_rows))}",
+            rows_matched,
+            "must match",
+        ),
+        (
+            "peak RSS of the process",
+            _mib(first.peak_rss_mib),
+            f"dlt {_mib(peer.peak_rss_mib)}",
+            f"{first.peak_rss_mib / peer.peak_rss_mib:.2f}",
+            "",
+        ),
+    ):
+        results.add("3", measure, ours, theirs, ratio, target)
+
+
+def _rerun_row(runs: SyncRuns, results: Results) -> None:
+    """Item 6: what the re-run with nothing changed called and wrote."""
+    first, second = runs.first, runs.second
+    before, after = runs.written_before, runs.written_after
+    data_written = sum(after.get(t, 0) - before.get(t, 0) for t in DATA_TABLES)
+    log_written = sum(after.get(t, 0) - before.get(t, 0) for t in LOG_TABLES)
+    first_written = sum(before.get(t, 0) for t in DATA_TABLES)
     results.add(
         "6",
         "Second sync, nothing changed: calls made / rows written (data tables)",
@@ -388,6 +410,11 @@ def sync_items(
         f"re-run took {_seconds(second.wall_seconds)} with no latency and no limit, which "
         "changes its pace, not what it calls or writes."
     )
+
+
+def _rate_limit_note(runs: SyncRuns, results: Results) -> None:
+    """Item 1's note: where the wall time beyond the calls went."""
+    first = runs.first
     lead = first.first_request_seconds or 0.0
     tail = first.wall_seconds - (first.last_request_seconds or first.wall_seconds)
     results.notes.append(
@@ -398,9 +425,27 @@ def sync_items(
         f"request came {_seconds(lead)} after the process started (imports, migrations "
         f"check, partition discovery) and the process exited {_seconds(tail)} after the "
         "last (the checks that gate nothing, closing the run); the rest is the boundaries "
-        f"between passes. {eligible_pairs(config):,} (customer, promotion) pairs could be "
-        "answered by actionSummary."
+        f"between passes. {eligible_pairs(runs.config):,} (customer, promotion) pairs could "
+        "be answered by actionSummary."
     )
+
+
+def sync_items(
+    work: Path, databases: BenchDatabases, customers: int, results: Results
+) -> faults.CleanSync:
+    """Items 1, 2, 3 and 6 on one simulator: sync, dlt peer, then the unchanged re-run.
+
+    Returns the first sync and its warehouse: item 7's clean reference.
+    """
+    config = SYNC_CONFIG.replace(customers_per_org=customers)
+    print(
+        f"[1-3,6] simulator: {customers:,} customers x {config.promotions_per_program} "
+        f"promotions, {config.latency_ms:.0f} ms latency, {RATE_LIMIT_PER_MINUTE:,}/min",
+        flush=True,
+    )
+    runs, clean = _measure_syncs(work, databases, config)
+    for report in (_rate_limit_rows, _call_economy_row, _peer_rows, _rerun_row, _rate_limit_note):
+        report(runs, results)
     return clean
 
 
@@ -435,8 +480,12 @@ def fast_api_item(work: Path, databases: BenchDatabases, customers: int, results
         f"rows {'match' if compared.matched else 'MISMATCH'}",
         "0 429s, rows match",
     )
+    results.notes.append(_fast_api_note(ours, peer))
+
+
+def _fast_api_note(ours: ProcessMeasure, peer: ProcessMeasure) -> str:
     minimum = ours.calls / RATE_LIMIT_PER_MINUTE * 60
-    results.notes.append(
+    return (
         f"Item 3 at {FAST_LATENCY_MS:.0f} ms: minimum {_seconds(minimum)} for loyalty_sync's "
         f"{_int(ours.calls)} calls; busiest 60 s at the server: loyalty_sync "
         f"{_int(ours.busiest_minute())}, dlt {_int(peer.busiest_minute())} requests "
@@ -444,6 +493,90 @@ def fast_api_item(work: Path, databases: BenchDatabases, customers: int, results
         "sends as fast as its threads go and retries a 429 after its `Retry-After`. "
         "loyalty_sync spaces requests evenly (idle time banks no burst beyond a 0.5 s "
         "catch-up), so a sync that fits in one minute's budget still takes calls / limit."
+    )
+
+
+def _fault_outcome(run: faults.FaultRun) -> str:
+    verdict = "equal" if not run.differences else "DIFFERS: " + ", ".join(run.differences)
+    return f"exit {run.returncode}; warehouse {verdict}"
+
+
+def _fault_calls(run: faults.FaultRun) -> str:
+    parts = " + ".join(_int(s.calls) for s in run.syncs)
+    return _int(run.calls) + (f" ({parts})" if len(run.syncs) > 1 else "")
+
+
+def _fault_wall(run: faults.FaultRun) -> str:
+    parts = " + ".join(_seconds(s.wall_seconds) for s in run.syncs)
+    return _seconds(run.wall_seconds) + (f" ({parts})" if len(run.syncs) > 1 else "")
+
+
+def _fault_scenarios(
+    by_name: dict[str, faults.FaultRun],
+) -> list[tuple[faults.FaultRun, str, str, str]]:
+    """Each fault run, with what it did, the syncs its calls add up, and its call target."""
+    return [
+        (
+            by_name["kill"],
+            f"SIGKILL at {faults.KILL_SHARE:.0%} of the benefits pass, then rerun",
+            "killed + rerun",
+            "<= 1.15",
+        ),
+        (
+            by_name["outage"],
+            f"{faults.OUTAGE_SECONDS:.0f} s outage (every answer 5xx) mid benefits pass",
+            "",
+            "",
+        ),
+        (
+            by_name["third"],
+            "a third of answers failing all along (17 % 5xx, 16 % truncated)",
+            "",
+            "<= 1.7",
+        ),
+    ]
+
+
+def _fault_rows(
+    results: Results,
+    reference: ProcessMeasure,
+    scenario: tuple[faults.FaultRun, str, str, str],
+) -> None:
+    """Two rows of one fault run: its calls, then its wall time and outcome."""
+    run, what, parts, call_target = scenario
+    results.add(
+        "7",
+        f"{what}: calls{f' ({parts})' if parts else ''}",
+        _fault_calls(run),
+        f"clean {_int(reference.calls)}"
+        + (f" ({_int(run.faults_served)} answers broken)" if run.faults_served else ""),
+        f"{run.calls / reference.calls:.3f}",
+        call_target,
+    )
+    results.add(
+        "7",
+        "  wall time; exit code; warehouse against the clean sync's",
+        f"{_fault_wall(run)}; {_fault_outcome(run)}",
+        f"clean {_seconds(reference.wall_seconds)}",
+        f"{run.wall_seconds / reference.wall_seconds:.3f}",
+        "exit 0; equal",
+    )
+
+
+def _faults_note(clean: faults.CleanSync, by_name: dict[str, faults.FaultRun]) -> str:
+    kill, outage = by_name["kill"], by_name["outage"]
+    return (
+        f"Item 7: the clean reference is {clean.source} ({_int(clean.measure.calls)} calls, "
+        f"{_int(clean.benefit_requests)} to actionSummary). Each scenario syncs the same data "
+        "into a fresh database with the product's defaults (chunks of 250, a 300 s retry "
+        "budget); calls are every request the simulator received, failed ones included. "
+        f"The kill came after {_int(kill.detail['kill_at'])} actionSummary requests; the "
+        "rerun shares the killed sync's warehouse and Dagster instance, and its exit code is "
+        f"the one shown (the killed sync's: {kill.syncs[0].returncode}). The outage began "
+        f"after {_int(outage.detail['outage_at'])} actionSummary requests and lasted "
+        f"{_seconds(outage.detail.get('outage_seconds', float('nan')))}. The warehouse is "
+        f"compared on every row of the {len(DATA_TABLES)} data tables without synced_at, "
+        "run_id, raw and valid_from."
     )
 
 
@@ -463,68 +596,10 @@ def faults_item(
     )
     with start_simulator(config) as simulator:
         clean, runs = faults.run(work, databases, simulator, RATE_LIMIT_PER_MINUTE, clean)
-    reference = clean.measure
     by_name = {run.name: run for run in runs}
-    kill, outage, third = by_name["kill"], by_name["outage"], by_name["third"]
-
-    def outcome(run: faults.FaultRun) -> str:
-        verdict = "equal" if not run.differences else "DIFFERS: " + ", ".join(run.differences)
-        return f"exit {run.returncode}; warehouse {verdict}"
-
-    def calls(run: faults.FaultRun) -> str:
-        parts = " + ".join(_int(s.calls) for s in run.syncs)
-        return _int(run.calls) + (f" ({parts})" if len(run.syncs) > 1 else "")
-
-    def wall(run: faults.FaultRun) -> str:
-        parts = " + ".join(_seconds(s.wall_seconds) for s in run.syncs)
-        return _seconds(run.wall_seconds) + (f" ({parts})" if len(run.syncs) > 1 else "")
-
-    scenarios = [
-        (
-            kill,
-            f"SIGKILL at {faults.KILL_SHARE:.0%} of the benefits pass, then rerun",
-            "killed + rerun",
-            "<= 1.15",
-        ),
-        (
-            outage,
-            f"{faults.OUTAGE_SECONDS:.0f} s outage (every answer 5xx) mid benefits pass",
-            "",
-            "",
-        ),
-        (third, "a third of answers failing all along (17 % 5xx, 16 % truncated)", "", "<= 1.7"),
-    ]
-    for run, what, parts, call_target in scenarios:
-        results.add(
-            "7",
-            f"{what}: calls{f' ({parts})' if parts else ''}",
-            calls(run),
-            f"clean {_int(reference.calls)}"
-            + (f" ({_int(run.faults_served)} answers broken)" if run.faults_served else ""),
-            f"{run.calls / reference.calls:.3f}",
-            call_target,
-        )
-        results.add(
-            "7",
-            "  wall time; exit code; warehouse against the clean sync's",
-            f"{wall(run)}; {outcome(run)}",
-            f"clean {_seconds(reference.wall_seconds)}",
-            f"{run.wall_seconds / reference.wall_seconds:.3f}",
-            "exit 0; equal",
-        )
-    results.notes.append(
-        f"Item 7: the clean reference is {clean.source} ({_int(reference.calls)} calls, "
-        f"{_int(clean.benefit_requests)} to actionSummary). Each scenario syncs the same data "
-        "into a fresh database with the product's defaults (chunks of 250, a 300 s retry "
-        "budget); calls are every request the simulator received, failed ones included. "
-        f"The kill came after {_int(kill.detail['kill_at'])} actionSummary requests; the "
-        "rerun shares the killed sync's warehouse and Dagster instance, and its exit code is "
-        f"the one shown (the killed sync's: {kill.syncs[0].returncode}). The outage began "
-        f"after {_int(outage.detail['outage_at'])} actionSummary requests and lasted "
-        f"{_seconds(outage.detail.get('outage_seconds', float('nan')))}. The warehouse is "
-        f"compared on every row of the {len(DATA_TABLES)} data tables without synced_at, "
-        "run_id, raw and valid_from."
-    )
+    for scenario in _fault_scenarios(by_name):
+        _fault_rows(results, clean.measure, scenario)
+    results.notes.append(_faults_note(clean, by_name))
 
 
 def writer_item(databases: BenchDatabases, rows: int, results: Results) -> None:
@@ -555,15 +630,10 @@ def io_item(work: Path, databases: BenchDatabases, rows: int, results: Results) 
     )
 
 
-def memory_item(work: Path, databases: BenchDatabases, sizes: list[int], results: Results) -> None:
-    """Peak RSS at each size, the sizes side by side, each on its own simulator and database.
-
-    Peak RSS does not depend on the pace of a sync (what a pass holds is bounded by its
-    chunk and prefetch sizes, not by time), and one after another the largest size alone
-    would take most of the time budget: a no-limit sync is CPU-bound on one core, so
-    running the sizes at once uses the machine's second core.
-    """
-    print(f"[5] peak RSS, {', '.join(f'{n:,}' for n in sizes)} customers side by side", flush=True)
+def _memory_syncs(
+    work: Path, databases: BenchDatabases, sizes: list[int]
+) -> list[tuple[int, str, ProcessMeasure]]:
+    """Each size's sync, all at once, each on its own simulator and database."""
     with contextlib.ExitStack() as stack:
         prepared: list[tuple[int, str, RunningSimulator]] = []
         for size in sizes:  # one at a time: migrations and roster imports are not the point
@@ -582,8 +652,21 @@ def memory_item(work: Path, databases: BenchDatabases, sizes: list[int], results
                     prepared,
                 )
             )
-    smallest = measures[0].peak_rss_mib
-    for (size, url, _), measured in zip(prepared, measures, strict=True):
+    return [(size, url, m) for (size, url, _), m in zip(prepared, measures, strict=True)]
+
+
+def memory_item(work: Path, databases: BenchDatabases, sizes: list[int], results: Results) -> None:
+    """Peak RSS at each size, the sizes side by side, each on its own simulator and database.
+
+    Peak RSS does not depend on the pace of a sync (what a pass holds is bounded by its
+    chunk and prefetch sizes, not by time), and one after another the largest size alone
+    would take most of the time budget: a no-limit sync is CPU-bound on one core, so
+    running the sizes at once uses the machine's second core.
+    """
+    print(f"[5] peak RSS, {', '.join(f'{n:,}' for n in sizes)} customers side by side", flush=True)
+    measured_sizes = _memory_syncs(work, databases, sizes)
+    smallest = measured_sizes[0][2].peak_rss_mib
+    for size, url, measured in measured_sizes:
         rows = count_rows(url, [f"{SCHEMA}.customers"])[f"{SCHEMA}.customers"]
         print(f"  {size:,}: {measured.peak_rss_mib:.0f} MiB, {measured.wall_seconds:.1f} s")
         results.add(
@@ -693,6 +776,62 @@ def render_results(
     return "\n".join(lines)
 
 
+def _day_call_rows(
+    house: days.Warehouse, n: int, full_per_customer: float, results: Results
+) -> None:
+    """Item 9, one max age: calls per customer per day, and the projection."""
+    per_day = sum(house.calls) / (n * len(house.calls))
+    target = "<= 2.5" if house.max_age == 7 else "<= 1.6" if house.max_age == 30 else ""
+    results.add(
+        "9",
+        f"Daily syncs, {n:,} customers, {days.DAYS} simulated days at {days.CHURN:.0%} churn, "
+        f"a new promotion on day {days.NEW_PROMOTION_DAY}, max age {house.max_age}: "
+        "calls per customer per day",
+        f"{per_day:.2f} (days: {', '.join(_int(c) for c in house.calls)})",
+        f"full sync {full_per_customer:.2f}; naive 23",
+        f"{per_day / full_per_customer:.3f}",
+        target,
+    )
+    hours = per_day * days.MEMBERS / days.LIMIT_PER_MINUTE / 60
+    results.add(
+        "9",
+        f"  projection, max age {house.max_age}: hours a day for 1,000,000 members at "
+        "6,000 requests/min",
+        f"{hours:.1f} h",
+        f"full sync {full_per_customer * days.MEMBERS / days.LIMIT_PER_MINUTE / 60:.1f} h",
+        f"{per_day / full_per_customer:.3f}",
+        "",
+    )
+
+
+def _day_drift_rows(house: days.Warehouse, changes: dict[str, int], results: Results) -> None:
+    """Item 9, one max age: rows differing from a full sync, and what the sample implied."""
+    differing = {t: d for t, d in house.differences.items() if d}
+    results.add(
+        "9",
+        f"  max age {house.max_age}: rows differing from a --full sync of the final state",
+        ", ".join(f"{t} {d:,}" for t, d in sorted(differing.items())) or "none",
+        "simulator changed over the days: "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(changes.items())),
+        "",
+        "",
+    )
+    for pass_name, endpoint in (("promotions", "promotionData"), ("benefits", "actionSummary")):
+        sampled, changed = house.sampled(pass_name)
+        actual = house.differing_items[pass_name]
+        estimate = house.estimate(pass_name)
+        results.add(
+            "9",
+            f"  max age {house.max_age}, {endpoint}: drift sample over the days, and the "
+            "skipped items it implies changed on day 5",
+            f"{changed:,} of {sampled:,} sampled changed ({changed / max(sampled, 1):.2%}); "
+            f"about {estimate:,.0f} items",
+            f"items that really differ from the full sync: {actual:,}",
+            f"{estimate / actual:.2f}" if actual else "",
+            "",
+        )
+
+
 def days_item(work: Path, databases: BenchDatabases, customers: int, results: Results) -> None:
     """Item 9: change-driven daily syncs over five simulated days."""
     config = SYNC_CONFIG.replace(
@@ -702,54 +841,9 @@ def days_item(work: Path, databases: BenchDatabases, customers: int, results: Re
     measured = days.run(work, databases, config)
     seconds = time.perf_counter() - started
     n = measured.customers
-    full_per_customer = measured.full_calls / n
     for house in measured.warehouses:
-        per_day = sum(house.calls) / (n * len(house.calls))
-        target = "<= 2.5" if house.max_age == 7 else "<= 1.6" if house.max_age == 30 else ""
-        results.add(
-            "9",
-            f"Daily syncs, {n:,} customers, {days.DAYS} simulated days at {days.CHURN:.0%} churn, "
-            f"a new promotion on day {days.NEW_PROMOTION_DAY}, max age {house.max_age}: "
-            "calls per customer per day",
-            f"{per_day:.2f} (days: {', '.join(_int(c) for c in house.calls)})",
-            f"full sync {full_per_customer:.2f}; naive 23",
-            f"{per_day / full_per_customer:.3f}",
-            target,
-        )
-        hours = per_day * days.MEMBERS / days.LIMIT_PER_MINUTE / 60
-        results.add(
-            "9",
-            f"  projection, max age {house.max_age}: hours a day for 1,000,000 members at "
-            "6,000 requests/min",
-            f"{hours:.1f} h",
-            f"full sync {full_per_customer * days.MEMBERS / days.LIMIT_PER_MINUTE / 60:.1f} h",
-            f"{per_day / full_per_customer:.3f}",
-            "",
-        )
-        differing = {t: d for t, d in house.differences.items() if d}
-        results.add(
-            "9",
-            f"  max age {house.max_age}: rows differing from a --full sync of the final state",
-            ", ".join(f"{t} {d:,}" for t, d in sorted(differing.items())) or "none",
-            "simulator changed over the days: "
-            + ", ".join(f"{k} {v:,}" for k, v in sorted(measured.changes.items())),
-            "",
-            "",
-        )
-        for pass_name, endpoint in (("promotions", "promotionData"), ("benefits", "actionSummary")):
-            sampled, changed = house.sampled(pass_name)
-            actual = house.differing_items[pass_name]
-            estimate = house.estimate(pass_name)
-            results.add(
-                "9",
-                f"  max age {house.max_age}, {endpoint}: drift sample over the days, and the "
-                "skipped items it implies changed on day 5",
-                f"{changed:,} of {sampled:,} sampled changed ({changed / max(sampled, 1):.2%}); "
-                f"about {estimate:,.0f} items",
-                f"items that really differ from the full sync: {actual:,}",
-                f"{estimate / actual:.2f}" if actual else "",
-                "",
-            )
+        _day_call_rows(house, n, measured.full_calls / n, results)
+        _day_drift_rows(house, measured.changes, results)
     results.add(
         "9",
         "Second sync the same simulated day (day 5, max age 7): calls per customer / rows written",
@@ -770,6 +864,38 @@ def days_item(work: Path, databases: BenchDatabases, customers: int, results: Re
     )
 
 
+def _scale_sync_rows(
+    size: scale.SizeResult, smallest: scale.SizeResult, statistics_on: bool, results: Results
+) -> None:
+    """Item 10, one size: each sync's cost against the smallest size's, and its slowest
+    statements."""
+    n = size.customers
+    for figures, base in zip(size.syncs, smallest.syncs, strict=True):
+        per_call = figures.cpu_ms_per_call
+        results.add(
+            "10",
+            f"{figures.label.split('-', 1)[1]} sync, {n:,} customers x {size.promotions} "
+            "promotions: calls per customer; CPU ms per call; peak RSS; wall",
+            f"{figures.calls_per_customer(n):.2f}; {per_call:.2f} ms; "
+            f"{_mib(figures.peak_rss_mib)}; {_seconds(figures.wall_seconds)}",
+            f"{smallest.customers:,}: {base.calls_per_customer(smallest.customers):.2f}; "
+            f"{base.cpu_ms_per_call:.2f} ms; {_mib(base.peak_rss_mib)}",
+            f"CPU/call {per_call / max(base.cpu_ms_per_call, 1e-9):.2f}",
+            "flat within 15 %; daily RSS < 500 MiB",
+        )
+        slowest = "; ".join(
+            f"{s.max_ms / 1000:.2f} s max, {s.calls:,}x `{s.query}`" for s in figures.slowest
+        )
+        results.add(
+            "10",
+            f"  slowest statements of that sync ({n:,})",
+            slowest.replace("|", "/") if statistics_on else "pg_stat_statements unavailable",
+            "",
+            "",
+            "none over 1 s growing with the warehouse",
+        )
+
+
 def scale_item(work: Path, databases: BenchDatabases, sizes: list[int], results: Results) -> None:
     """Item 10: per-customer cost of full, daily and same-day syncs at each size."""
     on = scale.enable_statement_statistics(work, databases)
@@ -784,34 +910,10 @@ def scale_item(work: Path, databases: BenchDatabases, sizes: list[int], results:
         measured.append(scale.run(work, databases, config))
     smallest = measured[0]
     for size in measured:
-        n = size.customers
-        for figures, base in zip(size.syncs, smallest.syncs, strict=True):
-            per_call = figures.cpu_ms_per_call
-            results.add(
-                "10",
-                f"{figures.label.split('-', 1)[1]} sync, {n:,} customers x {size.promotions} "
-                "promotions: calls per customer; CPU ms per call; peak RSS; wall",
-                f"{figures.calls_per_customer(n):.2f}; {per_call:.2f} ms; "
-                f"{_mib(figures.peak_rss_mib)}; {_seconds(figures.wall_seconds)}",
-                f"{smallest.customers:,}: {base.calls_per_customer(smallest.customers):.2f}; "
-                f"{base.cpu_ms_per_call:.2f} ms; {_mib(base.peak_rss_mib)}",
-                f"CPU/call {per_call / max(base.cpu_ms_per_call, 1e-9):.2f}",
-                "flat within 15 %; daily RSS < 500 MiB",
-            )
-            slowest = "; ".join(
-                f"{s.max_ms / 1000:.2f} s max, {s.calls:,}x `{s.query}`" for s in figures.slowest
-            )
-            results.add(
-                "10",
-                f"  slowest statements of that sync ({n:,})",
-                slowest.replace("|", "/") if on else "pg_stat_statements unavailable",
-                "",
-                "",
-                "none over 1 s growing with the warehouse",
-            )
+        _scale_sync_rows(size, smallest, on, results)
         results.add(
             "10",
-            f"Database bytes per customer after the full sync, {n:,} customers",
+            f"Database bytes per customer after the full sync, {size.customers:,} customers",
             f"{size.db_bytes_per_customer / 1024:.1f} KiB",
             f"{smallest.customers:,}: {smallest.db_bytes_per_customer / 1024:.1f} KiB",
             f"{size.db_bytes_per_customer / smallest.db_bytes_per_customer:.2f}",
@@ -829,7 +931,7 @@ def scale_item(work: Path, databases: BenchDatabases, sizes: list[int], results:
 ITEMS = ("sync", "writer", "memory", "faults", "io", "days", "scale")
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--sync-customers",
@@ -861,17 +963,19 @@ def main() -> None:
     parser.add_argument(
         "--append", action="store_true", help="add to the results file instead of replacing it"
     )
-    args = parser.parse_args()
-    sizes = [int(part) for part in args.memory_customers.split(",") if part.strip()]
-    chosen = set(args.only or ITEMS)
+    return parser
 
-    command = shlex.join(["python", "-m", "benchmarks.run", *sys.argv[1:]])
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
-    work = fresh_work_dir()
-    os.environ["LOYALTY_SYNC_HOME"] = str(work / "home")
-    databases = BenchDatabases(work)
-    results = Results()
+
+def _sizes(text: str) -> list[int]:
+    """Comma-separated customer counts."""
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def _run_items(
+    args: argparse.Namespace, work: Path, databases: BenchDatabases, results: Results
+) -> None:
+    """The chosen items, in the order the faults item needs (after sync, its reference)."""
+    chosen = set(args.only or ITEMS)
     clean = None
     if "sync" in chosen:
         clean = sync_items(work, databases, args.sync_customers, results)
@@ -881,20 +985,16 @@ def main() -> None:
     if "writer" in chosen:
         writer_item(databases, args.writer_rows, results)
     if "memory" in chosen:
-        memory_item(work, databases, sizes, results)
+        memory_item(work, databases, _sizes(args.memory_customers), results)
     if "io" in chosen:
         io_item(work, databases, args.io_rows, results)
     if "days" in chosen:
         days_item(work, databases, args.days_customers, results)
     if "scale" in chosen:
-        scale_sizes = [int(part) for part in args.scale_customers.split(",") if part.strip()]
-        scale_item(work, databases, scale_sizes, results)
-    seconds = time.perf_counter() - clock
+        scale_item(work, databases, _sizes(args.scale_customers), results)
 
-    results.rows.sort(key=lambda r: int(r.item))
-    text = render_results(
-        results, command, started, seconds, _postgres_version(databases.server_url)
-    )
+
+def _write_results(args: argparse.Namespace, results: Results, text: str, seconds: float) -> None:
     print()
     print(render_table(results.rows))
     print()
@@ -906,6 +1006,26 @@ def main() -> None:
             + text.replace("# Benchmark results", "## Further run", 1)
         )
     args.results.write_text(text)
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    _sizes(args.memory_customers)  # a bad list is refused before any work
+    command = shlex.join(["python", "-m", "benchmarks.run", *sys.argv[1:]])
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    work = fresh_work_dir()
+    os.environ["LOYALTY_SYNC_HOME"] = str(work / "home")
+    databases = BenchDatabases(work)
+    results = Results()
+    _run_items(args, work, databases, results)
+    seconds = time.perf_counter() - clock
+
+    results.rows.sort(key=lambda r: int(r.item))
+    text = render_results(
+        results, command, started, seconds, _postgres_version(databases.server_url)
+    )
+    _write_results(args, results, text, seconds)
 
 
 if __name__ == "__main__":

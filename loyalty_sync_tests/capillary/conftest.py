@@ -17,23 +17,16 @@ from capillary_simulator import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     RunningSimulator,
-    SimulatorConfig,
-    start_simulator,
 )
 from capillary_simulator.data import SimulatorDataset
 from loyalty_sync.capillary.auth import Credentials
 from loyalty_sync.capillary.client import CapillaryClient, ClientSettings
 from loyalty_sync.capillary.ratelimit import MemoryRateLimiter
+from loyalty_sync_tests.factories import preset, serve_simulator
 
 # Home org with programs of 60 promotions each; one customer in ten holds every promotion
 # of the org, which takes several promotionData pages.
-CLIENT_TEST_CONFIG = SimulatorConfig(
-    seed=11,
-    customers_per_org=30,
-    programs_per_org=(2, 1),
-    promotions_per_program=60,
-    heavy_customer_share=0.1,
-)
+CLIENT_TEST_CONFIG = preset("paging")
 HOME_ORG = 51135
 CONNECTED_ORG = 51136
 CLEAN_FAULTS: dict[str, Any] = {
@@ -54,7 +47,7 @@ ClientFactory = Callable[..., CapillaryClient]
 
 @pytest.fixture(scope="session")
 def api_sim_server() -> Iterator[RunningSimulator]:
-    with start_simulator(CLIENT_TEST_CONFIG) as running:
+    with serve_simulator(CLIENT_TEST_CONFIG) as running:
         yield running
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from capillary_simulator import DEMO_USERNAME, RunningSimulator, start_simulator
+from capillary_simulator import DEMO_USERNAME, RunningSimulator
 from capillary_simulator.data import SimulatorDataset
 from loyalty_sync.capillary.client import CapillaryClient, ClientSettings
 from loyalty_sync.capillary.errors import RetriesExhausted, TransientError, Unreachable
@@ -19,6 +19,7 @@ from loyalty_sync_tests.capillary.conftest import (
     HOME_ORG,
     ClientFactory,
 )
+from loyalty_sync_tests.factories import serve_simulator
 
 
 def _customer_ids(data: SimulatorDataset, count: int) -> list[int]:
@@ -80,6 +81,7 @@ def test_truncated_bodies_are_retried(
     assert client.stats.snapshot()["errors_by_code"]["malformed"] == malformed
 
 
+@pytest.mark.slow  # waits out a rate limit by design
 def test_429_waits_for_retry_after_then_succeeds(
     make_client: ClientFactory, api_sim: RunningSimulator, api_data: SimulatorDataset
 ) -> None:
@@ -124,7 +126,7 @@ def test_no_connection_before_any_answer_is_a_wrong_address(base_url: str | None
 
 
 def test_once_capillary_answered_a_refused_connection_is_an_outage_retried() -> None:
-    sim = start_simulator(CLIENT_TEST_CONFIG)
+    sim = serve_simulator(CLIENT_TEST_CONFIG)
     client = CapillaryClient(
         ClientSettings(
             base_url=sim.base_url,

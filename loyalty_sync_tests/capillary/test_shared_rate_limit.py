@@ -9,8 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-from capillary_simulator import DEMO_USERNAME, SimulatorConfig, start_simulator
+import pytest
+
+from capillary_simulator import DEMO_USERNAME
 from loyalty_sync_tests.capillary.conftest import HOME_ORG
+from loyalty_sync_tests.factories import preset, serve_simulator
+
+# slow: three processes wait on one API key's rate limit
+pytestmark = pytest.mark.slow
 
 LIMIT_PER_MINUTE = 600
 SECONDS = 30.0
@@ -20,8 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_three_processes_hold_one_limit_together(database_url: str) -> None:
     # The server enforces the same limit, so any overshoot would also show up as 429s.
-    config = SimulatorConfig(seed=5, customers_per_org=5, rate_limit_per_minute=LIMIT_PER_MINUTE)
-    with start_simulator(config) as sim:
+    config = preset("shared_limit", rate_limit_per_minute=LIMIT_PER_MINUTE)
+    with serve_simulator(config) as sim:
         command = [
             sys.executable,
             "-m",

@@ -11,26 +11,20 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from capillary_simulator import RunningSimulator, SimulatorConfig, start_simulator
+from capillary_simulator import RunningSimulator
 from capillary_simulator.data import SimulatorDataset
+from loyalty_sync_tests.factories import preset, serve_simulator
 
 # Two orgs (programs 2 + 1), 55 promotions per program so the home org has 110 and its
 # heavy customers (one in eight) hold more than one promotionData page.
-TEST_CONFIG = SimulatorConfig(
-    seed=7,
-    customers_per_org=24,
-    programs_per_org=(2, 1),
-    promotions_per_program=55,
-    heavy_customer_share=0.125,
-    unknown_roster_rows=4,
-)
+TEST_CONFIG = preset("endpoints")
 HOME_ORG = 51135
 CONNECTED_ORG = 51136
 
 
 @pytest.fixture(scope="session")
 def sim() -> Iterator[RunningSimulator]:
-    with start_simulator(TEST_CONFIG) as running:
+    with serve_simulator(TEST_CONFIG) as running:
         yield running
 
 

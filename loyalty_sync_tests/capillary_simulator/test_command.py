@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from capillary_simulator import DEMO_USERNAME, basic_authorization
@@ -23,6 +24,7 @@ def test_invalid_options_are_usage_errors() -> None:
     assert "churn must be between 0 and 1" in result.output
 
 
+@pytest.mark.slow  # a simulator process
 def test_serves_in_the_foreground_and_prints_url_and_credentials() -> None:
     command = [
         sys.executable,

@@ -20,6 +20,7 @@ from capillary_simulator.records import (
 )
 from capillary_simulator.timefmt import date_ms
 from loyalty_sync_tests.capillary_simulator.conftest import CONNECTED_ORG, HOME_ORG, TEST_CONFIG
+from loyalty_sync_tests.factories import preset
 
 
 def anomalies_of(membership: Membership, program: Program, reference_day: str) -> set[str]:
@@ -226,7 +227,7 @@ def test_added_promotions_and_tier_changes_apply_on_top() -> None:
 
 def test_a_hundred_thousand_customers_cost_nothing_until_asked() -> None:
     started = time.perf_counter()
-    dataset = SimulatorDataset(SimulatorConfig(customers_per_org=100_000))
+    dataset = SimulatorDataset(preset("defaults", customers_per_org=100_000))
     assert time.perf_counter() - started < 0.5
     last = dataset.customer_by_index(HOME_ORG, 99_999)
     assert dataset.find_customer("mobile", last.mobile) == last

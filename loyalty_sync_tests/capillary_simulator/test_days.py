@@ -8,14 +8,15 @@ from typing import Any
 import httpx
 import pytest
 
-from capillary_simulator import SimulatorConfig, SimulatorDataset, start_simulator
+from capillary_simulator import SimulatorDataset
 from capillary_simulator.days import CHANGE_KINDS
 from capillary_simulator.timefmt import DAY_MS, date_ms
 from loyalty_sync_tests.capillary_simulator.conftest import HOME_ORG
 from loyalty_sync_tests.capillary_simulator.test_data import all_memberships, anomalies_of
+from loyalty_sync_tests.factories import preset, serve_simulator
 
 # No heavy customers, so one promotionData page of 100 shows every held promotion.
-DAYS_CONFIG = SimulatorConfig(seed=11, customers_per_org=150, promotions_per_program=12)
+DAYS_CONFIG = preset("days")
 LOOKUP, PROMOTION_DATA, SUMMARY, CATALOGUE = "lookup", "promotionData", "actionSummary", "catalogue"
 CHANGED = {
     "points_earned": {LOOKUP, PROMOTION_DATA, SUMMARY},
@@ -175,7 +176,7 @@ def test_admin_added_promotion_is_dated_at_the_clock() -> None:
 def test_advance_over_http_moves_the_date_header_and_refuses_bad_input() -> None:
     config = DAYS_CONFIG.replace(customers_per_org=20)
     with (
-        start_simulator(config) as sim,
+        serve_simulator(config) as sim,
         httpx.Client(base_url=sim.base_url, headers=sim.auth_headers) as client,
     ):
         first = client.get("/v2/organization/programs")

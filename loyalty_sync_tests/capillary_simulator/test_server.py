@@ -17,13 +17,13 @@ from capillary_simulator import (
     RunningSimulator,
     SimulatorConfig,
     ensure_shared_simulator,
-    start_simulator,
     stop_shared_simulator,
 )
 from capillary_simulator.server import read_shared_state
 from loyalty_sync_tests.capillary_simulator.conftest import HOME_ORG, TEST_CONFIG
+from loyalty_sync_tests.factories import preset, serve_simulator
 
-SMALL = SimulatorConfig(seed=3, customers_per_org=8, promotions_per_program=4)
+SMALL = preset("serving_small")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -72,9 +72,9 @@ def _sample_bytes(sim: RunningSimulator) -> list[bytes]:
 
 
 def test_same_config_serves_the_same_bytes(sim: RunningSimulator) -> None:
-    with start_simulator(TEST_CONFIG) as twin:
+    with serve_simulator(TEST_CONFIG) as twin:
         assert _sample_bytes(sim) == _sample_bytes(twin)
-    with start_simulator(TEST_CONFIG.replace(seed=99)) as other:
+    with serve_simulator(TEST_CONFIG.replace(seed=99)) as other:
         assert _sample_bytes(sim) != _sample_bytes(other)
 
 
@@ -87,7 +87,7 @@ def test_admin_config_and_roster(sim: RunningSimulator) -> None:
 
 
 def test_added_promotion_shows_everywhere() -> None:
-    with start_simulator(SMALL) as sim:
+    with serve_simulator(SMALL) as sim:
         client = httpx.Client(base_url=sim.base_url, headers=sim.auth_headers)
         program_id = sim.dataset.programs(HOME_ORG)[0].program_id
         added = sim.add_promotion(HOME_ORG, program_id, name="Flash Sale", holders_share=0.5)
@@ -123,7 +123,7 @@ def test_added_promotion_shows_everywhere() -> None:
 
 
 def test_added_program_is_listed_and_takes_promotions() -> None:
-    with start_simulator(SMALL, in_thread=True) as sim:
+    with serve_simulator(SMALL, in_thread=True) as sim:
         before = [p.program_id for p in sim.dataset.programs(HOME_ORG)]
         added = sim.add_program(HOME_ORG, name="Weekend Club")
         program_id = added["programId"]
@@ -146,7 +146,7 @@ def test_added_program_is_listed_and_takes_promotions() -> None:
 
 
 def test_tier_change_is_served_from_then_on() -> None:
-    with start_simulator(SMALL, in_thread=True) as sim:
+    with serve_simulator(SMALL, in_thread=True) as sim:
         customer = sim.dataset.customer_by_index(HOME_ORG, 0)
         program = sim.dataset.programs(HOME_ORG)[0]
         row = sim.set_tier(HOME_ORG, customer.customer_id, program.program_id, program.top_serial)
@@ -173,7 +173,7 @@ def test_tier_change_is_served_from_then_on() -> None:
 
 
 def test_stop_ends_the_process_and_frees_the_port() -> None:
-    sim = start_simulator(SMALL)
+    sim = serve_simulator(SMALL)
     pid, url = sim.pid, sim.base_url
     assert pid != os.getpid()
     sim.stop()
@@ -183,7 +183,7 @@ def test_stop_ends_the_process_and_frees_the_port() -> None:
 
 
 def test_stop_in_thread_mode_frees_the_port() -> None:
-    sim = start_simulator(SMALL, in_thread=True)
+    sim = serve_simulator(SMALL, in_thread=True)
     url = sim.base_url
     assert httpx.get(url + "/_admin/health").status_code == 200
     sim.stop()
@@ -237,7 +237,7 @@ def test_shared_simulator_is_started_once_and_outlives_its_starter(tmp_path: Pat
 
 def test_a_hundred_thousand_customers_per_org_start_fast() -> None:
     started = time.perf_counter()
-    with start_simulator(SimulatorConfig(customers_per_org=100_000)) as sim:
+    with serve_simulator("defaults", customers_per_org=100_000) as sim:
         elapsed = time.perf_counter() - started
         last = sim.dataset.customer_by_index(HOME_ORG + 1, 99_999)
         response = httpx.get(

@@ -13,14 +13,13 @@ from capillary_simulator import (
     DEMO_OAUTH_KEY,
     DEMO_OAUTH_SECRET,
     RunningSimulator,
-    SimulatorConfig,
     basic_authorization,
-    start_simulator,
 )
 from capillary_simulator.traffic import RateLimiter, SlidingWindow
 from loyalty_sync_tests.capillary_simulator import reference_examples as examples
+from loyalty_sync_tests.factories import preset, serve_simulator
 
-SMALL = SimulatorConfig(seed=11, customers_per_org=6, promotions_per_program=3)
+SMALL = preset("serving")
 PROGRAMS = "/v2/organization/programs"
 TOKEN = "/v3/oauth/token/generate"
 
@@ -28,7 +27,7 @@ TOKEN = "/v3/oauth/token/generate"
 @pytest.fixture
 def own_sim() -> Iterator[RunningSimulator]:
     """A simulator of this test's own, in a thread (cheap to start, changed freely)."""
-    with start_simulator(SMALL.replace(token_ttl_seconds=1), in_thread=True) as running:
+    with serve_simulator(SMALL.replace(token_ttl_seconds=1), in_thread=True) as running:
         yield running
 
 
@@ -96,7 +95,7 @@ def test_rate_limiter_window_and_retry_after_are_exact() -> None:
 
 def test_burst_over_the_limit_gets_429_with_retry_after() -> None:
     config = SMALL.replace(rate_limit_per_minute=5)
-    with start_simulator(config) as sim:
+    with serve_simulator(config) as sim:
         with httpx.Client(base_url=sim.base_url, headers=sim.auth_headers) as client:
             responses = [client.get(PROGRAMS) for _ in range(8)]
         statuses = [r.status_code for r in responses]
@@ -128,7 +127,7 @@ def test_burst_over_the_limit_gets_429_with_retry_after() -> None:
 
 # ----------------------------------------------------------------------- faults
 def test_server_errors_cycle_through_500_502_503() -> None:
-    with start_simulator(SMALL.replace(error_rate=1.0), in_thread=True) as sim:
+    with serve_simulator(SMALL.replace(error_rate=1.0), in_thread=True) as sim:
         with httpx.Client(base_url=sim.base_url, headers=sim.auth_headers) as client:
             statuses = [client.get(PROGRAMS).status_code for _ in range(3)]
             v3 = client.get(
@@ -152,8 +151,8 @@ def test_error_share_is_seeded_and_changeable_at_run_time() -> None:
 
     config = SMALL.replace(error_rate=0.25)
     with (
-        start_simulator(config, in_thread=True) as one,
-        start_simulator(config, in_thread=True) as two,
+        serve_simulator(config, in_thread=True) as one,
+        serve_simulator(config, in_thread=True) as two,
     ):
         first = statuses(one)
         assert first == statuses(two)

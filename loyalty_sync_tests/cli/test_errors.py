@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import (
     ensure_shared_simulator,
     running_shared_simulator,
@@ -24,6 +23,10 @@ from capillary_simulator.server import (
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.cli.processes import run_cli
 from loyalty_sync_tests.conftest import admin_execute, new_database
+from loyalty_sync_tests.factories import serve_simulator
+
+# slow: every case is a `loyalty-sync` process, some waiting for a connection to time out
+pytestmark = pytest.mark.slow
 
 API = {"CAPILLARY_BASE_URL": "http://127.0.0.1:9", "CAPILLARY_ORG_IDS": "100"}
 CREDENTIALS = {"CAPILLARY_USERNAME": "till", "CAPILLARY_PASSWORD": "secret-pw"}
@@ -275,7 +278,7 @@ def test_a_full_disk_met_mid_sync_is_one_line_exit_2(
             FOR EACH ROW EXECUTE FUNCTION capillary.disk_full();
         """,
     )
-    with start_simulator(SimulatorConfig(seed=3, orgs=1, customers_per_org=6)) as simulator:
+    with serve_simulator("one_org") as simulator:
         roster = tmp_path / "roster.csv"
         roster.write_text(simulator.roster_csv())
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)

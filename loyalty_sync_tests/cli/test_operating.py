@@ -8,7 +8,6 @@ a warehouse that refuses data from another source.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +16,17 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli import main
-from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
+from loyalty_sync.cli.sync_runner import run_sync
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.warehouse import tables
-from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync.warehouse.source import SourceMismatchError
-from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.factories import preset, serve_simulator
+from loyalty_sync_tests.synced_warehouse import Warehouse, warehouse
 
-CONFIG = SimulatorConfig(seed=5, customers_per_org=8, programs_per_org=(2, 1))
+CONFIG = preset("small")
 KEYS = ["51135-2568", "51135-2569", "51136-2570"]
-
-
-@dataclass
-class Env:
-    sim: RunningSimulator
-    engine: sa.Engine
-    home: Path
-    first: SyncSummary
-    second: SyncSummary
-
-    def instance(self) -> dg.DagsterInstance:
-        return dg.DagsterInstance.from_config(str(self.home))
 
 
 def _point_at(sim: RunningSimulator, mp: pytest.MonkeyPatch, home: Path) -> None:
@@ -54,27 +40,22 @@ def _point_at(sim: RunningSimulator, mp: pytest.MonkeyPatch, home: Path) -> None
 @pytest.fixture(scope="module")
 def env(
     server_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Env]:
+) -> Iterator[Warehouse]:
     """Two syncs of three partitions; the tests run in file order, the last one moves the
     warehouse to another source."""
-    tmp_path = tmp_path_factory.mktemp("operating")
-    url = new_database(server_admin_url)
-    engine = sa.create_engine(url)
-    with start_simulator(CONFIG) as sim, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOYALTY_SYNC_DATABASE_URL", url)
-        _point_at(sim, mp, tmp_path / "dagster")
-        roster = tmp_path / "roster.csv"
-        roster.write_text(sim.roster_csv())
-        import_roster(engine, roster)
-        first = run_sync(show_progress=False)
-        second = run_sync(show_progress=False)
+    home = tmp_path_factory.mktemp("operating")
+    with (
+        serve_simulator(CONFIG) as sim,
+        warehouse(server_admin_url, home, sim, COLUMNS="200") as synced,
+        synced.environment(),
+    ):
+        first, second = synced.sync(), synced.sync()
         assert first.success and second.success, [first.runs, second.runs]
-        yield Env(sim, engine, tmp_path / "dagster", first, second)
-    engine.dispose()
+        yield synced
 
 
-def test_each_partition_shows_its_own_results(env: Env) -> None:
-    (run,) = env.first.runs
+def test_each_partition_shows_its_own_results(env: Warehouse) -> None:
+    (run,) = env.syncs[0].runs
     assert run.partition_keys == KEYS
     with env.instance() as instance:
         records = instance.fetch_materializations(
@@ -126,17 +107,17 @@ def test_each_partition_shows_its_own_results(env: Env) -> None:
         assert metadata["warnings_by_code"].value == row.warnings
 
 
-def test_the_summary_says_what_this_sync_changed(env: Env) -> None:
-    first, second = env.first.changes, env.second.changes
-    assert first["customers"]["inserted"] == env.first.rows["customers"] > 0
+def test_the_summary_says_what_this_sync_changed(env: Warehouse) -> None:
+    first, second = env.syncs[0].changes, env.syncs[1].changes
+    assert first["customers"]["inserted"] == env.syncs[0].rows["customers"] > 0
     for table, counts in second.items():
         assert (counts["inserted"], counts["updated"], counts["deleted"]) == (0, 0, 0), (
             table,
             counts,
         )
         # A change-driven second sync re-reads what a signal names, not every row.
-        assert counts["unchanged"] <= env.second.rows[table] or table == "tier_history"
-    assert env.second.elapsed_seconds > 0
+        assert counts["unchanged"] <= env.syncs[1].rows[table] or table == "tier_history"
+    assert env.syncs[1].elapsed_seconds > 0
     result = CliRunner().invoke(main, ["sync", "--no-progress"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "inserted" in result.output and "unchanged" in result.output
@@ -145,7 +126,7 @@ def test_the_summary_says_what_this_sync_changed(env: Env) -> None:
     assert result.output.count("simulator") <= 1  # the source is a simulator by URL here
 
 
-def test_an_invalid_partition_is_reported_not_fatal(env: Env) -> None:
+def test_an_invalid_partition_is_reported_not_fatal(env: Warehouse) -> None:
     with env.instance() as instance:
         instance.add_dynamic_partitions(ORG_PROGRAM_PARTITIONS, ["nonsense"])
     summary = run_sync(show_progress=False)
@@ -184,10 +165,10 @@ def test_an_invalid_partition_is_reported_not_fatal(env: Env) -> None:
 
 
 def test_a_sync_from_another_source_is_refused_before_any_call(
-    env: Env, monkeypatch: pytest.MonkeyPatch
+    env: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with start_simulator(CONFIG.replace(seed=6)) as other:
-        _point_at(other, monkeypatch, env.home)
+    with serve_simulator(CONFIG.replace(seed=6)) as other:
+        _point_at(other, monkeypatch, env.dagster_home)
         other.reset_counters()
         with pytest.raises(SourceMismatchError, match="loyalty-sync source adopt"):
             run_sync(show_progress=False)

@@ -11,6 +11,8 @@ import sys
 import textwrap
 import threading
 
+import pytest
+
 from loyalty_sync.capillary.stats import ApiCounts
 from loyalty_sync.sync.progress import LineReporter
 from loyalty_sync_tests.cli.processes import read_all
@@ -40,6 +42,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a sync process in a pty
 def test_bars_redraw_on_a_terminal_while_descriptor_2_is_captured() -> None:
     master, slave = pty.openpty()
     process = subprocess.Popen(

@@ -26,11 +26,15 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from capillary_simulator import start_simulator
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.cli.processes import read_all
 from loyalty_sync_tests.conftest import new_database
-from loyalty_sync_tests.synced_warehouse import CONFIG
+from loyalty_sync_tests.factories import preset, serve_simulator
+
+# slow: runs `loyalty-sync sync` as a process in a pty
+pytestmark = pytest.mark.slow
+
+CONFIG = preset("two_orgs")
 
 COLUMNS = 80
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\r")
@@ -63,7 +67,7 @@ def synced(
     server_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Synced]:
     home = tmp_path_factory.mktemp("first-hour")
-    with start_simulator(CONFIG) as sim:
+    with serve_simulator(CONFIG) as sim:
         url = new_database(server_admin_url)
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         roster = home / "roster.csv"

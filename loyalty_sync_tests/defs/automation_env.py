@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from capillary_simulator import RunningSimulator, SimulatorConfig, start_simulator
+from capillary_simulator import RunningSimulator
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import (
     WAREHOUSE_IO_MANAGER,
@@ -18,9 +18,10 @@ from loyalty_sync.defs.resources import (
     WarehouseIOManager,
     WarehouseResource,
 )
+from loyalty_sync_tests.factories import preset, serve_simulator
 
 # Home org 51135 with programs 2568 and 2569, connected org 51136 with program 2570.
-CONFIG = SimulatorConfig(seed=17, customers_per_org=3, programs_per_org=(2, 1))
+CONFIG = preset("tiny")
 HOME_ORG = 51135
 CONNECTED_ORG = 51136
 KEYS = ["51135-2568", "51135-2569", "51136-2570"]
@@ -43,7 +44,7 @@ def automation_env(database_url: str, *, ephemeral: bool = True) -> Iterator[Aut
     The instance is ephemeral (in memory) unless a schedule needs one it can reference.
     """
     with (
-        start_simulator(CONFIG, in_thread=True) as sim,
+        serve_simulator(CONFIG, in_thread=True) as sim,
         dg.DagsterInstance.ephemeral() if ephemeral else dg.instance_for_test() as instance,
     ):
         warehouse = WarehouseResource(database_url=database_url)

@@ -28,28 +28,23 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
 )
 from dagster_graphql.test.utils import execute_dagster_graphql
 
-from capillary_simulator import RunningSimulator, SimulatorConfig, start_simulator
+from capillary_simulator import RunningSimulator
 from loyalty_sync.defs.assets import capillary_assets
 from loyalty_sync.defs.jobs import RANGE_END_TAG, RANGE_START_TAG
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.roster import import_roster
+from loyalty_sync_tests.factories import preset, serve_simulator
+
+# slow: a backfill of every partition under a 60 a minute rate limit, by design
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 # Below the ~70 requests of a full backfill, so the 60-second window assertion can fail;
 # each request past the limit costs the run a second, so the data is no larger than that.
 LIMIT_PER_MINUTE = 60
 # Clean data (no planted anomalies) so that the runs succeed whatever the checks think.
-CONFIG = SimulatorConfig(
-    seed=23,
-    customers_per_org=9,
-    programs_per_org=(2, 1),
-    promotions_per_program=3,
-    anomalies=False,
-    misconfigured_promotion=False,
-    unknown_roster_rows=0,
-    rate_limit_per_minute=LIMIT_PER_MINUTE,
-)
+CONFIG = preset("clean", rate_limit_per_minute=LIMIT_PER_MINUTE)
 KEYS = ["51135-2568", "51135-2569", "51136-2570"]
 TIMEOUT_SECONDS = 300
 # Steps in the run worker's process rather than one process each: the same run, minus a
@@ -69,7 +64,7 @@ mutation ($params: LaunchBackfillParams!) {
 
 @pytest.fixture
 def simulator() -> Iterator[RunningSimulator]:
-    with start_simulator(CONFIG) as running:
+    with serve_simulator(CONFIG) as running:
         yield running
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +21,19 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from dagster._core.events import DagsterEventType
 
-from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli import main
-from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
+from loyalty_sync.cli.sync_runner import SyncSummary
 from loyalty_sync.defs.checks import DRIFT_CHECKED, DROP_CHECKED, TIER_CHECKS, partitions_fresh
 from loyalty_sync.defs.checks.config import FreshnessConfig
 from loyalty_sync.defs.resources import WarehouseResource
 from loyalty_sync.warehouse import tables
-from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync.warehouse.scope import partition_key
-from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.factories import preset, serve_simulator
+from loyalty_sync_tests.synced_warehouse import Warehouse, new_warehouse
 
 # Two orgs, three programs; every customer of an org is in the roster.
-PLANTED = SimulatorConfig(
-    seed=11,
-    customers_per_org=18,
-    programs_per_org=(2, 1),
-    promotions_per_program=8,
-    holders_share=0.6,
-    unknown_roster_rows=0,
-    reference_date=date.today(),
-)
+PLANTED = preset("planted")
 CLEAN = PLANTED.replace(anomalies=False, misconfigured_promotion=False)
 
 # The simulator's anomaly kinds and the check that must name them.
@@ -104,40 +93,23 @@ class Verdict:
         return only.metadata
 
 
-@dataclass
-class Synced:
-    sim: RunningSimulator
-    engine: sa.Engine
-    home: Path
-    env: dict[str, str]
+def _evaluations(synced: Warehouse, run_id: str) -> dict[tuple[str, str], Verdict]:
+    """The check evaluations the instance stored for one run, by (asset, check)."""
+    with synced.instance() as instance:
+        records = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    verdicts: dict[tuple[str, str], Verdict] = {}
+    for e in (r.dagster_event.asset_check_evaluation_data for r in records):
+        key = (e.asset_key.to_user_string(), e.check_name)
+        verdicts.setdefault(key, Verdict({})).by_partition[e.partition] = e
+    return verdicts
 
-    @contextmanager
-    def environment(self) -> Iterator[None]:
-        with pytest.MonkeyPatch.context() as mp:
-            for name, value in self.env.items():
-                mp.setenv(name, value)
-            yield
 
-    def sync(self, partitions: list[str] | None = None) -> SyncSummary:
-        with self.environment():
-            return run_sync(partitions, show_progress=False)
-
-    def evaluations(self, run_id: str) -> dict[tuple[str, str], Verdict]:
-        """The check evaluations the instance stored for one run, by (asset, check)."""
-        with dg.DagsterInstance.from_config(str(self.home)) as instance:
-            records = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
-        verdicts: dict[tuple[str, str], Verdict] = {}
-        for e in (r.dagster_event.asset_check_evaluation_data for r in records):
-            key = (e.asset_key.to_user_string(), e.check_name)
-            verdicts.setdefault(key, Verdict({})).by_partition[e.partition] = e
-        return verdicts
-
-    def partition_keys(self) -> list[str]:
-        return [
-            partition_key(org, p.program_id)
-            for org in self.sim.dataset.org_ids
-            for p in self.sim.dataset.programs(org)
-        ]
+def _partition_keys(synced: Warehouse) -> list[str]:
+    """Every partition of the simulator, in its order."""
+    dataset = synced.sim.dataset
+    return [
+        partition_key(org, p.program_id) for org in dataset.org_ids for p in dataset.programs(org)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -146,20 +118,8 @@ def admin_url(server_admin_url: str, template_url: str) -> str:
     return server_admin_url
 
 
-def _start(sim: RunningSimulator, admin_url: str, home: Path) -> Synced:
-    url = new_database(admin_url)
-    engine = sa.create_engine(url)
-    roster = home / "roster.csv"
-    roster.write_text(sim.roster_csv())
-    import_roster(engine, roster)
-    env = {
-        "LOYALTY_SYNC_DATABASE_URL": url,
-        **sim.client_environment(),
-        "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
-        "DAGSTER_HOME": str(home / "dagster"),
-        "COLUMNS": "200",
-    }
-    return Synced(sim, engine, home / "dagster", env)
+def _start(sim: RunningSimulator, admin_url: str, home: Path) -> Warehouse:
+    return new_warehouse(admin_url, home, sim, COLUMNS="200")
 
 
 def _sites(verdict: Verdict) -> set[Site]:
@@ -177,7 +137,7 @@ def _only_run(summary: SyncSummary) -> str:
 
 @pytest.fixture(scope="module")
 def clean_sim() -> Iterator[RunningSimulator]:
-    with start_simulator(CLEAN) as sim:
+    with serve_simulator(CLEAN) as sim:
         yield sim
 
 
@@ -186,7 +146,7 @@ def clean_sim() -> Iterator[RunningSimulator]:
 
 @dataclass
 class PlantedRuns:
-    synced: Synced
+    synced: Warehouse
     first: str
     second: str
     downgraded: set[Site]
@@ -196,7 +156,7 @@ class PlantedRuns:
 @pytest.fixture(scope="module")
 def planted(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlantedRuns]:
     """Sync, move some tiers in the simulator, sync again."""
-    with start_simulator(PLANTED) as sim:
+    with serve_simulator(PLANTED) as sim:
         synced = _start(sim, admin_url, tmp_path_factory.mktemp("planted"))
         first = synced.sync()
         assert first.success, first.runs
@@ -229,20 +189,20 @@ def planted(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         second = synced.sync()
         assert second.success, second.runs
         yield PlantedRuns(synced, _only_run(first), _only_run(second), downgraded, lawful)
-        synced.engine.dispose()
+        synced.close()
 
 
 @pytest.mark.parametrize("kind", sorted(CHECK_OF_KIND))
 def test_tier_check_names_exactly_the_planted_customers(planted: PlantedRuns, kind: str) -> None:
     check = CHECK_OF_KIND[kind]
-    evaluation = planted.synced.evaluations(planted.first)[("loyalty_program_details", check)]
+    evaluation = _evaluations(planted.synced, planted.first)[("loyalty_program_details", check)]
     expected = set(planted.synced.sim.dataset.planted_anomalies()[kind])
     assert expected
     assert not evaluation.passed
     assert evaluation.severity == TIER_CHECKS[check][0]
     assert _sites(evaluation) == expected
     # Each partition's result names that partition's offenders only.
-    assert set(evaluation.by_partition) == set(planted.synced.partition_keys())
+    assert set(evaluation.by_partition) == set(_partition_keys(planted.synced))
     for key, one in evaluation.by_partition.items():
         own = {s for s in expected if partition_key(s[0], s[1]) == key}
         assert one.passed == (not own)
@@ -258,9 +218,9 @@ def test_tier_check_names_exactly_the_planted_customers(planted: PlantedRuns, ki
 
 
 def test_downgrade_before_expiry_names_exactly_the_downgraded(planted: PlantedRuns) -> None:
-    before = planted.synced.evaluations(planted.first)
+    before = _evaluations(planted.synced, planted.first)
     assert before[("loyalty_program_details", "downgrade_before_expiry")].passed
-    evaluation = planted.synced.evaluations(planted.second)[
+    evaluation = _evaluations(planted.synced, planted.second)[
         ("loyalty_program_details", "downgrade_before_expiry")
     ]
     assert not evaluation.passed
@@ -277,7 +237,7 @@ def test_downgrade_before_expiry_names_exactly_the_downgraded(planted: PlantedRu
 
 
 def test_no_benefits_share_names_the_misconfigured_promotions(planted: PlantedRuns) -> None:
-    evaluation = planted.synced.evaluations(planted.first)[
+    evaluation = _evaluations(planted.synced, planted.first)[
         ("benefit_summaries", "no_benefits_share")
     ]
     expected = {
@@ -309,7 +269,7 @@ def test_planted_data_blocks_nothing(planted: PlantedRuns) -> None:
             )
         )
     assert statuses == {"success"}
-    evaluations = planted.synced.evaluations(planted.second)
+    evaluations = _evaluations(planted.synced, planted.second)
     assert set(evaluations) == ALL_CHECKS
     for table in DROP_CHECKED:
         assert evaluations[(table, "row_count_drop")].passed
@@ -321,7 +281,7 @@ def test_planted_data_blocks_nothing(planted: PlantedRuns) -> None:
 
 @dataclass
 class CleanRuns:
-    synced: Synced
+    synced: Warehouse
     first: str
     cli_output: str
     cli_exit_code: int
@@ -338,19 +298,19 @@ def clean(
     with synced.environment():
         result = CliRunner().invoke(main, ["sync", "--no-progress"], catch_exceptions=False)
     yield CleanRuns(synced, _only_run(first), result.output, result.exit_code)
-    synced.engine.dispose()
+    synced.close()
 
 
 def test_every_check_passes_on_clean_data(clean: CleanRuns) -> None:
     for run_id in (clean.first, _latest_run_id(clean.synced)):
-        evaluations = clean.synced.evaluations(run_id)
+        evaluations = _evaluations(clean.synced, run_id)
         assert set(evaluations) == ALL_CHECKS
         failed = {key: e.description for key, e in evaluations.items() if not e.passed}
         assert not failed
 
 
-def _latest_run_id(synced: Synced) -> str:
-    with dg.DagsterInstance.from_config(str(synced.home)) as instance:
+def _latest_run_id(synced: Warehouse) -> str:
+    with synced.instance() as instance:
         return instance.get_runs(limit=1)[0].run_id
 
 
@@ -368,7 +328,7 @@ def test_cli_summary_lists_the_check_results(clean: CleanRuns) -> None:
 def test_check_results_are_in_the_instance_after_the_cli_sync(clean: CleanRuns) -> None:
     """What the UI shows: the latest evaluation of each check, from the CLI's run."""
     run_id = _latest_run_id(clean.synced)
-    with dg.DagsterInstance.from_config(str(clean.synced.home)) as instance:
+    with clean.synced.instance() as instance:
         for asset, check in ALL_CHECKS:
             key = dg.AssetCheckKey(dg.AssetKey(asset), check)
             record = instance.get_latest_asset_check_evaluation_record(key)
@@ -382,7 +342,7 @@ def test_check_results_are_in_the_instance_after_the_cli_sync(clean: CleanRuns) 
 def test_only_blocking_checks_run_between_the_passes(clean: CleanRuns) -> None:
     """The API passes follow each other; checks that gate nothing wait until they are done."""
     run_id = _latest_run_id(clean.synced)
-    with dg.DagsterInstance.from_config(str(clean.synced.home)) as instance:
+    with clean.synced.instance() as instance:
         started = [
             record.event_log_entry.step_key
             for record in instance.get_records_for_run(
@@ -399,6 +359,7 @@ def test_only_blocking_checks_run_between_the_passes(clean: CleanRuns) -> None:
 # --- row-count drops and freshness ---------------------------------------------------------
 
 
+@pytest.mark.slow  # three syncs of its own
 def test_row_count_drop_blocks_downstream_until_rerun(
     clean_sim: RunningSimulator, admin_url: str, tmp_path: Path
 ) -> None:
@@ -425,8 +386,8 @@ def test_row_count_drop_blocks_downstream_until_rerun(
     assert not blocked.success
     assert "row_count_drop" in (blocked.runs[0].error or "")
     run_id = _only_run(blocked)
-    evaluations = synced.evaluations(run_id)
-    home_keys = [k for k in synced.partition_keys() if k.startswith(f"{home_org}-")]
+    evaluations = _evaluations(synced, run_id)
+    home_keys = [k for k in _partition_keys(synced) if k.startswith(f"{home_org}-")]
     for table in ("customers", "loyalty_program_details"):
         evaluation = evaluations[(table, "row_count_drop")]
         assert not evaluation.passed
@@ -448,22 +409,23 @@ def test_row_count_drop_blocks_downstream_until_rerun(
     accepted = synced.sync()
     assert all(run.success for run in accepted.runs)
     assert accepted.held_back and not accepted.success
-    evaluations = synced.evaluations(_only_run(accepted))
+    evaluations = _evaluations(synced, _only_run(accepted))
     for table in ("customers", "loyalty_program_details"):
         assert evaluations[(table, "row_count_drop")].passed
     cascade = evaluations[("customer_promotions", "row_count_drop")]
     assert not cascade.passed
     assert cascade.severity == dg.AssetCheckSeverity.WARN
     assert cascade.failed_keys == home_keys
-    synced.engine.dispose()
+    synced.close()
 
 
+@pytest.mark.slow  # syncs of its own, partition by partition
 def test_freshness_names_stale_partitions(
     clean_sim: RunningSimulator, admin_url: str, tmp_path: Path
 ) -> None:
     synced = _start(clean_sim, admin_url, tmp_path)
     assert synced.sync().success
-    first, *_, last = synced.partition_keys()
+    first, *_, last = _partition_keys(synced)
     runs = tables.sync_runs
 
     def age(key: str, hours: int) -> None:
@@ -480,7 +442,7 @@ def test_freshness_names_stale_partitions(
     def freshness() -> Any:
         summary = synced.sync([first])
         assert summary.success
-        return synced.evaluations(_only_run(summary))[("api_events", "partitions_fresh")]
+        return _evaluations(synced, _only_run(summary))[("api_events", "partitions_fresh")]
 
     age(last, 30)
     evaluation = freshness()
@@ -492,7 +454,7 @@ def test_freshness_names_stale_partitions(
     # The thresholds are the check's config; run on its own, it judges every partition.
     age(last, 100)
     warehouse = WarehouseResource(database_url=synced.env["LOYALTY_SYNC_DATABASE_URL"])
-    with dg.DagsterInstance.from_config(str(synced.home)) as instance:
+    with synced.instance() as instance:
 
         def judge(**config: float) -> dg.AssetCheckResult:
             context = dg.build_asset_check_context(instance=instance)
@@ -504,4 +466,4 @@ def test_freshness_names_stale_partitions(
         assert overdue.metadata["overdue_partitions"].value == 1  # type: ignore[union-attr]
         assert judge(error_after_hours=200).severity == dg.AssetCheckSeverity.WARN
         assert judge(warn_after_hours=150).passed
-    synced.engine.dispose()
+    synced.close()

@@ -11,9 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from loyalty_sync_tests.conftest import new_database
+
+# slow: `dagster definitions validate` as processes
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 

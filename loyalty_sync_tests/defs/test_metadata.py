@@ -11,12 +11,11 @@ import pytest
 import sqlalchemy as sa
 from markdown_it import MarkdownIt
 
-from capillary_simulator import SimulatorConfig
 from loyalty_sync.defs.metadata import markdown_table, markdown_text
 from loyalty_sync.text import one_line
 from loyalty_sync.warehouse import tables
 from loyalty_sync_tests.rewriting_proxy import each_object_with
-from loyalty_sync_tests.synced_warehouse import SyncedWarehouse, synced_warehouse
+from loyalty_sync_tests.synced_warehouse import Warehouse, synced_warehouse
 
 
 def test_markdown_table_escapes_pipes_and_blanks_none() -> None:
@@ -108,21 +107,18 @@ def _column(parsed: _Html, name: str) -> list[str]:
 @pytest.fixture(scope="module")
 def hostile(
     server_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SyncedWarehouse]:
-    config = SimulatorConfig(
-        seed=5, orgs=1, programs_per_org=1, customers_per_org=6, promotions_per_program=3
-    )
+) -> Iterator[Warehouse]:
     home = tmp_path_factory.mktemp("hostile")
     rewrites = {
         "promotionData": each_object_with("promotionName", _hostile_name),
         "/v3/promotions": each_object_with("metadata", _hostile_name),
     }
-    with synced_warehouse(server_admin_url, home, config, rewrites) as synced:
+    with synced_warehouse(server_admin_url, home, "one_partition_tiny", rewrites) as synced:
         yield synced
 
 
 def test_promotion_names_from_capillary_render_as_their_text_in_metadata(
-    hostile: SyncedWarehouse,
+    hostile: Warehouse,
 ) -> None:
     with hostile.engine.connect() as conn:
         stored = {

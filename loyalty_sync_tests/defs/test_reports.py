@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from loyalty_sync.defs.jobs import CAPILLARY_SYNC_JOB
 from loyalty_sync.defs.sensors.new_promotions import PROMOTION_ASSET_KEYS
 from loyalty_sync.warehouse import tables
-from loyalty_sync_tests.synced_warehouse import SyncedWarehouse, synced_warehouse
+from loyalty_sync_tests.synced_warehouse import Warehouse, synced_warehouse
 
 KEY = "org_id, program_id, promotion_id"
 
@@ -66,7 +66,7 @@ BENEFIT_FIGURES_SQL = f"""
 @pytest.fixture(scope="module")
 def synced(
     server_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SyncedWarehouse]:
+) -> Iterator[Warehouse]:
     with synced_warehouse(server_admin_url, tmp_path_factory.mktemp("reports")) as synced:
         yield synced
 
@@ -97,7 +97,7 @@ def _expected(conn: sa.Connection) -> dict[tuple[int, int, int], dict[str, Any]]
     return expected
 
 
-def test_promotion_performance_equals_the_same_figures_in_sql(synced: SyncedWarehouse) -> None:
+def test_promotion_performance_equals_the_same_figures_in_sql(synced: Warehouse) -> None:
     with synced.engine.connect() as conn:
         expected = _expected(conn)
         stored = list(conn.execute(sa.select(tables.promotion_performance)))
@@ -122,7 +122,7 @@ def test_promotion_performance_equals_the_same_figures_in_sql(synced: SyncedWare
 
 
 def test_the_sync_run_materialises_it_with_table_and_plotted_metadata(
-    synced: SyncedWarehouse,
+    synced: Warehouse,
 ) -> None:
     (run,) = synced.summary.runs
     assert synced.summary.rows["promotion_performance"] > 0
@@ -143,7 +143,7 @@ def test_the_sync_run_materialises_it_with_table_and_plotted_metadata(
         assert isinstance(metadata[name], dg.FloatMetadataValue), name
 
 
-def test_each_partition_records_its_own_row_count(synced: SyncedWarehouse) -> None:
+def test_each_partition_records_its_own_row_count(synced: Warehouse) -> None:
     (run,) = synced.summary.runs
     with synced.instance() as instance:
         records = instance.fetch_materializations(

@@ -14,6 +14,9 @@ from loyalty_sync_tests.deploy.files import ROOT
 from loyalty_sync_tests.installed import run_script
 from loyalty_sync_tests.test_definitions import ASSETS, CHECKS, JOBS, SCHEDULES, SENSORS
 
+# slow: `dg` as processes, each loading the definitions
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def dg_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from capillary_simulator import RunningSimulator, SimulatorConfig, start_simulator
+from capillary_simulator import RunningSimulator
 from loyalty_sync.defs.jobs import API_POOL, RANGE_START_TAG, capillary_sync_job
 from loyalty_sync.defs.schedules import DAILY_SCHEDULE
 from loyalty_sync.warehouse import tables
@@ -33,13 +33,15 @@ from loyalty_sync_tests.deploy.topology import (
     production_topology,
     wait_for,
 )
+from loyalty_sync_tests.factories import preset, serve_simulator
 from loyalty_sync_tests.pg_servers import tcp_postgres
 from loyalty_sync_tests.warehouse_content import content
 
-CONFIG = SimulatorConfig(seed=31, customers_per_org=6, programs_per_org=(2, 1))
+CONFIG = preset("topology")
 POLL_SECONDS = 5  # run monitoring's poll in this topology (production: 30)
 
-pytestmark = pytest.mark.timeout(900)
+# slow: the production topology: webserver, daemon and code server processes, driven by GraphQL
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def partition_keys(sim: RunningSimulator) -> list[str]:
@@ -49,7 +51,7 @@ def partition_keys(sim: RunningSimulator) -> list[str]:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[RunningSimulator]:
-    with start_simulator(CONFIG) as sim:
+    with serve_simulator(CONFIG) as sim:
         yield sim
 
 

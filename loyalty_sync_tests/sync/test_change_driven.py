@@ -9,31 +9,23 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.database import DATABASE_URL_ENV
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.factories import preset, serve_simulator
 from loyalty_sync_tests.simulated_clock import follow, local_clock_following
+from loyalty_sync_tests.synced_warehouse import Warehouse, warehouse
 
-CONFIG = SimulatorConfig(
-    seed=11,
-    orgs=1,
-    customers_per_org=30,
-    programs_per_org=(2,),
-    promotions_per_program=8,
-    holders_share=0.4,
-    unknown_roster_rows=0,
-)
+CONFIG = preset("change_driven")
 PROMOTION_DATA = "/v2.1/customers/lookup/promotionData"
 LOOKUP = "/v2/customers/lookup/customerDetails"
 
@@ -44,55 +36,29 @@ def _local_clock_follows_the_simulator() -> Iterator[None]:
         yield
 
 
-@dataclass
-class SyncedOnce:
-    """A simulator and a warehouse synced from it once, with the environment that points
-    `run_sync` at both."""
-
-    simulator: RunningSimulator
-    engine: sa.Engine
-    env: dict[str, str]
-
-
 @pytest.fixture(scope="module")
 def synced_once(
     server_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SyncedOnce]:
+) -> Iterator[Warehouse]:
     """One first sync for the module's same-day tests. Each of them syncs again, so each
     leaves the warehouse in step with the simulator, as the next one expects."""
     home = tmp_path_factory.mktemp("change-driven")
-    with start_simulator(CONFIG) as simulator:
+    with serve_simulator(CONFIG) as simulator:
         follow(simulator)
-        url = new_database(server_admin_url)
-        engine = sa.create_engine(url)
-        env = {
-            **simulator.client_environment(),
-            DATABASE_URL_ENV: url,
-            "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
-            "DAGSTER_HOME": str(home / "dagster"),
-        }
-        roster = home / "roster.csv"
-        roster.write_text(simulator.roster_csv())
-        import_roster(engine, roster)
-        with pytest.MonkeyPatch.context() as mp:
-            for name, value in env.items():
-                mp.setenv(name, value)
-            first = run_sync(show_progress=False)
-        assert first.success, [r.error for r in first.runs]
-        try:
-            yield SyncedOnce(simulator, engine, env)
-        finally:
-            engine.dispose()
+        with warehouse(server_admin_url, home, simulator) as synced:
+            first = synced.sync()
+            assert first.success, [r.error for r in first.runs]
+            yield synced
 
 
 @pytest.fixture
 def synced(
-    synced_once: SyncedOnce, monkeypatch: pytest.MonkeyPatch
+    synced_once: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[RunningSimulator, sa.Engine]:
     for name, value in synced_once.env.items():
         monkeypatch.setenv(name, value)
-    follow(synced_once.simulator)
-    return synced_once.simulator, synced_once.engine
+    follow(synced_once.sim)
+    return synced_once.sim, synced_once.engine
 
 
 def _sync(simulator: RunningSimulator, **options: Any) -> tuple[SyncSummary, dict[str, int]]:
@@ -179,6 +145,7 @@ def _benefit_content(engine: sa.Engine) -> dict[str, set[tuple[str, ...]]]:
     return {name: rows for name, rows in _content(engine).items() if name.startswith("benefit_")}
 
 
+@pytest.mark.slow  # every pair fetched again, then a full copy to compare
 def test_a_change_of_benefits_api_refetches_every_pair_with_the_new_one(
     synced, server_admin_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -237,7 +204,7 @@ def _pairs_of(rows: set[tuple[str, ...]], table: sa.Table) -> set[tuple[int, int
 
 @pytest.fixture
 def day_simulator() -> Iterator[RunningSimulator]:
-    with start_simulator(DAY_CONFIG) as running:
+    with serve_simulator(DAY_CONFIG) as running:
         follow(running)
         yield running
 
@@ -279,6 +246,7 @@ def _differing_pairs(ours: sa.Engine, full: sa.Engine) -> set[tuple[int, int]]:
     return differing
 
 
+@pytest.mark.slow  # a simulated day of churn, then a full copy to compare
 @pytest.mark.parametrize("sample", [0.0, 1.0])
 def test_after_a_day_of_churn_an_incremental_sync_matches_a_full_one_but_the_unsignalled(
     day_simulator: RunningSimulator,
@@ -330,6 +298,7 @@ def test_after_a_day_of_churn_an_incremental_sync_matches_a_full_one_but_the_uns
         assert all(c["passed"] == (changed / sampled <= 0.05) for c in drift)
 
 
+@pytest.mark.slow  # a simulated day, then a full copy to compare
 def test_a_new_promotion_reaches_its_holders_through_the_catalogue(
     day_simulator: RunningSimulator,
     engine: sa.Engine,
@@ -351,6 +320,7 @@ def test_a_new_promotion_reaches_its_holders_through_the_catalogue(
     assert _differing_pairs(engine, full) == set()
 
 
+@pytest.mark.slow  # a full sync through the command
 def test_the_command_line_forces_a_full_sync_and_says_what_was_fetched(synced) -> None:
     from click.testing import CliRunner
 

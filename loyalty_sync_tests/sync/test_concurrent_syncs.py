@@ -19,19 +19,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.warehouse import locks, tables
 from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.factories import preset, serve_simulator
 from loyalty_sync_tests.sync.test_end_to_end import _content, _import_roster
 
-CONFIG = SimulatorConfig(
-    seed=11,
-    customers_per_org=8,
-    programs_per_org=(2, 1),
-    promotions_per_program=4,
-    latency_ms=10,
-)
+# slow: `loyalty-sync sync` processes racing, one against a slow simulator
+pytestmark = pytest.mark.slow
+
+CONFIG = preset("concurrent")
 # Rounds of the two-syncs test; raise it by hand (LOYALTY_SYNC_TEST_ROUNDS=10) to hunt races.
 ROUNDS = int(os.environ.get("LOYALTY_SYNC_TEST_ROUNDS", "3"))
 COMMAND = [sys.executable, "-m", "loyalty_sync.cli", "sync", "--no-progress"]
@@ -39,7 +36,7 @@ COMMAND = [sys.executable, "-m", "loyalty_sync.cli", "sync", "--no-progress"]
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[RunningSimulator]:
-    with start_simulator(CONFIG) as running:
+    with serve_simulator(CONFIG) as running:
         yield running
 
 
@@ -146,7 +143,7 @@ def test_killed_syncs_leave_nothing_held(
     from loyalty_sync.defs.jobs import API_POOL
     from loyalty_sync_tests.sync.test_end_to_end import _requests
 
-    with start_simulator(CONFIG.replace(latency_ms=400)) as sim:
+    with serve_simulator(CONFIG.replace(latency_ms=400)) as sim:
         engine = _warehouse(server_admin_url, sim, tmp_path)
         env = _env(sim, engine.url.render_as_string(hide_password=False), tmp_path / "home")
         killed = []

@@ -6,10 +6,7 @@ in process on a Dagster instance, exactly as `loyalty-sync sync` does.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -19,31 +16,24 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli.sync_runner import run_sync
 from loyalty_sync.sync.passes import BENEFITS_CUTOFF
 from loyalty_sync.warehouse import tables
 from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.factories import preset, serve_simulator
+from loyalty_sync_tests.synced_warehouse import warehouse
 
 # Two orgs; the home org has two programs. 60 promotions a program make heavy customers
 # (who hold every promotion of their org) span two promotionData pages.
-CONFIG = SimulatorConfig(
-    seed=7,
-    customers_per_org=12,
-    programs_per_org=(2, 1),
-    promotions_per_program=60,
-    holders_share=0.05,
-    heavy_customer_share=0.1,
-    unknown_roster_rows=2,
-)
+CONFIG = preset("paging_sync")
 
 DATA_TABLES = [t for t in tables.CONTRACT_TABLES if t.name not in ("sync_runs", "api_events")]
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[RunningSimulator]:
-    with start_simulator(CONFIG) as running:
+    with serve_simulator(CONFIG) as running:
         yield running
 
 
@@ -227,6 +217,7 @@ def test_second_sync_rewrites_nothing(synced: Any) -> None:
     assert _xmins(engine) == before
 
 
+@pytest.mark.slow  # a second whole sync on the other API
 def test_v2_benefits_match_v3(
     synced: Any, server_admin_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -291,40 +282,26 @@ def _content(engine: sa.Engine) -> dict[str, set[tuple[Any, ...]]]:
     return out
 
 
+@pytest.mark.slow  # two sync processes, one killed mid-pass
 def test_killed_sync_then_rerun_equals_a_clean_run(server_admin_url: str, tmp_path: Path) -> None:
-    config = CONFIG.replace(latency_ms=15)
-    with start_simulator(config) as sim:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("CAPILLARY_")},
-            **sim.client_environment(),
-            "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
-        }
-        results = {}
+    results = {}
+    with serve_simulator(CONFIG, latency_ms=15) as sim:
         for name in ("killed", "clean"):
-            url = new_database(server_admin_url)
-            engine = sa.create_engine(url)
-            _import_roster(sim, engine, tmp_path)
-            run_env = {
-                **env,
-                "LOYALTY_SYNC_DATABASE_URL": url,
-                "DAGSTER_HOME": str(tmp_path / f"dagster-{name}"),
-            }
-            command = [sys.executable, "-m", "loyalty_sync.cli", "sync", "--no-progress"]
-            if name == "killed":
-                sim.reset_counters()
-                proc = subprocess.Popen(
-                    command, env=run_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-                )
-                deadline = time.monotonic() + 120
-                # Kill in the middle of the benefits pass of the first org.
-                while _requests(sim.counters(), "actionSummary") < 20:
-                    assert proc.poll() is None, "the sync ended before it could be killed"
-                    assert time.monotonic() < deadline
-                    time.sleep(0.05)
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-            done = subprocess.run(command, env=run_env, capture_output=True, text=True, check=False)
-            assert done.returncode == 0, done.stdout + done.stderr
-            results[name] = _content(engine)
-            engine.dispose()
+            home = tmp_path / name
+            home.mkdir()
+            with warehouse(server_admin_url, home, sim) as target:
+                if name == "killed":
+                    sim.reset_counters()
+                    proc = target.start_cli_sync()
+                    deadline = time.monotonic() + 120
+                    # Kill in the middle of the benefits pass of the first org.
+                    while _requests(sim.counters(), "actionSummary") < 20:
+                        assert proc.poll() is None, "the sync ended before it could be killed"
+                        assert time.monotonic() < deadline
+                        time.sleep(0.05)
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                done = target.cli_sync()
+                assert done.returncode == 0, done.stdout + done.stderr
+                results[name] = _content(target.engine)
     assert results["killed"] == results["clean"]

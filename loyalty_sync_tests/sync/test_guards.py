@@ -16,15 +16,18 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.factories import preset, serve_simulator
 from loyalty_sync_tests.rewriting_proxy import Rewrite, RewritingProxy, each_object_with
 from loyalty_sync_tests.warehouse_content import content
 
-CONFIG = SimulatorConfig(seed=31, orgs=1, programs_per_org=2, customers_per_org=40)
+# slow: syncs through the CLI as processes
+pytestmark = pytest.mark.slow
+
+CONFIG = preset("guards")
 COMMAND = [sys.executable, "-m", "loyalty_sync.cli", "sync", "--no-progress"]
 
 
@@ -65,7 +68,7 @@ WRONG: dict[str, tuple[str, Rewrite, str]] = {
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[RunningSimulator]:
-    with start_simulator(CONFIG) as running:
+    with serve_simulator(CONFIG) as running:
         yield running
 
 

@@ -8,13 +8,10 @@ everyone), then with good ones again, and compared with the clean sync of the sa
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -22,61 +19,39 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import sqlalchemy as sa
 
-from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.warehouse import tables
-from loyalty_sync.warehouse.roster import import_roster
-from loyalty_sync_tests.conftest import new_database
-from loyalty_sync_tests.rewriting_proxy import Rewrite, RewritingProxy
+from loyalty_sync_tests import synced_warehouse
+from loyalty_sync_tests.factories import preset, serve_simulator
+from loyalty_sync_tests.rewriting_proxy import Rewrite
 from loyalty_sync_tests.sync.test_resilience import content
+from loyalty_sync_tests.synced_warehouse import SYNC_COMMAND, Warehouse
 
-CONFIG = SimulatorConfig(
-    seed=41,
-    orgs=1,
-    programs_per_org=1,
-    customers_per_org=30,
-    promotions_per_program=4,
-    unknown_roster_rows=0,
-)
+# slow: syncs through the CLI as processes, behind a rewriting proxy
+pytestmark = pytest.mark.slow
+
+CONFIG = preset("one_partition")
 # A partition under 10 rows: the drop guard does not judge it, the negative guard does.
 SMALL = CONFIG.replace(seed=43, customers_per_org=6)
-COMMAND = [sys.executable, "-m", "loyalty_sync.cli", "sync", "--no-progress"]
 PROMOTION_DATA = "promotionData"
 LOOKUP = "customerDetails"
 ACTION_SUMMARY = "actionSummary"
 
 
-@dataclass
-class Warehouse:
-    """A database synced by the CLI through a proxy in front of the simulator."""
+def _events(warehouse: Warehouse, kind: str) -> list[sa.Row[Any]]:
+    e = tables.api_events
+    with warehouse.engine.connect() as conn:
+        return list(conn.execute(sa.select(e).where(e.c.kind == kind).order_by(e.c.id)))
 
-    engine: sa.Engine
-    proxy: RewritingProxy
-    env: dict[str, str]
 
-    def sync(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*COMMAND, *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-
-    def events(self, kind: str) -> list[sa.Row[Any]]:
-        e = tables.api_events
-        with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(e).where(e.c.kind == kind).order_by(e.c.id)))
-
-    def states(self) -> list[sa.Row[Any]]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(tables.sync_item_state)))
+def _states(warehouse: Warehouse) -> list[sa.Row[Any]]:
+    with warehouse.engine.connect() as conn:
+        return list(conn.execute(sa.select(tables.sync_item_state)))
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[RunningSimulator]:
-    with start_simulator(CONFIG) as running:
+    with serve_simulator(CONFIG) as running:
         yield running
 
 
@@ -90,22 +65,9 @@ def warehouse(
 def _warehouse(
     simulator: RunningSimulator, server_admin_url: str, tmp_path: Path
 ) -> Iterator[Warehouse]:
-    url = new_database(server_admin_url)
-    engine = sa.create_engine(url)
-    roster = tmp_path / "roster.csv"
-    roster.write_text(simulator.roster_csv())
-    import_roster(engine, roster)
-    with RewritingProxy(simulator.base_url).running() as proxy:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("CAPILLARY_")},
-            **simulator.client_environment(),
-            "CAPILLARY_BASE_URL": proxy.base_url,
-            "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
-            "LOYALTY_SYNC_DATABASE_URL": url,
-            "DAGSTER_HOME": str(tmp_path / "dagster"),
-        }
-        yield Warehouse(engine, proxy, env)
-    engine.dispose()
+    """A database with the simulator's roster, synced through a rewriting proxy."""
+    with synced_warehouse.warehouse(server_admin_url, tmp_path, simulator, proxy=True) as made:
+        yield made
 
 
 def _customer_of(path: str) -> int | None:
@@ -191,14 +153,18 @@ def _holders(engine: sa.Engine, table: sa.Table = tables.customer_promotions) ->
 
 
 def test_sigterm_stops_a_sync_paging_without_end_within_seconds(warehouse: Warehouse) -> None:
-    good = warehouse.sync()
+    good = warehouse.cli_sync()
     assert good.returncode == 0, good.stdout + good.stderr
     before = content(warehouse.engine)
     warehouse.proxy.rewrites[PROMOTION_DATA] = _endless
     with warehouse.engine.begin() as conn:  # every customer is due again
         conn.execute(sa.delete(tables.sync_item_state))
     process = subprocess.Popen(
-        COMMAND, env=warehouse.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        SYNC_COMMAND,
+        env=warehouse.cli_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         while warehouse.proxy.served.get(PROMOTION_DATA, 0) < 30:
@@ -220,7 +186,7 @@ def test_sigterm_stops_a_sync_paging_without_end_within_seconds(warehouse: Wareh
 def _quarantined(w: Warehouse) -> set[tuple[int, int, int]]:
     return {
         (s.customer_id, s.program_id, s.promotion_id)
-        for s in w.states()
+        for s in _states(w)
         if s.signature == "quarantined"
     }
 
@@ -241,7 +207,7 @@ def _future_states(w: Warehouse) -> int:
 def test_hostile_records_are_quarantined_and_a_wrong_date_freezes_nothing(
     warehouse: Warehouse,
 ) -> None:
-    good = warehouse.sync()
+    good = warehouse.cli_sync()
     assert good.returncode == 0, good.stdout + good.stderr
     before = content(warehouse.engine)
     a, b, c, e, f = _holders(warehouse.engine)[:5]
@@ -260,10 +226,10 @@ def test_hostile_records_are_quarantined_and_a_wrong_date_freezes_nothing(
     proxy.rewrites[ACTION_SUMMARY] = _by_customer(
         {d: lambda path, body: {**body, "pointsTotal": float("inf")}}
     )
-    hostile = warehouse.sync("--full")
+    hostile = warehouse.cli_sync("--full")
     assert hostile.returncode == 0, hostile.stdout + hostile.stderr
     assert content(warehouse.engine) == before, "a hostile record changed stored rows"
-    events = warehouse.events("quarantined")
+    events = _events(warehouse, "quarantined")
     by_customer = {(ev.endpoint, ev.customer_id): ev.message for ev in events}
     for customer, said in [
         (a, "promotionId"),
@@ -275,8 +241,8 @@ def test_hostile_records_are_quarantined_and_a_wrong_date_freezes_nothing(
         assert said in by_customer[("promotion_data", customer)], by_customer
         assert "\n" not in by_customer[("promotion_data", customer)]
     assert any(ep == "action_summary_v3" and cust == d for ep, cust in by_customer), by_customer
-    assert len(warehouse.events("warning")) >= 1
-    assert any("2099" in (ev.message or "") for ev in warehouse.events("warning"))
+    assert len(_events(warehouse, "warning")) >= 1
+    assert any("2099" in (ev.message or "") for ev in _events(warehouse, "warning"))
     assert _future_states(warehouse) == 0, "a 2099 Date stamped state in the future"
     assert {q[0] for q in _quarantined(warehouse)} == {a, b, c, d, e, f}
 
@@ -289,7 +255,7 @@ def test_hostile_records_are_quarantined_and_a_wrong_date_freezes_nothing(
             .where(state.c.customer_id == _holders(warehouse.engine)[7])
             .values(fetched_at=sa.text("'2099-01-01'::timestamptz"))
         )
-    mended = warehouse.sync()
+    mended = warehouse.cli_sync()
     assert mended.returncode == 0, mended.stdout + mended.stderr
     assert content(warehouse.engine) == before
     assert _quarantined(warehouse) == set(), "quarantined items were not fetched again"
@@ -297,12 +263,12 @@ def test_hostile_records_are_quarantined_and_a_wrong_date_freezes_nothing(
 
     # Every answer unusable: the API changed, not a record. The pass fails in one line.
     proxy.rewrites[PROMOTION_DATA] = _first_promotion(lambda p: p.__setitem__("promotionId", "abc"))
-    systemic = warehouse.sync("--full")
+    systemic = warehouse.cli_sync("--full")
     assert systemic.returncode == 1, systemic.stdout + systemic.stderr
     assert "could not be used" in systemic.stdout, systemic.stdout
     assert content(warehouse.engine) == before
     proxy.rewrites.clear()
-    again = warehouse.sync()
+    again = warehouse.cli_sync()
     assert again.returncode == 0, again.stdout + again.stderr
     assert content(warehouse.engine) == before
 
@@ -322,24 +288,24 @@ def test_mass_negative_answers_hold_back_a_small_partition(
     rewrite: Rewrite,
     args: tuple[str, ...],
 ) -> None:
-    with start_simulator(SMALL) as small:
+    with serve_simulator(SMALL) as small:
         for warehouse in _warehouse(small, server_admin_url, tmp_path):
-            good = warehouse.sync()
+            good = warehouse.cli_sync()
             assert good.returncode == 0, good.stdout + good.stderr
             before = content(warehouse.engine)
             assert before["benefit_points"], "the partition must have benefits to lose"
             warehouse.proxy.rewrites[fragment] = rewrite
             if fragment == LOOKUP:
                 warehouse.proxy.rewrites[PROMOTION_DATA] = rewrite
-            wrong = warehouse.sync(*args)
+            wrong = warehouse.cli_sync(*args)
             assert wrong.returncode == 1, wrong.stdout + wrong.stderr
             assert "held back" in wrong.stdout, wrong.stdout
             assert content(warehouse.engine) == before, "mass negatives changed stored rows"
             guard = [
-                e for e in warehouse.events("warning") if "negative guard" in (e.message or "")
+                e for e in _events(warehouse, "warning") if "negative guard" in (e.message or "")
             ]
-            assert guard, warehouse.events("warning")
+            assert guard, _events(warehouse, "warning")
             warehouse.proxy.rewrites.clear()
-            mended = warehouse.sync()
+            mended = warehouse.cli_sync()
             assert mended.returncode == 0, mended.stdout + mended.stderr
             assert content(warehouse.engine) == before

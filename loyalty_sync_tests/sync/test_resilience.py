@@ -9,100 +9,59 @@ the clean sync's.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from capillary_simulator import SimulatorConfig, start_simulator
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.settings import CHUNK_SIZE_ENV, DEFAULT_CHUNK_SIZE
 from loyalty_sync.warehouse import migrate, tables
 from loyalty_sync.warehouse.database import ensure_database
 from loyalty_sync.warehouse.roster import import_roster
-from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.factories import preset, serve_simulator
 from loyalty_sync_tests.pg_servers import tcp_postgres_server
+from loyalty_sync_tests.synced_warehouse import (
+    SYNC_COMMAND,
+    Warehouse,
+    sync_env,
+    warehouse,
+)
 from loyalty_sync_tests.warehouse_content import content
 
-CONFIG = SimulatorConfig(
-    seed=23,
-    orgs=1,
-    programs_per_org=2,
-    customers_per_org=100,
-    promotions_per_program=6,
-    unknown_roster_rows=3,
-)
+# slow: kills `loyalty-sync sync` processes and waits through outages and retries
+pytestmark = pytest.mark.slow
+
+CONFIG = preset("kills")
 # Small chunks, so a SIGKILL lands between committed chunks of every pass.
 CHUNK = 20
 # Long enough for the breaker to open and probe four times (after 1, 3, 7 and 15 s), short
 # of the probe interval's 30 s cap; the first probe after it ends closes the breaker.
 OUTAGE_SECONDS = 12
-COMMAND = [sys.executable, "-m", "loyalty_sync.cli", "sync", "--no-progress"]
-
-
-@dataclass
-class Target:
-    """One database a sync writes, with the environment that points the CLI at it."""
-
-    engine: sa.Engine
-    env: dict[str, str]
-
-    def sync(self, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            COMMAND,
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            COMMAND, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-
-
-def sync_environment(sim: RunningSimulator, url: str, home: Path) -> dict[str, str]:
-    """The CLI's environment: this simulator, this warehouse, small chunks, no real tenant."""
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CAPILLARY_")},
-        **sim.client_environment(),
-        "CAPILLARY_RATE_LIMIT_PER_MINUTE": "600000",
-        "LOYALTY_SYNC_DATABASE_URL": url,
-        CHUNK_SIZE_ENV: str(CHUNK),
-        "DAGSTER_HOME": str(home / "dagster"),
-    }
+CHUNKED = {CHUNK_SIZE_ENV: str(CHUNK)}
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[RunningSimulator]:
-    with start_simulator(CONFIG) as running:
+    with serve_simulator(CONFIG) as running:
         yield running
 
 
 @pytest.fixture
-def target(simulator: RunningSimulator, server_admin_url: str, tmp_path: Path) -> Iterator[Target]:
-    url = new_database(server_admin_url)
-    engine = sa.create_engine(url)
-    roster = tmp_path / "roster.csv"
-    roster.write_text(simulator.roster_csv())
-    import_roster(engine, roster)
-    env = sync_environment(simulator, url, tmp_path)
-    simulator.set_faults(
-        error_rate=0.0, malformed_rate=0.0, throttle_rate=0.0, failing_customers=[]
-    )
-    yield Target(engine, env)
-    engine.dispose()
+def target(
+    simulator: RunningSimulator, server_admin_url: str, tmp_path: Path
+) -> Iterator[Warehouse]:
+    with warehouse(server_admin_url, tmp_path, simulator, **CHUNKED) as made:
+        simulator.set_faults(
+            error_rate=0.0, malformed_rate=0.0, throttle_rate=0.0, failing_customers=[]
+        )
+        yield made
 
 
 @pytest.fixture(scope="module")
@@ -114,18 +73,12 @@ def clean(
 ) -> tuple[dict[str, set[tuple[str, ...]]], int]:
     """A fault-free sync of the simulator's data: its tables and the requests it made."""
     tmp = tmp_path_factory.mktemp("clean")
-    url = new_database(server_admin_url)
-    engine = sa.create_engine(url)
-    roster = tmp / "roster.csv"
-    roster.write_text(simulator.roster_csv())
-    import_roster(engine, roster)
-    env = sync_environment(simulator, url, tmp)
-    before = simulator.counters()["total_requests"]
-    done = Target(engine, env).sync()
-    assert done.returncode == 0, done.stdout + done.stderr
-    made = simulator.counters()["total_requests"] - before
-    tables_now = content(engine)
-    engine.dispose()
+    with warehouse(server_admin_url, tmp, simulator, **CHUNKED) as fault_free:
+        before = simulator.counters()["total_requests"]
+        done = fault_free.cli_sync()
+        assert done.returncode == 0, done.stdout + done.stderr
+        made = simulator.counters()["total_requests"] - before
+        tables_now = content(fault_free.engine)
     assert tables_now["benefit_summaries"], "the clean sync must sync benefits to compare"
     return tables_now, made
 
@@ -149,7 +102,7 @@ def wait_for(sim: RunningSimulator, fragment: str, count: int, proc: Any, limit:
 )
 def test_sigkill_then_rerun_equals_a_clean_sync_for_little_more_than_its_calls(
     simulator: RunningSimulator,
-    target: Target,
+    target: Warehouse,
     clean: tuple[dict[str, Any], int],
     endpoint: str,
     share: float,
@@ -162,11 +115,11 @@ def test_sigkill_then_rerun_equals_a_clean_sync_for_little_more_than_its_calls(
         "actionSummary": len(expected["benefit_summaries"]),
     }[endpoint]
     start = requests_to(simulator, endpoint)
-    proc = target.start()
+    proc = target.start_cli_sync()
     wait_for(simulator, endpoint, start + int(total_for_endpoint * share), proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    rerun = target.sync()
+    rerun = target.cli_sync()
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert content(target.engine) == expected
     made = simulator.counters()["total_requests"] - before["total_requests"]
@@ -174,7 +127,7 @@ def test_sigkill_then_rerun_equals_a_clean_sync_for_little_more_than_its_calls(
 
 
 def test_an_outage_in_the_benefits_pass_is_waited_out(
-    simulator: RunningSimulator, target: Target, clean: tuple[dict[str, Any], int]
+    simulator: RunningSimulator, target: Warehouse, clean: tuple[dict[str, Any], int]
 ) -> None:
     expected, _ = clean
     start = requests_to(simulator, "actionSummary")
@@ -187,7 +140,7 @@ def test_an_outage_in_the_benefits_pass_is_waited_out(
 
     breaker = threading.Thread(target=outage, daemon=True)
     breaker.start()
-    done = target.sync(timeout=900)
+    done = target.cli_sync(timeout=900)
     breaker.join(timeout=5)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert content(target.engine) == expected
@@ -204,7 +157,7 @@ def test_an_outage_in_the_benefits_pass_is_waited_out(
 )
 def test_a_third_of_answers_failing_all_along(
     simulator: RunningSimulator,
-    target: Target,
+    target: Warehouse,
     clean: tuple[dict[str, Any], int],
     faults: dict[str, float],
 ) -> None:
@@ -214,7 +167,7 @@ def test_a_third_of_answers_failing_all_along(
     # Default-sized chunks: the pool's read-ahead then spans a pass, so a call deep in its
     # back-off holds up only the end of its pass, not every chunk after it. What is
     # checked (the tables, the calls) does not depend on where chunks end.
-    done = target.sync(timeout=900, **{CHUNK_SIZE_ENV: str(DEFAULT_CHUNK_SIZE)})
+    done = target.cli_sync(timeout=900, **{CHUNK_SIZE_ENV: str(DEFAULT_CHUNK_SIZE)})
     simulator.set_faults(error_rate=0.0, malformed_rate=0.0, throttle_rate=0.0)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert content(target.engine) == expected
@@ -223,10 +176,10 @@ def test_a_third_of_answers_failing_all_along(
 
 
 def test_customers_failing_for_good_keep_their_rows_and_sync_once_lifted(
-    simulator: RunningSimulator, target: Target, clean: tuple[dict[str, Any], int]
+    simulator: RunningSimulator, target: Warehouse, clean: tuple[dict[str, Any], int]
 ) -> None:
     expected, _ = clean
-    first = target.sync()
+    first = target.cli_sync()
     assert first.returncode == 0, first.stdout + first.stderr
     with target.engine.connect() as conn:
         chosen = list(
@@ -243,15 +196,8 @@ def test_customers_failing_for_good_keep_their_rows_and_sync_once_lifted(
         )
         conn.commit()
     simulator.set_faults(failing_customers=chosen)
-    failed = subprocess.run(
-        COMMAND,
-        # A short retry budget: these customers will not answer however long one waits.
-        env={**target.env, "CAPILLARY_RETRY_BUDGET_SECONDS": "3"},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    # A short retry budget: these customers will not answer however long one waits.
+    failed = target.cli_sync(timeout=900, CAPILLARY_RETRY_BUDGET_SECONDS="3")
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "still failing" in failed.stdout + failed.stderr
     with target.engine.connect() as conn:
@@ -265,7 +211,7 @@ def test_customers_failing_for_good_keep_their_rows_and_sync_once_lifted(
         )
     assert kept and kept >= len(chosen)
     simulator.set_faults(failing_customers=[])
-    lifted = target.sync()
+    lifted = target.cli_sync()
     assert lifted.returncode == 0, lifted.stdout + lifted.stderr
     assert content(target.engine) == expected
 
@@ -286,11 +232,16 @@ def test_the_database_restarted_mid_sync_then_the_rerun_resumes(
         roster.write_text(simulator.roster_csv())
         import_roster(engine, roster)
         engine.dispose()
-        env = sync_environment(simulator, url, tmp_path)
-        target = Target(sa.create_engine(url, pool_pre_ping=True), env)
+        env = sync_env(simulator, url, tmp_path, **CHUNKED)
+        target = Warehouse(simulator, sa.create_engine(url, pool_pre_ping=True), env, tmp_path)
         before = simulator.counters()["total_requests"]
         start = requests_to(simulator, "promotionData")
-        proc = subprocess.Popen(COMMAND, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            SYNC_COMMAND,
+            env=target.cli_environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         wait_for(simulator, "promotionData", start + CONFIG.customers_per_org // 2, proc)
         server.restart()
         output, _ = proc.communicate(timeout=600)
@@ -298,7 +249,7 @@ def test_the_database_restarted_mid_sync_then_the_rerun_resumes(
         assert proc.returncode in (0, 1, 2), output.decode()[-3000:]
         if proc.returncode == 2:
             assert b"cannot connect to the warehouse" in output, output.decode()[-3000:]
-        rerun = target.sync()
+        rerun = target.cli_sync()
         assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
         assert content(target.engine) == expected
         made = simulator.counters()["total_requests"] - before

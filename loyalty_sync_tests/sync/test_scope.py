@@ -27,3 +27,29 @@ def test_contiguous_blocks() -> None:
     assert contiguous_blocks(ordered, ordered) == [ordered]
     assert contiguous_blocks(["1-1", "1-2", "1-3"], ordered) == [["1-1", "1-2"], ["1-3"]]
     assert contiguous_blocks(["2-2", "2-1"], ordered) == [["2-1"], ["2-2"]]
+
+
+def test_a_run_needs_a_partition() -> None:
+    with pytest.raises(PartitionKeyError, match="at least one"):
+        RunScope.from_partition_keys("r", [])
+
+
+def test_a_scope_narrowed_to_one_partition_keeps_its_run_and_passes() -> None:
+    scope = RunScope.from_partition_keys(
+        "r", ["1-1", "1-2", "2-5"], passes=["customers", "promotions"]
+    )
+    assert scope.passes == ("customers", "promotions")
+    assert scope.keys_of(1) == ["1-1", "1-2"]
+    assert scope.keys_of(2) == ["2-5"]
+    one = scope.only("1-2")
+    assert (one.run_id, one.started_at, one.passes) == (
+        scope.run_id,
+        scope.started_at,
+        scope.passes,
+    )
+    assert one.org_programs == {1: (2,)}
+    assert RunScope.from_partition_keys("r", ["1-1"]).passes == (
+        "customers",
+        "promotions",
+        "benefits",
+    )

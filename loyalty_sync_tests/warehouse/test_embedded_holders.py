@@ -7,7 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from loyalty_sync.warehouse import embedded_holders
+
+# slow: starts and kills processes that hold the embedded server
+pytestmark = pytest.mark.slow
 
 
 def test_dead_holders_of_the_embedded_server_are_forgotten(tmp_path: Path) -> None:

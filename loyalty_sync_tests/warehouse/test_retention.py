@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from capillary_simulator import SimulatorConfig, start_simulator
 from loyalty_sync.cli.sync_runner import run_sync
 from loyalty_sync.settings import EVENT_RETENTION_ENV
 from loyalty_sync.warehouse import retention, tables
 from loyalty_sync.warehouse.database import DATABASE_URL_ENV
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database
+from loyalty_sync_tests.factories import preset, serve_simulator
 from loyalty_sync_tests.simulated_clock import follow, local_clock_following
 
 EVENTS = tables.api_events
@@ -52,22 +52,14 @@ def test_old_events_are_counted_by_day_then_deleted_in_batches(engine: sa.Engine
     assert retention.prune_events(engine, 7) == 0
 
 
-CONFIG = SimulatorConfig(
-    seed=5,
-    orgs=1,
-    customers_per_org=12,
-    programs_per_org=(1,),
-    promotions_per_program=4,
-    holders_share=0.5,
-    unknown_roster_rows=3,
-)
+CONFIG = preset("retention")
 
 
 @pytest.fixture
 def sync_env(
     server_admin_url: str, template_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[sa.Engine, object]]:
-    with start_simulator(CONFIG) as simulator:
+    with serve_simulator(CONFIG) as simulator:
         url = new_database(server_admin_url)
         engine = sa.create_engine(url)
         for name, value in {
@@ -87,6 +79,7 @@ def sync_env(
             engine.dispose()
 
 
+@pytest.mark.slow  # thirty simulated days of syncs
 def test_api_events_stay_bounded_over_thirty_simulated_days(sync_env) -> None:  # type: ignore[no-untyped-def]
     engine, simulator = sync_env
     written = []

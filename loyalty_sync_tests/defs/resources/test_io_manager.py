@@ -19,7 +19,7 @@ from loyalty_sync.defs.partitions import org_program_partitions
 from loyalty_sync.defs.resources import WAREHOUSE_IO_MANAGER, resources_from_env
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope
-from loyalty_sync_tests.synced_warehouse import SyncedWarehouse, synced_warehouse
+from loyalty_sync_tests.synced_warehouse import Warehouse, synced_warehouse
 
 LOADED: dict[str, pd.DataFrame] = {}
 POINT_COLUMNS = ["customer_id", "promotion_id", "total_points_issued"]
@@ -52,12 +52,12 @@ def writes_through_the_manager() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def synced(
     server_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SyncedWarehouse]:
+) -> Iterator[Warehouse]:
     with synced_warehouse(server_admin_url, tmp_path_factory.mktemp("io")) as synced:
         yield synced
 
 
-def _materialize(synced: SyncedWarehouse, asset: Any, keys: list[str] | None) -> Any:
+def _materialize(synced: Warehouse, asset: Any, keys: list[str] | None) -> Any:
     LOADED.clear()
     if keys is None or len(keys) == 1:
         partition_key, tags = (keys[0] if keys else None), {}
@@ -75,7 +75,7 @@ def _materialize(synced: SyncedWarehouse, asset: Any, keys: list[str] | None) ->
         )
 
 
-def _stored(synced: SyncedWarehouse, table: sa.Table, keys: list[str] | None) -> list[Any]:
+def _stored(synced: Warehouse, table: sa.Table, keys: list[str] | None) -> list[Any]:
     query = sa.select(table).order_by(*table.primary_key.columns)
     if keys is not None:
         query = query.where(PartitionScope.from_keys(keys).where(table))
@@ -100,9 +100,7 @@ def _assert_frame_is(frame: pd.DataFrame, rows: list[Any], table: sa.Table) -> N
 
 
 @pytest.mark.parametrize("count", [1, 2])
-def test_a_downstream_asset_gets_exactly_its_partitions_rows(
-    synced: SyncedWarehouse, count: int
-) -> None:
+def test_a_downstream_asset_gets_exactly_its_partitions_rows(synced: Warehouse, count: int) -> None:
     keys = synced.partition_keys()[:count]
     result = _materialize(synced, my_kpis, keys)
     assert result.success
@@ -114,7 +112,7 @@ def test_a_downstream_asset_gets_exactly_its_partitions_rows(
         _assert_frame_is(LOADED[name], rows, table)
 
 
-def test_frames_are_typed(synced: SyncedWarehouse) -> None:
+def test_frames_are_typed(synced: Warehouse) -> None:
     assert _materialize(synced, my_kpis, synced.partition_keys()[:1]).success
     summaries, points = LOADED["benefit_summaries"], LOADED["benefit_points"]
     assert str(summaries["customer_id"].dtype) == "int64"
@@ -128,7 +126,7 @@ def test_frames_are_typed(synced: SyncedWarehouse) -> None:
     assert summaries["synced_at"].dt.tz is not None
 
 
-def test_columns_metadata_loads_only_those_columns(synced: SyncedWarehouse) -> None:
+def test_columns_metadata_loads_only_those_columns(synced: Warehouse) -> None:
     keys = synced.partition_keys()[:1]
     assert _materialize(synced, points_only, keys).success
     frame = LOADED["points_only"]
@@ -140,14 +138,14 @@ def test_columns_metadata_loads_only_those_columns(synced: SyncedWarehouse) -> N
     assert list(frame.itertuples(index=False, name=None)) == expected
 
 
-def test_an_unpartitioned_asset_gets_every_row(synced: SyncedWarehouse) -> None:
+def test_an_unpartitioned_asset_gets_every_row(synced: Warehouse) -> None:
     assert _materialize(synced, every_customer, None).success
     _assert_frame_is(
         LOADED["every_customer"], _stored(synced, tables.customers, None), tables.customers
     )
 
 
-def test_a_value_for_a_warehouse_table_is_refused(synced: SyncedWarehouse) -> None:
+def test_a_value_for_a_warehouse_table_is_refused(synced: Warehouse) -> None:
     result = _materialize(synced, writes_through_the_manager, None)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
