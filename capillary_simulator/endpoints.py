@@ -117,6 +117,21 @@ def customer_details(dataset: SimulatorDataset, params: Params, headers: Params)
     source = _source(params)
     if source is None:
         return v2_error(8003)
+    identifier = _lookup_identifier(params)
+    if isinstance(identifier, Answer):
+        return identifier
+    account_id = (params.get("accountId") or "").strip() or None
+    if source not in ("INSTORE", "ALL") and account_id is None:
+        return v2_error(8015)  # only INSTORE has no account id
+    customer = dataset.find_customer(*identifier, source=source, account_id=account_id)
+    if customer is None or customer.org_id not in scope:
+        return v2_error(8015)
+    embed = {e.strip().lower() for e in (params.get("embed") or "").split(",") if e.strip()}
+    return Answer(200, dataset.customer_details_body(customer, embed))
+
+
+def _lookup_identifier(params: Params) -> tuple[str, str] | Answer:
+    """The (name, value) a lookup is by, or the error its identifiers earn."""
     names = [n.strip().lower() for n in (params.get("identifierName") or "").split(",")]
     values = [v.strip() for v in (params.get("identifierValue") or "").split(",")]
     if not names[0] or any(n not in LOOKUP_IDENTIFIERS for n in names):
@@ -126,21 +141,12 @@ def customer_details(dataset: SimulatorDataset, params: Params, headers: Params)
     if len(names) != len(values):
         return v2_error(8013)
     if len(names) == 1:
-        name, value = names[0], values[0]
-    elif PRIMARY_IDENTIFIER in names:
+        return names[0], values[0]
+    if PRIMARY_IDENTIFIER in names:
         # Several identifiers: the primary one decides, as with dual eligibility.
         position = names.index(PRIMARY_IDENTIFIER)
-        name, value = names[position], values[position]
-    else:
-        return v2_error(8015)
-    account_id = (params.get("accountId") or "").strip() or None
-    if source not in ("INSTORE", "ALL") and account_id is None:
-        return v2_error(8015)  # only INSTORE has no account id
-    customer = dataset.find_customer(name, value, source=source, account_id=account_id)
-    if customer is None or customer.org_id not in scope:
-        return v2_error(8015)
-    embed = {e.strip().lower() for e in (params.get("embed") or "").split(",") if e.strip()}
-    return Answer(200, dataset.customer_details_body(customer, embed))
+        return names[position], values[position]
+    return v2_error(8015)
 
 
 def loyalty_details(

@@ -1,7 +1,7 @@
 """What the change signals missed: the drift sample of each sync, per partition.
 
 A change-driven pass fetches a daily sample of the items it would have skipped and
-compares each answer's rows with the stored ones (`sync/freshness.py`). The share of
+compares each answer's rows with the stored ones (`sync/change_signals.py`). The share of
 sampled items that had changed estimates the share of all skipped items that had: the
 changes no cheap signal sees, waiting for their max age.
 """

@@ -1,8 +1,8 @@
-"""Freshness and row-count drops per partition, judged from `sync_runs`.
+"""Sync recency and row-count drops per partition, judged from `sync_runs`.
 
 `sync_runs` holds one row per partition per sync with how it ended and how many rows each
 pass served, so both questions are answered from it rather than from Dagster's event log:
-- freshness: when did each partition last finish a successful sync?
+- recency: when did each partition last finish a successful sync?
 - drops: how many rows did this sync serve for a table, against the previous sync that
   served that table for the partition? "Previous" is the latest earlier sync that
   recorded the table, whatever its final status: the pass committed those rows, so they
@@ -29,7 +29,7 @@ ERROR_AFTER_HOURS = 72.0
 
 
 @dataclass(frozen=True)
-class PartitionFreshness:
+class PartitionRecency:
     """When a partition last synced successfully, and how its latest sync ended."""
 
     partition_key: str
@@ -50,8 +50,8 @@ class PartitionFreshness:
         return age is None or age > hours
 
 
-def partition_freshness(conn: sa.Connection, scope: PartitionScope) -> list[PartitionFreshness]:
-    """Freshness of each partition of `scope`, in key order; one never synced has no success."""
+def partition_recency(conn: sa.Connection, scope: PartitionScope) -> list[PartitionRecency]:
+    """How recently each partition of `scope` synced, in key order (never: no success)."""
     s = tables.sync_runs
     chosen = scope.keys
     if not chosen:
@@ -74,7 +74,7 @@ def partition_freshness(conn: sa.Connection, scope: PartitionScope) -> list[Part
         )
     }
     return [
-        PartitionFreshness(
+        PartitionRecency(
             key,
             last_success.get(key),
             latest[key].status if key in latest else None,

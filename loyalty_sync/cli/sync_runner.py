@@ -92,7 +92,7 @@ class SyncSummary:
     elapsed_seconds: float = 0.0
     # the shared simulator's state when the source is the simulator; `started` by this sync
     simulator: dict[str, Any] | None = None
-    # pass -> what its change signals did (freshness.Signals.as_json), summed over orgs
+    # pass -> what its change signals did (change_signals.Signals.as_json), summed over orgs
     signals: dict[str, dict[str, Any]] = field(default_factory=dict)
     # calls before the runs (/v2/organization/programs), and each pass's calls in the runs
     discovery_calls: int = 0

@@ -42,7 +42,7 @@ from loyalty_sync.settings import (
     max_age_days_from_env,
 )
 from loyalty_sync.sync import passes
-from loyalty_sync.sync.freshness import Freshness
+from loyalty_sync.sync.change_signals import SignalPolicy
 from loyalty_sync.sync.ledger import (
     PassOutcome,
     as_metadata_counts,
@@ -154,7 +154,7 @@ class PassConfig(dg.Config):
             resume_within=timedelta(hours=self.resume_within_hours),
             max_drop_share=self.max_drop_share,
             accept_drops=self.accept_drops,
-            freshness=Freshness(
+            policy=SignalPolicy(
                 full=self.full or tagged,
                 max_age_days=self.max_age_days or max_age_days_from_env(),
                 sample_share=(

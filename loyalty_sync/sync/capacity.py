@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loyalty_sync.capillary.ratelimit import SAFETY_FACTOR
-from loyalty_sync.sync.freshness import Reason
+from loyalty_sync.sync.change_signals import Reason
 from loyalty_sync.warehouse import tables
 
 DAY_MINUTES = 24 * 60

@@ -1,7 +1,7 @@
 """The items a change-driven pass fetches, streamed in its order, each with its reason.
 
 A pass's query selects every item with the item's stored signature and why it would be
-fetched (`freshness.Reason`). This counts them by reason once, streams the ones to fetch
+fetched (`change_signals.Reason`). This counts them by reason once, streams the ones to fetch
 after a checkpoint's cursor, and, when a chunk is written, notes what was fetched and
 whether a sampled item had in fact changed.
 """
@@ -14,8 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from loyalty_sync.sync import freshness
-from loyalty_sync.sync.freshness import Item, Reason, Signals
+from loyalty_sync.sync import change_signals
+from loyalty_sync.sync.change_signals import Item, Reason, Signals
 from loyalty_sync.sync.ledger import PassOutcome
 
 
@@ -58,14 +58,14 @@ class PlannedItems:
         self._item = columns[:-2]
         self._order = [sub.c[name] for name in order]
         signature, reason = columns[-2], columns[-1]
-        self.count_query = freshness.reasons_query(sa.select(*self._item, reason))
+        self.count_query = change_signals.reasons_query(sa.select(*self._item, reason))
         with engine.connect() as conn:
             planning(conn)
-            counts = freshness.count_reasons(conn, self.count_query)
-        skipped = Counter({r: counts.pop(r) for r in freshness.SKIPPED if r in counts})
+            counts = change_signals.count_reasons(conn, self.count_query)
+        skipped = Counter({r: counts.pop(r) for r in change_signals.SKIPPED if r in counts})
         self.signals = Signals(fetched=counts, skipped_by_reason=skipped)
         self.total = counts.total()
-        to_fetch = reason.not_in(freshness.SKIPPED)
+        to_fetch = reason.not_in(change_signals.SKIPPED)
         self._query = sa.select(*self._item, signature, reason).where(to_fetch)
         self.fetch_query = after(self._query, self._order, None)
         self._why: dict[tuple[int, ...], tuple[str, str | None]] = {}
@@ -87,7 +87,7 @@ class PlannedItems:
         conn: sa.Connection,
         org_id: int,
         pass_name: str,
-        plan: freshness.Plan,
+        plan: change_signals.Plan,
         fetched: dict[Item, list[dict[str, Any]]],
         outcome: PassOutcome,
         key: Any = None,
@@ -98,11 +98,11 @@ class PlannedItems:
         """
         done: list[tuple[Item, str]] = []
         for item, rows in fetched.items():
-            signature = freshness.signature(rows)
+            signature = change_signals.signature(rows)
             done.append((item, signature))
             reason, before = self._why.pop(key(item) if key else item, (Reason.RETRY, None))
             if reason == Reason.SAMPLE:
                 signals = outcome.org_signals(org_id)
                 signals.sampled += 1
                 signals.sampled_changed += int(signature != before)
-        freshness.record(conn, org_id, pass_name, plan, done)
+        change_signals.record(conn, org_id, pass_name, plan, done)

@@ -233,7 +233,7 @@ def summary_rows(
         "promotion_id": promotion_id,
     }
     first_warning = summary.warnings[0] if summary.warnings else None
-    rows = SummaryRows(
+    return SummaryRows(
         summary={
             **key,
             "api_version": api_version,
@@ -244,9 +244,17 @@ def summary_rows(
             "warning_message": first_warning.message if first_warning else None,
             "no_benefits": summary.no_benefits,
             "raw": summary.raw,
-        }
+        },
+        points=_point_rows(key, summary),
+        currencies=_currency_rows(key, summary),
+        incentives=_incentive_rows(key, summary),
     )
-    # A category, currency or incentive listed twice in one answer is summed into one row.
+
+
+# A category, currency or incentive listed twice in one answer is summed into one row.
+
+
+def _point_rows(key: Row, summary: BenefitSummary) -> list[Row]:
     points: dict[str, Row] = {}
     for item in summary.points:
         category = item.points_category or "UNKNOWN"
@@ -259,6 +267,10 @@ def summary_rows(
             last=item.last_issued_on,
             raw=item.raw,
         )
+    return list(points.values())
+
+
+def _currency_rows(key: Row, summary: BenefitSummary) -> list[Row]:
     currencies: dict[tuple[str, str], Row] = {}
     for currency in summary.currencies():
         name = currency.currency_name or "UNKNOWN"
@@ -272,6 +284,10 @@ def summary_rows(
             last=currency.last_issued_on,
             raw=currency.model_dump(mode="json"),
         )
+    return list(currencies.values())
+
+
+def _incentive_rows(key: Row, summary: BenefitSummary) -> list[Row]:
     incentives: dict[tuple[str, str, str], Row] = {}
     for incentive in summary.incentives_normalised():
         ident = (
@@ -288,10 +304,7 @@ def summary_rows(
             last=incentive.last_issued_on,
             raw=incentive.raw or incentive.model_dump(mode="json", by_alias=True),
         )
-    rows.points = list(points.values())
-    rows.currencies = list(currencies.values())
-    rows.incentives = list(incentives.values())
-    return rows
+    return list(incentives.values())
 
 
 def _accumulate(

@@ -1,4 +1,4 @@
-"""Freshness, row-count changes and blocked runs, judged from hand-made sync_runs rows."""
+"""Sync recency, row-count changes and blocked runs, judged from hand-made sync_runs rows."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_freshness_per_partition(engine: sa.Engine) -> None:
         ],
     )
     with engine.connect() as conn:
-        rows = sync_health.partition_freshness(
+        rows = sync_health.partition_recency(
             conn, PartitionScope.from_keys([OTHER, KEY, "51136-2570"])
         )
         assert sync_health.synced_partitions(conn).keys == [KEY, OTHER]

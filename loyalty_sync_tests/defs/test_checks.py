@@ -25,7 +25,7 @@ from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli import main
 from loyalty_sync.cli.sync_runner import SyncSummary
 from loyalty_sync.defs.checks import DRIFT_CHECKED, DROP_CHECKED, TIER_CHECKS, partitions_fresh
-from loyalty_sync.defs.checks.config import FreshnessConfig
+from loyalty_sync.defs.checks.config import PartitionsFreshConfig
 from loyalty_sync.defs.resources import WarehouseResource
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import partition_key
@@ -458,7 +458,7 @@ def test_freshness_names_stale_partitions(
 
         def judge(**config: float) -> dg.AssetCheckResult:
             context = dg.build_asset_check_context(instance=instance)
-            return partitions_fresh(context, FreshnessConfig(**config), warehouse)  # type: ignore[arg-type]
+            return partitions_fresh(context, PartitionsFreshConfig(**config), warehouse)  # type: ignore[arg-type]
 
         overdue = judge()
         assert overdue.severity == dg.AssetCheckSeverity.ERROR

@@ -361,7 +361,7 @@ def test_a_pass_run_alone_dates_its_items_by_capillarys_clock(synced, full: bool
     from loyalty_sync.capillary.client import CapillaryClient, ClientSettings
     from loyalty_sync.capillary.ratelimit import MemoryRateLimiter
     from loyalty_sync.sync import passes
-    from loyalty_sync.sync.freshness import Freshness
+    from loyalty_sync.sync.change_signals import SignalPolicy
     from loyalty_sync.sync.scope import RunScope
     from loyalty_sync_tests.capillary.conftest import BASIC
 
@@ -369,7 +369,7 @@ def test_a_pass_run_alone_dates_its_items_by_capillarys_clock(synced, full: bool
     settings = ClientSettings(base_url=simulator.base_url, own_org_id=51135)
     keys = ["51135-2568", "51135-2569"]
     with CapillaryClient(settings, BASIC, MemoryRateLimiter(600_000)) as client:
-        options = passes.PassOptions(freshness=Freshness(full=full))
+        options = passes.PassOptions(policy=SignalPolicy(full=full))
         scope = RunScope.from_partition_keys("alone", keys)
         passes.BenefitsPass.sync(engine, client, scope, options)
     state = tables.sync_item_state

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from loyalty_sync.sync.freshness import Freshness, Plan, Reason, Signals, signature
+from loyalty_sync.sync.change_signals import Plan, Reason, SignalPolicy, Signals, signature
 from loyalty_sync.sync.planned import PlannedItems, after
 from loyalty_sync.warehouse import tables
 
@@ -104,7 +104,7 @@ def test_a_sampled_item_whose_rows_differ_is_counted_as_drift_and_recorded(
     with engine.connect() as conn:
         list(planned.items_after(conn, None))
     outcome = FakeOutcome()
-    plan = Plan(Freshness(), datetime(2024, 3, 10, tzinfo=UTC), settings="v3")
+    plan = Plan(SignalPolicy(), datetime(2024, 3, 10, tzinfo=UTC), settings="v3")
     fetched = {
         (2, 7, 70): [{"points": 5}],  # sampled, same rows: no drift
         (3, 8, 80): [{"points": 2}],  # sampled, changed: what the signals missed
@@ -128,7 +128,7 @@ def test_a_pass_of_its_own_item_shape_notes_through_its_key(
     with engine.connect() as conn:
         list(planned.items_after(conn, None))
     outcome = FakeOutcome()
-    plan = Plan(Freshness(), datetime(2024, 3, 10, tzinfo=UTC))
+    plan = Plan(SignalPolicy(), datetime(2024, 3, 10, tzinfo=UTC))
     moved = {(3, 0, 0): [{"points": 2}]}
     with engine.begin() as conn:
         planned.note(conn, ORG, "benefits", plan, moved, outcome, key=lambda i: (3, 8, 80))  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from loyalty_sync.sync import freshness, planned
+from loyalty_sync.sync import change_signals, planned
 from loyalty_sync.sync.passes import BENEFIT_ORDER, PROMOTION_ORDER
 from loyalty_sync.sync.passes.benefit_pairs import pairs_to_fetch
 from loyalty_sync.sync.passes.promotion_queries import customers_to_fetch
@@ -100,8 +100,8 @@ def _assert_linear(nodes: list[dict[str, Any]], items: int) -> None:
             assert node.get(removed, 0) * node.get("Actual Loops", 1) <= 2 * items, node
 
 
-def _plan() -> freshness.Plan:
-    return freshness.plan(freshness.Freshness(), NOW)
+def _plan() -> change_signals.Plan:
+    return change_signals.plan(change_signals.SignalPolicy(), NOW)
 
 
 def test_the_benefits_planning_query_stays_linear_on_stale_statistics(
@@ -111,7 +111,7 @@ def test_the_benefits_planning_query_stays_linear_on_stale_statistics(
     items = planned.PlannedItems(stale, pairs_to_fetch(ORG, partitions, _plan()), BENEFIT_ORDER)
     pairs = CUSTOMERS * HELD
     assert items.signals.items == pairs
-    assert items.signals.fetched[freshness.Reason.MAX_AGE] > 0  # today's bucket
+    assert items.signals.fetched[change_signals.Reason.MAX_AGE] > 0  # today's bucket
     _assert_linear(_explained(stale, items.count_query), pairs)
     _assert_linear(_explained(stale, items.fetch_query), pairs)
 

@@ -30,8 +30,8 @@ Thresholds are run config of each check's op, e.g. in the launchpad:
 from typing import Any
 
 from loyalty_sync.defs.checks.drift import DRIFT_CHECKED, drift_checks
-from loyalty_sync.defs.checks.freshness import partitions_fresh
 from loyalty_sync.defs.checks.no_benefits import no_benefits_share
+from loyalty_sync.defs.checks.partitions_fresh import partitions_fresh
 from loyalty_sync.defs.checks.row_count_drop import DROP_CHECKED, row_count_drop_checks
 from loyalty_sync.defs.checks.tier_anomalies import TIER_CHECKS, tier_anomalies
 

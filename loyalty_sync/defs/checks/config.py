@@ -47,7 +47,7 @@ class TierAnomaliesConfig(dg.Config):
     sample_rows: int = Field(default=10, description="Rows shown in markdown samples.")
 
 
-class FreshnessConfig(dg.Config):
+class PartitionsFreshConfig(dg.Config):
     """Ages of `api_events/partitions_fresh`, in hours since a partition's last success."""
 
     warn_after_hours: float = Field(

@@ -61,29 +61,31 @@ def _drift_check(asset: str, pass_name: str, endpoint: str) -> dg.AssetChecksDef
         def judge(scope: PartitionScope) -> list[dg.AssetCheckResult]:
             with engine.connect() as conn:
                 (found,) = drift(conn, pass_name, scope, context.run.run_id)
-            judged = found.sampled >= config.min_sampled
-            description = _describe(found, endpoint, config.max_share)
-            return [
-                dg.AssetCheckResult(
-                    passed=not judged or found.share <= config.max_share,
-                    severity=WARN,
-                    description=description,
-                    metadata={
-                        "endpoint": endpoint,
-                        "sampled": found.sampled,
-                        "sampled_changed": found.changed,
-                        "share": dg.MetadataValue.float(round(found.share, 4)),
-                        "skipped": found.skipped,
-                        "skipped_changed_estimate": found.missed_estimate,
-                        "judged": judged,
-                        "sync_run": found.run_id or "",
-                    },
-                )
-            ]
+            return [_drift_result(found, endpoint, config)]
 
         yield from per_partition(context, judge)
 
     return change_signal_drift
+
+
+def _drift_result(found: Drift, endpoint: str, config: DriftConfig) -> dg.AssetCheckResult:
+    """One partition's verdict: judged only from `min_sampled` sampled items up."""
+    judged = found.sampled >= config.min_sampled
+    return dg.AssetCheckResult(
+        passed=not judged or found.share <= config.max_share,
+        severity=WARN,
+        description=_describe(found, endpoint, config.max_share),
+        metadata={
+            "endpoint": endpoint,
+            "sampled": found.sampled,
+            "sampled_changed": found.changed,
+            "share": dg.MetadataValue.float(round(found.share, 4)),
+            "skipped": found.skipped,
+            "skipped_changed_estimate": found.missed_estimate,
+            "judged": judged,
+            "sync_run": found.run_id or "",
+        },
+    )
 
 
 drift_checks = [_drift_check(asset, *what) for asset, what in DRIFT_CHECKED.items()]

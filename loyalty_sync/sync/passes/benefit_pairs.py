@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from loyalty_sync.sync import freshness
+from loyalty_sync.sync import change_signals
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope
 
@@ -84,13 +84,15 @@ def benefit_pairs_query(partitions: PartitionScope) -> sa.Select[Any]:
     )
 
 
-def pairs_to_fetch(org_id: int, partitions: PartitionScope, plan: freshness.Plan) -> sa.Select[Any]:
+def pairs_to_fetch(
+    org_id: int, partitions: PartitionScope, plan: change_signals.Plan
+) -> sa.Select[Any]:
     """Pairs actionSummary can answer, with their stored signature and fetch reason."""
     cp = tables.customer_promotions
-    state, on = freshness.state_of(
+    state, on = change_signals.state_of(
         org_id, "benefits", cp.c.customer_id, cp.c.program_id, cp.c.promotion_id
     )
-    reason = freshness.pair_reason(plan, org_id, state)
+    reason = change_signals.pair_reason(plan, org_id, state)
     return (
         benefit_pairs_query(partitions)
         .outerjoin(state, on)

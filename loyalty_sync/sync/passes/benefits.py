@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loyalty_sync.capillary.errors import NotFound
-from loyalty_sync.sync import freshness
+from loyalty_sync.sync import change_signals
 from loyalty_sync.sync import rows as to_rows
 from loyalty_sync.sync.passes.base import OrgPass
 from loyalty_sync.sync.passes.benefit_pairs import (
@@ -49,7 +49,7 @@ class BenefitsPass(OrgPass[Pair]):
         # The two flavours store different rows (v2's rewards and badges are incentives).
         settings = f"actionSummary {self.api_version}"
         self.plan = org_plan(
-            run.engine, run.client, run.scope, org_id, run.options.freshness, settings
+            run.engine, run.client, run.scope, org_id, run.options.policy, settings
         )
         query = pairs_to_fetch(org_id, self.partitions, self.plan)
         self.planned = PlannedItems(run.engine, query, BENEFIT_ORDER)
@@ -122,7 +122,7 @@ class BenefitsPass(OrgPass[Pair]):
         return mine
 
     def quarantine(self, conn: sa.Connection, items: list[Pair]) -> None:
-        freshness.quarantine(conn, self.org_id, "benefits", items)
+        change_signals.quarantine(conn, self.org_id, "benefits", items)
 
     def contradicts(self, conn: sa.Connection, answered: list[tuple[Pair, Any]]) -> set[Pair]:
         """Pairs answered "not found" or "no benefits" (8116) whose stored rows show any."""

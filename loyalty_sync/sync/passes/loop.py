@@ -87,7 +87,7 @@ class PassLoop:
             run.scope.run_id,
             run.scope.passes,
             run.options.resume_within,
-            None if run.options.freshness.full else run.scope.requested_at,
+            None if run.options.policy.full else run.scope.requested_at,
         )
         if self.name in generation.done:
             self._skip(org_id, partitions, generation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from loyalty_sync.sync import freshness
+from loyalty_sync.sync import change_signals
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class PassOptions:
     delete more than `max_drop_share` of a partition's rows of a table (judged when the
     partition holds at least `drop_min_rows`) deletes nothing and reports the numbers,
     unless `accept_drops` says the drop is known to be genuine. `freshness` says what the
-    promotions and benefits passes may skip (`freshness.py`). `benefits_api` is the
+    promotions and benefits passes may skip (`change_signals.py`). `benefits_api` is the
     actionSummary flavour: `v3` (by customer id) or `v2` (by identifier).
     """
 
@@ -26,7 +26,7 @@ class PassOptions:
     max_drop_share: float = 0.2
     drop_min_rows: int = 10
     accept_drops: bool = False
-    freshness: freshness.Freshness = field(default_factory=freshness.Freshness)
+    policy: change_signals.SignalPolicy = field(default_factory=change_signals.SignalPolicy)
     benefits_api: str = "v3"
 
     def __post_init__(self) -> None:

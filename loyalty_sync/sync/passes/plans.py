@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loyalty_sync.capillary.client import CapillaryClient
-from loyalty_sync.sync import freshness
+from loyalty_sync.sync import change_signals
 from loyalty_sync.sync.ledger import EventLog
 from loyalty_sync.sync.scope import RunScope
 from loyalty_sync.warehouse import tables
@@ -39,21 +39,23 @@ def org_plan(
     client: CapillaryClient,
     scope: RunScope,
     org_id: int,
-    options: freshness.Freshness,
+    options: change_signals.SignalPolicy,
     settings: str,
-) -> freshness.Plan:
+) -> change_signals.Plan:
     """A pass's plan: Capillary's clock now, and the org's catalogue unless all is fetched."""
     partitions = scope.partitions.for_org(org_id)
     if options.full:
         # Nothing is skipped, but when it was fetched is still Capillary's time.
         if not client.clock.observed:
             client.programs(org_id)
-        return freshness.plan(
+        return change_signals.plan(
             options, capillary_now(engine, client, scope, org_id), settings=settings
         )
     entries = client.promotion_catalogue(org_id).promotions
     mine = [e for e in entries if (org_id, e.program_id) in partitions]
-    return freshness.plan(options, capillary_now(engine, client, scope, org_id), mine, settings)
+    return change_signals.plan(
+        options, capillary_now(engine, client, scope, org_id), mine, settings
+    )
 
 
 def count(engine: sa.Engine, query: sa.Select[Any]) -> int:

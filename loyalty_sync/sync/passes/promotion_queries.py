@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from loyalty_sync.sync import freshness
+from loyalty_sync.sync import change_signals
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope
 
@@ -14,12 +14,12 @@ _HELD = tables.customer_promotions
 
 
 def customers_to_fetch(
-    org_id: int, partitions: PartitionScope, plan: freshness.Plan
+    org_id: int, partitions: PartitionScope, plan: change_signals.Plan
 ) -> sa.Select[Any]:
     """Found customers of the org, with their promotionData signature and fetch reason."""
     roster, lpd = tables.customer_roster, tables.loyalty_program_details
-    state, on = freshness.state_of(org_id, "promotions", roster.c.customer_id)
-    reason = freshness.customer_reason(
+    state, on = change_signals.state_of(org_id, "promotions", roster.c.customer_id)
+    reason = change_signals.customer_reason(
         plan, org_id, roster.c.customer_id, partitions.where(lpd), state
     )
     return (

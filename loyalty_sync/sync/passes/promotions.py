@@ -2,7 +2,7 @@
 -> promotions and customer promotions.
 
 Change-driven: only customers whose signals say their promotions may have changed are
-fetched (`freshness.py`). Catalogue promotions nobody holds yet are stored too, and a
+fetched (`change_signals.py`). Catalogue promotions nobody holds yet are stored too, and a
 promotion that nothing lists any more is deleted at the end, with the pass's other
 deletes.
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from loyalty_sync.capillary.errors import NotFound
 from loyalty_sync.capillary.models import CustomerPromotions
-from loyalty_sync.sync import freshness
+from loyalty_sync.sync import change_signals
 from loyalty_sync.sync import rows as to_rows
 from loyalty_sync.sync.passes.base import OrgPass
 from loyalty_sync.sync.passes.finish import Deletes
@@ -48,7 +48,7 @@ class PromotionsPass(OrgPass[int]):
         }
         self.written: set[PromotionKey] = set()  # promotions mapped so far, across chunks
         now = capillary_now(run.engine, run.client, run.scope, org_id)
-        self.plan = freshness.plan(run.options.freshness, now, self.catalogue.values())
+        self.plan = change_signals.plan(run.options.policy, now, self.catalogue.values())
         query = customers_to_fetch(org_id, self.partitions, self.plan)
         self.planned = PlannedItems(run.engine, query, PROMOTION_ORDER)
         self.org.outcome.org_signals(org_id).add(self.planned.signals)
@@ -119,7 +119,7 @@ class PromotionsPass(OrgPass[int]):
         return emptied
 
     def quarantine(self, conn: sa.Connection, items: list[int]) -> None:
-        freshness.quarantine(conn, self.org_id, "promotions", [(c, 0, 0) for c in items])
+        change_signals.quarantine(conn, self.org_id, "promotions", [(c, 0, 0) for c in items])
 
     def contradicts(self, conn: sa.Connection, answered: list[tuple[int, Any]]) -> set[int]:
         """Customers answered "not found" by promotionData that hold stored promotions."""

@@ -4,7 +4,7 @@ A sync leaves three kinds of bookkeeping, each in its own module over one model
 (`model`, `outcome`):
 
 - `runs`: the `sync_runs` row of each partition a run covers, opened `running`, ticked
-  off pass by pass, closed `success`, `failed` or `abandoned`. Freshness is judged by it.
+  off pass by pass, closed `success`, `failed` or `abandoned`. Sync recency is judged by it.
 - `checkpoints` and `generations`: where a pass over an org's programs stands, and which
   passes of an interrupted sync are already done, so a rerun resumes instead of redoing.
 - `events`: the `api_events` log of every warning and error code met.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loyalty_sync.capillary.stats import ApiCounts
-from loyalty_sync.sync.freshness import Signals
+from loyalty_sync.sync.change_signals import Signals
 from loyalty_sync.sync.record.events import EventLog, PlacedCodes
 from loyalty_sync.sync.record.model import RowTally, split_evenly
 from loyalty_sync.sync.scope import RunScope

@@ -4,7 +4,7 @@ A run opens a `running` row per partition naming the passes it means to make. Ea
 adds its rows, calls and codes to its partitions' rows and ticks itself off; when the
 last expected pass is done the row is `success`. A failing pass, or a blocking check,
 closes it `failed` with the reason; a run that died without closing its rows has them
-closed `abandoned` (`liveness`). Freshness is judged from rows that say how the sync
+closed `abandoned` (`liveness`). Sync recency is judged from rows that say how the sync
 ended, not from the absence of errors in logs.
 
 Clocks: `started_at` is the run scope's start by the local clock of the host that ran

@@ -77,7 +77,7 @@ SKIPPED = (Reason.FETCHED_TODAY.value, Reason.UNCHANGED.value)
 
 
 @dataclass(frozen=True)
-class Freshness:
+class SignalPolicy:
     """How a change-driven sync decides what to fetch; `full` fetches everything."""
 
     full: bool = False
@@ -95,7 +95,7 @@ class Freshness:
 class Plan:
     """One pass's decision inputs, fixed when it starts: the same items on a resume."""
 
-    freshness: Freshness
+    policy: SignalPolicy
     now: datetime  # Capillary's clock when the pass started
     created: dict[int, datetime] = field(default_factory=dict)  # program -> newest createdOn
     modified: dict[int, datetime] = field(default_factory=dict)  # promotion -> lastModifiedOn
@@ -113,7 +113,7 @@ class Plan:
 
 
 def plan(
-    freshness: Freshness,
+    policy: SignalPolicy,
     now: datetime,
     catalogue: Iterable[Any] = (),
     settings: str | None = None,
@@ -122,7 +122,7 @@ def plan(
 
     Only entries dated within the max age matter: anything fetched before that is due.
     """
-    since = now - timedelta(days=freshness.max_age_days + 1) - CATALOGUE_MARGIN
+    since = now - timedelta(days=policy.max_age_days + 1) - CATALOGUE_MARGIN
     created: dict[int, datetime] = {}
     modified: dict[int, datetime] = {}
     for entry in catalogue:
@@ -133,7 +133,7 @@ def plan(
         changed = meta.last_modified_on
         if entry.promotion_id is not None and changed is not None and changed > since:
             modified[entry.promotion_id] = changed
-    return Plan(freshness, now, created, modified, settings)
+    return Plan(policy, now, created, modified, settings)
 
 
 def _hash(*parts: Any) -> sa.ColumnElement[int]:
@@ -152,12 +152,12 @@ def _non_negative_mod(value: sa.ColumnElement[int], modulus: int) -> sa.ColumnEl
 def _due_and_sample(
     p: Plan, org_id: int, customer: Any, item: list[Any], fetched: Any
 ) -> list[tuple[sa.ColumnElement[bool], Reason]]:
-    age = p.freshness.max_age_days
+    age = p.policy.max_age_days
     bucket = _non_negative_mod(_hash(org_id, customer), age)
     before_today = fetched < p.today
     too_old = fetched < p.today - timedelta(days=age - 1)
     due = sa.and_(before_today, sa.or_(bucket == p.day % age, too_old))
-    threshold = int(p.freshness.sample_share * SAMPLE_SCALE)
+    threshold = int(p.policy.sample_share * SAMPLE_SCALE)
     drawn = _non_negative_mod(_hash(p.day, org_id, *item), SAMPLE_SCALE) < threshold
     return [(due, Reason.MAX_AGE), (sa.and_(before_today, drawn), Reason.SAMPLE)]
 
@@ -194,7 +194,7 @@ def _values(name: str, key: str, stamps: dict[int, datetime]) -> sa.Values:
 def _case(
     p: Plan, whens: list[tuple[sa.ColumnElement[bool], Reason]], fetched: Any
 ) -> sa.ColumnElement[str]:
-    if p.freshness.full:
+    if p.policy.full:
         return sa.literal(Reason.FULL.value)
     whens = [*whens, (fetched >= p.today, Reason.FETCHED_TODAY)]
     return sa.case(*((when, reason.value) for when, reason in whens), else_=Reason.UNCHANGED.value)
@@ -312,15 +312,11 @@ def record(
         for (customer, program, promotion), sig in fetched
     ]
     statement = insert(STATE)
+    updated = ("fetched_at", "checked_at", "signature", "settings")
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=list(STATE.primary_key.columns.keys()),
-            set_={
-                "fetched_at": statement.excluded.fetched_at,
-                "checked_at": statement.excluded.checked_at,
-                "signature": statement.excluded.signature,
-                "settings": statement.excluded.settings,
-            },
+            set_={name: statement.excluded[name] for name in updated},
         ),
         rows,
     )

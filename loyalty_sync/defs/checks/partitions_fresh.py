@@ -7,14 +7,14 @@ import dagster as dg
 from loyalty_sync.checks import sync_health
 from loyalty_sync.checks.findings import format_value
 from loyalty_sync.defs.checks.common import AFTER_THE_PASSES, ERROR, WARN, judged_scope
-from loyalty_sync.defs.checks.config import FreshnessConfig
+from loyalty_sync.defs.checks.config import PartitionsFreshConfig
 from loyalty_sync.defs.metadata import markdown_table
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import WarehouseResource
 from loyalty_sync.warehouse.scope import parse_partition_key
 
 
-def _freshness_table(rows: Sequence[sync_health.PartitionFreshness]) -> str:
+def _freshness_table(rows: Sequence[sync_health.PartitionRecency]) -> str:
     return markdown_table(
         ["partition", "program", "last success", "age (h)", "latest sync"],
         [
@@ -40,13 +40,13 @@ def _freshness_table(rows: Sequence[sync_health.PartitionFreshness]) -> str:
 )
 def partitions_fresh(
     context: dg.AssetCheckExecutionContext,
-    config: FreshnessConfig,
+    config: PartitionsFreshConfig,
     warehouse: WarehouseResource,
 ) -> dg.AssetCheckResult:
     with warehouse.get_engine().connect() as conn:
         keys = list(context.instance.get_dynamic_partitions(ORG_PROGRAM_PARTITIONS))
         scope = judged_scope(context, keys) if keys else sync_health.synced_partitions(conn)
-        rows = sync_health.partition_freshness(conn, scope)
+        rows = sync_health.partition_recency(conn, scope)
     stale = [r for r in rows if r.older_than(config.warn_after_hours)]
     ages = [r.age_hours for r in rows if r.age_hours is not None]
     overdue = [r for r in stale if (r.age_hours or 0.0) > config.error_after_hours]

@@ -17,18 +17,18 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from loyalty_sync.sync import freshness
-from loyalty_sync.sync.freshness import Freshness, Plan, Reason, Signals
+from loyalty_sync.sync import change_signals
+from loyalty_sync.sync.change_signals import Plan, Reason, SignalPolicy, Signals
 from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope
 
 ORG, PROGRAM, PROMOTION, CUSTOMER = 100, 7, 900, 42
 NOW = datetime(2024, 3, 10, 9, 0, tzinfo=UTC)
 LONG_AGO = datetime(2024, 1, 1, tzinfo=UTC)
-QUIET = Freshness(max_age_days=7, sample_share=0.0)
+QUIET = SignalPolicy(max_age_days=7, sample_share=0.0)
 
 
-def _plan(now: datetime = NOW, freshness_: Freshness = QUIET, **fields: Any) -> Plan:
+def _plan(now: datetime = NOW, freshness_: SignalPolicy = QUIET, **fields: Any) -> Plan:
     return Plan(freshness_, now, **fields)
 
 
@@ -84,9 +84,9 @@ def _fetched(
 def customer_reason(engine: sa.Engine, p: Plan) -> str:
     """Why promotionData of CUSTOMER is fetched, as the promotions pass asks it."""
     items = sa.values(sa.column("customer_id", sa.BigInteger), name="items").data([(CUSTOMER,)])
-    state, on = freshness.state_of(ORG, "promotions", items.c.customer_id)
+    state, on = change_signals.state_of(ORG, "promotions", items.c.customer_id)
     programs = PartitionScope.from_keys([f"{ORG}-{PROGRAM}"]).where(tables.loyalty_program_details)
-    reason = freshness.customer_reason(p, ORG, items.c.customer_id, programs, state)
+    reason = change_signals.customer_reason(p, ORG, items.c.customer_id, programs, state)
     with engine.connect() as conn:
         return conn.scalar(sa.select(reason).select_from(items.outerjoin(state, on)))
 
@@ -94,10 +94,10 @@ def customer_reason(engine: sa.Engine, p: Plan) -> str:
 def pair_reason(engine: sa.Engine, p: Plan) -> str:
     """Why actionSummary of (CUSTOMER, PROMOTION) is fetched, as the benefits pass asks it."""
     cp = tables.customer_promotions
-    state, on = freshness.state_of(
+    state, on = change_signals.state_of(
         ORG, "benefits", cp.c.customer_id, cp.c.program_id, cp.c.promotion_id
     )
-    reason = freshness.pair_reason(p, ORG, state)
+    reason = change_signals.pair_reason(p, ORG, state)
     with engine.connect() as conn:
         return conn.scalar(sa.select(reason).select_from(cp.outerjoin(state, on)))
 
@@ -124,15 +124,15 @@ def test_an_item_never_fetched_is_new_and_full_fetches_whatever_the_state(
     assert customer_reason(held, _plan()) == Reason.NEW
     assert pair_reason(held, _plan()) == Reason.NEW
     _fetch_both(held, NOW - timedelta(hours=1))
-    full = _plan(freshness_=Freshness(full=True))
+    full = _plan(freshness_=SignalPolicy(full=True))
     assert customer_reason(held, full) == pair_reason(held, full) == Reason.FULL
 
 
 def test_fetched_earlier_today_is_skipped_even_when_sampled_on_its_day(held: sa.Engine) -> None:
     _fetch_both(held, NOW - timedelta(hours=1))
-    eager = _plan(freshness_=Freshness(max_age_days=1, sample_share=1.0))
+    eager = _plan(freshness_=SignalPolicy(max_age_days=1, sample_share=1.0))
     assert customer_reason(held, eager) == pair_reason(held, eager) == Reason.FETCHED_TODAY
-    assert Reason.FETCHED_TODAY.value in freshness.SKIPPED
+    assert Reason.FETCHED_TODAY.value in change_signals.SKIPPED
 
 
 def test_no_signal_within_the_max_age_is_unchanged_and_skipped(held: sa.Engine) -> None:
@@ -149,7 +149,7 @@ def test_an_item_is_due_on_one_day_of_its_max_age_and_sampled_otherwise(
     held: sa.Engine, share: float, other_days: Reason
 ) -> None:
     """Fetched the day before each of seven days: its bucket makes it due on one of them."""
-    every = Freshness(max_age_days=7, sample_share=share)
+    every = SignalPolicy(max_age_days=7, sample_share=share)
     seen: dict[str, Counter[str]] = {"customer": Counter(), "pair": Counter()}
     for day in range(7):
         now = NOW + timedelta(days=day)
@@ -220,8 +220,8 @@ def test_a_quarantined_item_is_retried_and_keeps_its_dates(held: sa.Engine) -> N
     fetched = NOW - timedelta(hours=1)
     _fetch_both(held, fetched)
     with held.begin() as conn:
-        freshness.quarantine(conn, ORG, "promotions", [(CUSTOMER, 0, 0)])
-        freshness.quarantine(conn, ORG, "benefits", [(CUSTOMER, PROGRAM, PROMOTION)])
+        change_signals.quarantine(conn, ORG, "promotions", [(CUSTOMER, 0, 0)])
+        change_signals.quarantine(conn, ORG, "benefits", [(CUSTOMER, PROGRAM, PROMOTION)])
         stamps = conn.execute(sa.select(tables.sync_item_state.c.fetched_at)).scalars().all()
     assert stamps == [fetched, fetched]
     assert customer_reason(held, _plan()) == pair_reason(held, _plan()) == Reason.RETRY
@@ -230,7 +230,7 @@ def test_a_quarantined_item_is_retried_and_keeps_its_dates(held: sa.Engine) -> N
 def test_a_new_quarantined_item_is_retried_not_new(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         _held(conn)
-        freshness.quarantine(conn, ORG, "promotions", [(CUSTOMER, 0, 0)])
+        change_signals.quarantine(conn, ORG, "promotions", [(CUSTOMER, 0, 0)])
     assert customer_reason(engine, _plan()) == Reason.RETRY
 
 
@@ -276,7 +276,7 @@ def test_a_plan_keeps_the_newest_creation_per_program_and_only_recent_dates() ->
         _entry(2, 12, old, old),
         _entry(None, 13, None, NOW - timedelta(hours=3)),
     ]
-    p = freshness.plan(QUIET, NOW, catalogue, settings="v2")
+    p = change_signals.plan(QUIET, NOW, catalogue, settings="v2")
     assert p.created == {1: NOW - timedelta(days=1)}
     assert p.modified == {10: NOW - timedelta(days=1), 13: NOW - timedelta(hours=3)}
     assert (p.settings, p.now, p.today) == ("v2", NOW, datetime(2024, 3, 10, tzinfo=UTC))
@@ -291,13 +291,15 @@ def test_a_plans_day_is_the_utc_date_of_capillarys_clock() -> None:
 @pytest.mark.parametrize("settings", [{"max_age_days": 0}, {"sample_share": 1.5}])
 def test_freshness_settings_out_of_range_are_refused(settings: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=r"max_age_days|sample_share"):
-        Freshness(**settings)
+        SignalPolicy(**settings)
 
 
 def test_record_never_stamps_later_than_the_warehouse_clock(held: sa.Engine) -> None:
     ahead = _plan(datetime.now(UTC) + timedelta(days=3), settings="v3")
     with held.begin() as conn:
-        freshness.record(conn, ORG, "benefits", ahead, [((CUSTOMER, PROGRAM, PROMOTION), "sig")])
+        change_signals.record(
+            conn, ORG, "benefits", ahead, [((CUSTOMER, PROGRAM, PROMOTION), "sig")]
+        )
         row = conn.execute(sa.select(tables.sync_item_state)).one()
         now = conn.scalar(sa.select(sa.func.now()))
     assert row.fetched_at == row.checked_at == now
@@ -309,8 +311,8 @@ def test_record_never_stamps_later_than_the_warehouse_clock(held: sa.Engine) -> 
 def test_a_signature_ignores_row_and_key_order_but_not_values() -> None:
     rows = [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
     same = [{"b": "y", "a": 2}, {"b": "x", "a": 1}]
-    assert freshness.signature(rows) == freshness.signature(same)
-    assert freshness.signature(rows) != freshness.signature([{"a": 1, "b": "x"}])
+    assert change_signals.signature(rows) == change_signals.signature(same)
+    assert change_signals.signature(rows) != change_signals.signature([{"a": 1, "b": "x"}])
 
 
 def test_signals_add_up_and_report_skips_by_reason() -> None:
