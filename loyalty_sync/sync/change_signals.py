@@ -298,18 +298,8 @@ def record(
     checked = conn.scalar(sa.select(sa.func.now()))  # the transaction's time, as synced_at's
     stamp = min(p.now, checked)
     rows = [
-        {
-            "org_id": org_id,
-            "pass_name": pass_name,
-            "customer_id": customer,
-            "program_id": program,
-            "promotion_id": promotion,
-            "fetched_at": stamp,
-            "checked_at": checked,
-            "signature": sig,
-            "settings": p.settings,
-        }
-        for (customer, program, promotion), sig in fetched
+        _state_row(org_id, pass_name, item, stamp, checked, signature=sig, settings=p.settings)
+        for item, sig in fetched
     ]
     statement = insert(STATE)
     updated = ("fetched_at", "checked_at", "signature", "settings")
@@ -322,6 +312,30 @@ def record(
     )
 
 
+def _state_row(
+    org_id: int,
+    pass_name: str,
+    item: Item,
+    fetched_at: datetime,
+    checked_at: datetime,
+    *,
+    signature: str,
+    settings: str | None = None,
+) -> dict[str, Any]:
+    customer, program, promotion = item
+    return {
+        "org_id": org_id,
+        "pass_name": pass_name,
+        "customer_id": customer,
+        "program_id": program,
+        "promotion_id": promotion,
+        "fetched_at": fetched_at,
+        "checked_at": checked_at,
+        "signature": signature,
+        "settings": settings,
+    }
+
+
 def quarantine(conn: sa.Connection, org_id: int, pass_name: str, items: list[Item]) -> None:
     """Mark items whose answer was quarantined: their next sync fetches them (`retry`).
 
@@ -329,18 +343,10 @@ def quarantine(conn: sa.Connection, org_id: int, pass_name: str, items: list[Ite
     """
     if not items:
         return
+    long_ago = datetime(1970, 1, 1, tzinfo=UTC)
     rows = [
-        {
-            "org_id": org_id,
-            "pass_name": pass_name,
-            "customer_id": customer,
-            "program_id": program,
-            "promotion_id": promotion,
-            "fetched_at": datetime(1970, 1, 1, tzinfo=UTC),
-            "checked_at": datetime(1970, 1, 1, tzinfo=UTC),
-            "signature": QUARANTINED,
-        }
-        for customer, program, promotion in items
+        _state_row(org_id, pass_name, item, long_ago, long_ago, signature=QUARANTINED)
+        for item in items
     ]
     statement = insert(STATE)
     conn.execute(

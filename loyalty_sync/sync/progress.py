@@ -2,7 +2,7 @@
 
 `passes.loop.PassLoop` starts a task per pass and org before its first call and finishes it after
 its last, with the calls the pass records for that org (materialisation metadata,
-`sync_runs`), so a bar shows the same number as everything else. In between, `run_chunks`
+`sync_runs`), so a bar shows the same number as everything else. In between, `ChunkRunner`
 says how many items there are (`expect`) and advances by one as each item is answered,
 not when its chunk commits, so items, rate and ETA move during a pass. The CLI installs a
 rich display on a terminal and `LineReporter` otherwise; inside a Dagster run the default

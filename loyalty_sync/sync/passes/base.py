@@ -2,7 +2,7 @@
 
 A pass (customers, promotions, benefits) is a subclass of `OrgPass`, made once per org
 of the run: the loop over orgs, checkpoints and progress is `loop.PassLoop`'s, the loop
-over items and chunks `chunks.run_chunks`', and the judged deletes at the end
+over items and chunks `chunks.ChunkRunner`', and the judged deletes at the end
 `finish.PassEnd`'s. What is left to a pass is what makes it itself, one method each.
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from loyalty_sync.capillary.client import CapillaryClient
 from loyalty_sync.sync.ledger import PassOutcome
-from loyalty_sync.sync.passes.chunks import run_chunks
+from loyalty_sync.sync.passes.chunks import ChunkRunner
 from loyalty_sync.sync.passes.finish import Deletes, PassEnd
 from loyalty_sync.sync.passes.loop import OrgWork, PassLoop, PassRun
 from loyalty_sync.sync.passes.options import PassOptions
@@ -50,7 +50,7 @@ class OrgPass(ABC, Generic[T]):
         """Prepare, answer and write every item a chunk at a time, then finish."""
         self.prepare()
         run = self.run
-        waiting = run_chunks(
+        waiting = ChunkRunner(
             run.engine,
             run.client,
             run.scope,
@@ -59,7 +59,7 @@ class OrgPass(ABC, Generic[T]):
             self,
             self.org.outcome,
             run.options.chunk_size,
-        )
+        ).run()
         PassEnd(run.engine, run.scope, run.options, self, waiting).apply()
 
     def prepare(self) -> None:

@@ -202,18 +202,3 @@ class ChunkRunner(Generic[T]):
         self.checkpoint.served.update(kept.work.served)
         pending = [i for i in self.retry_first if id(i) in self.waiting]
         self.checkpoint.failed = [self.spec.key_of(i) for i in [*pending, *self.set_aside]]
-
-
-def run_chunks(
-    engine: sa.Engine,
-    client: CapillaryClient,
-    scope: RunScope,
-    org_id: int,
-    checkpoint: Checkpoint,
-    spec: PassSpec[T],
-    outcome: PassOutcome,
-    chunk_size: int,
-) -> MassNegatives[T]:
-    """Answer and commit every item of `spec` after `checkpoint` (see `ChunkRunner.run`)."""
-    runner = ChunkRunner(engine, client, scope, org_id, checkpoint, spec, outcome, chunk_size)
-    return runner.run()

@@ -48,7 +48,7 @@ class Chunk(Generic[T]):
 
 
 class PassSpec(Protocol[T]):
-    """What makes one pass over one org itself; `chunks.run_chunks` does the rest."""
+    """What makes one pass over one org itself; `chunks.ChunkRunner` does the rest."""
 
     name: str
     total: int  # items to fetch, for the progress bar
