@@ -753,7 +753,7 @@ def render_results(
     lines = [
         "# Benchmark results",
         "",
-        f"- command: `{command}` (from the repository root, after the README set-up)",
+        f"- command: `{command}` (from the repository root, set up as docs/benchmarks.md says)",
         f"- date: {started:%Y-%m-%d %H:%M} UTC; whole command {seconds / 60:.1f} min",
         f"- commit: {_git_commit()}",
         *(f"- {name}: {value}" for name, value in facts.items()),

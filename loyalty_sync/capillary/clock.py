@@ -11,7 +11,8 @@ as every item's fetch time made every later sync skip every item as fetched toda
 good. A header further off than the tolerance (or none at all, or one that cannot be
 read) is no clock: the local clock stands in, and the first such header is kept as the
 one problem a pass reports (`take_problem`). Neither clock can move an item's state into
-the future: the state is stamped no later than the warehouse's own clock (`freshness`).
+the future: the state is stamped no later than the warehouse's own clock
+(`sync.change_signals`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What a data-quality rule found: offending rows counted by partition, and the first few.
 
 The rules (`tier_anomalies.py`, `no_benefits.py`, `sync_health.py`) are plain SQL over the
-warehouse so they can be tested without Dagster; the asset checks (`defs/checks.py`) turn
+warehouse so they can be tested without Dagster; the asset checks (`defs/checks/`) turn
 a finding into a check result and its metadata.
 """
 

@@ -24,7 +24,7 @@ Suspicious states (WARN) can happen but usually mean a tier job or a manual chan
 "The judged sync" of a partition is the latest one that wrote its program details: in a
 run that materialised them, that run. Time-dependent rules compare against when that sync
 started, not against the wall clock, so stale data is not mistaken for a kept tier (the
-freshness check covers staleness).
+partitions_fresh check covers staleness).
 """
 
 from __future__ import annotations

@@ -164,7 +164,7 @@ class PassConfig(dg.Config):
         )
 
 
-# Each pass's multi_asset name -> its name in the run ledger.
+# Each pass's multi_asset name -> its name in the run record (sync_runs, checkpoints).
 PASS_NAMES = {f"{p.name}_pass": p.name for p in passes.PASSES}
 
 
@@ -221,7 +221,7 @@ def _run_pass(
     pass_type: type[OrgPass],
     options: PassOptions,
 ) -> Iterator[dg.MaterializeResult]:
-    """Run one pass, keep the run ledger current, and report each table of the family."""
+    """Run one pass, keep the run record current, and report each table of the family."""
     scope = _run_scope(context)
     engine, outcome = _synced(context, warehouse, capillary, pass_type, options, scope)
     _log_guards(context, pass_type.name, outcome)

@@ -1,30 +1,16 @@
 """Change-driven syncs: which customers and pairs may have changed since they were fetched.
 
 Capillary has no "changed since" endpoint, so a daily sync that fetched everything would
-make the calls of the first sync every day. The lookup (one call a customer) is the base:
-nothing cheaper shows points and tiers. The two passes after it ask only for what a signal
-says may have changed (`Reason`), cheapest signal first:
+make the first sync's calls every day. The lookup (one call a customer) is the base; the
+promotions and benefits passes ask only for what a signal (`Reason`) says may have
+changed, cheapest first, and every item at least once per max age (a stable bucket per
+customer, so a seventh of the items a day at 7, not all on day 7). What no cheap signal
+sees waits for the max age; a daily sample of skipped items (`SignalPolicy.sample_share`)
+measures it. The signals, what each is safe for and what it misses:
+docs/design.md#change-signals-daily-syncs-that-fetch-only-what-may-have-changed.
 
-- promotionData for a customer: new; its lookup rows changed (the writer keeps `synced_at`
-  when values are equal, so a later `synced_at` than the customer's last check is a
-  change); a promotion created in one of its programs, or changed among those it holds,
-  since its last fetch (the catalogue's dates against Capillary's clock, `clock.py`);
-- actionSummary for a pair: new; its promotionData row changed; its promotion changed;
-- either: it was fetched under other settings (`Plan.settings`: the benefits API version),
-  so its stored rows have another shape;
-- either: its max age is up. Each customer has a stable bucket (a hash of its id) and is
-  refetched on its bucket's day, so a max age of 7 refreshes a seventh of the items a day
-  rather than all of them on day 7; anything older than the max age is due whatever its
-  bucket (a sync skipped some days);
-- and a daily sample of the items skipped, which are fetched and compared with what was
-  stored: the share that had changed is what the signals miss (`sync_runs.signals`, the
-  drift check). The sample is drawn per day, not per run, so a second sync the same day
-  finds it fetched.
-
-What no cheap signal sees: a benefit that shows only in actionSummary (a badge or coupon
-with no points), an enrolment that changes promotionData restrictions but no points, a
-promotion issued to a customer without points. They wait for the max age; the sample
-measures them.
+Catalogue dates and fetch times must come from one clock, Capillary's (`capillary/clock.py`);
+no state is stamped later than the warehouse's clock (`record`).
 """
 
 from __future__ import annotations

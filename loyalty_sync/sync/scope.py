@@ -20,7 +20,7 @@ class RunScope:
     # The passes this run makes (customers, promotions, benefits), in order.
     passes: tuple[str, ...] = ("customers", "promotions", "benefits")
     # When the run was asked for (a Dagster run's creation): a pass another run finished
-    # after this is as fresh as this run needs (`ledger.open_generation`).
+    # after this is as fresh as this run needs (`record.generations.open_generation`).
     requested_at: datetime | None = None
 
     @classmethod

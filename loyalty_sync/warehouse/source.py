@@ -7,11 +7,11 @@ records its source in `sync_source` (API host, the credential's own org and ever
 id; never a secret), and every later pass compares before it makes a call.
 
 A source is the same when the host and the own org are: connected orgs come and go in
-`CAPILLARY_ORG_IDS` (README "Add an org") and are simply recorded. The simulator is one
-source whatever port it listens on. With no record yet, any source is taken on, except
-the simulator on a non-embedded warehouse that already holds rows: the simulator is the
-default only on the embedded database or an empty warehouse. Moving deliberately (to
-another cluster host, another tenant) is `loyalty-sync source adopt`.
+`CAPILLARY_ORG_IDS` (docs/operating.md, "Add an org") and are simply recorded. The
+simulator is one source whatever port it listens on. With no record yet, any source is
+taken on, except the simulator on a non-embedded warehouse that already holds rows: the
+simulator is the default only on the embedded database or an empty warehouse. Moving
+deliberately (to another cluster host, another tenant) is `loyalty-sync source adopt`.
 """
 
 from __future__ import annotations

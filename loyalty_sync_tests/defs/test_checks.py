@@ -356,7 +356,7 @@ def test_only_blocking_checks_run_between_the_passes(clean: CleanRuns) -> None:
     assert {"tier_anomalies", "benefit_summaries_no_benefits_share"} <= set(started[last_pass:])
 
 
-# --- row-count drops and freshness ---------------------------------------------------------
+# --- row-count drops and partitions_fresh --------------------------------------------------
 
 
 @pytest.mark.slow  # three syncs of its own

@@ -1,4 +1,4 @@
-"""The production topology, end to end: as the README deploys it, driven as the UI drives it.
+"""The production topology, end to end: as docs/deploy.md deploys it, driven as the UI does.
 
 Code server, webserver and daemon run as separate processes on `dagster.production.yaml`
 with Dagster's storage at a `postgresql://` URL (the documented form). Runs are launched

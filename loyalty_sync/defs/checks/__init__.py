@@ -7,7 +7,8 @@ querying the warehouse between two passes would leave the rate-limit budget idle
 Each check judges the partitions of its run (all known partitions when run on its own from
 the UI), reads only the warehouse, and reports counts, shares and the offending rows as
 metadata, so nobody needs SQL to act on a result. The table of checks, severities and
-what blocks is in the README (a test holds it to these definitions).
+what blocks is in docs/operating.md, "Asset checks" (a test holds it to these
+definitions).
 
 Why only the customers pass's drops block: that pass decides who exists for every later
 one. The promotions pass walks the customers that were found, the benefits pass asks for

@@ -2,7 +2,7 @@
 
 A pass that fails closes its rows itself. A run whose worker died (SIGKILL, a lost node)
 cannot: run monitoring marks it failed, and this sensor then closes its rows as
-`abandoned` with monitoring's reason, so freshness never reads a dead run as a sync
+`abandoned` with monitoring's reason, so sync recency never reads a dead run as a sync
 still under way. Each pass also does this for every ended run before it starts
 (`dead_runs.close_ended_runs`); the sensor makes it immediate when no run follows.
 """

@@ -16,7 +16,7 @@ class PassOptions:
     is resumed rather than started over. The drop guard: a completed pass that would
     delete more than `max_drop_share` of a partition's rows of a table (judged when the
     partition holds at least `drop_min_rows`) deletes nothing and reports the numbers,
-    unless `accept_drops` says the drop is known to be genuine. `freshness` says what the
+    unless `accept_drops` says the drop is known to be genuine. `policy` says what the
     promotions and benefits passes may skip (`change_signals.py`). `benefits_api` is the
     actionSummary flavour: `v3` (by customer id) or `v2` (by identifier).
     """

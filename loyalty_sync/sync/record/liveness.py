@@ -2,7 +2,7 @@
 
 A pass opens a `running` row per partition and the run's last step (or a failing pass)
 closes it. A run killed with SIGKILL, or lost with its machine, leaves the row at
-`running` for good, and freshness would read it as a sync still under way. Rows are
+`running` for good, and sync recency would read it as a sync still under way. Rows are
 closed as `abandoned`, with the reason, when their run is known to be over (the caller
 asks Dagster) or, for a run nobody here knows, when the row made no progress (its
 `synced_at` moves at every pass) for `STALE_AFTER`.

@@ -46,7 +46,7 @@ class PassOutcome:
     resumed: list[str] = field(default_factory=list)
     held_back: list[str] = field(default_factory=list)
     set_aside: int = 0
-    quarantined: int = 0  # items whose answers could not be used (see chunks.py)
+    quarantined: int = 0  # items whose answers could not be used (passes/verdicts.py)
     # What each org's change signals did (an org's customers are fetched once for all
     # of its programs, so the figures are the org's).
     signals_by_org: dict[int, Signals] = field(default_factory=dict)
