@@ -29,7 +29,8 @@ import sqlalchemy as sa
 
 from capillary_simulator import SimulatorConfig
 from capillary_simulator.server import RunningSimulator
-from loyalty_sync.cli.sync_runner import SyncSummary, run_sync
+from loyalty_sync.cli.sync_results import SyncSummary
+from loyalty_sync.cli.sync_runner import run_sync
 from loyalty_sync.warehouse.database import DATABASE_URL_ENV
 from loyalty_sync.warehouse.roster import import_roster
 from loyalty_sync_tests.conftest import new_database

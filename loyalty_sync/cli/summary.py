@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from loyalty_sync.capillary.codes import lookup
-from loyalty_sync.cli.sync_runner import CHANGES, SyncSummary
+from loyalty_sync.cli.sync_results import CHANGES, SyncSummary
 from loyalty_sync.text import one_line
 
 # What a code means for the sync, where the API's own message says less.

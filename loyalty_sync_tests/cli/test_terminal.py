@@ -7,7 +7,7 @@ import io
 import pytest
 
 from loyalty_sync.cli.summary import print_summary
-from loyalty_sync.cli.sync_runner import RunOutcome, SyncSummary
+from loyalty_sync.cli.sync_results import RunOutcome, SyncSummary
 from loyalty_sync.cli.terminal import console, terminal_text
 
 HOSTILE = "Promo [bold]big[/bold] [/] :smile:\n# next line\x1b[2J\u2028end"

@@ -23,7 +23,7 @@ from dagster._core.events import DagsterEventType
 
 from capillary_simulator.server import RunningSimulator
 from loyalty_sync.cli import main
-from loyalty_sync.cli.sync_runner import SyncSummary
+from loyalty_sync.cli.sync_results import SyncSummary
 from loyalty_sync.defs.checks import DRIFT_CHECKED, DROP_CHECKED, TIER_CHECKS, partitions_fresh
 from loyalty_sync.defs.checks.config import PartitionsFreshConfig
 from loyalty_sync.defs.resources import WarehouseResource
