@@ -1,8 +1,9 @@
 """Promotion performance: per promotion, who holds it and what it gave.
 
 Two forms of the same figures: `performance_query` aggregates in Postgres, so a sync of
-any size reads one row per promotion back (what the asset runs; the synced tables hold
-about 43 rows a customer, which as DataFrames cost gigabytes at a million members), and
+any size reads one row per promotion back (what the asset runs, for the promotions whose
+inputs changed, see `performance_refresh`; the synced tables hold about 43 rows a
+customer, which as DataFrames cost gigabytes at a million members), and
 `promotion_performance` computes them with pandas from frames of those tables, for a
 team's own analysis of a sample. One row per promotion of `promotions`, including
 promotions nobody holds yet (they show zero holders, which is itself news).

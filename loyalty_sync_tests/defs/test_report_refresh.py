@@ -3,7 +3,8 @@
 A simulator served in this process (its data set can be changed under it) is synced once,
 then a day of churn, a new promotion and a promotion nobody holds any more are synced
 again; the stored report must equal `performance_query` over every promotion. Hand
-changes then show that a delete and an enrolment change mark exactly their promotions.
+changes then show that a delete and an enrolment change mark exactly their promotions, and
+that a promotion withdrawn leaves the report.
 """
 
 from __future__ import annotations
@@ -142,3 +143,9 @@ def test_a_deleted_benefit_and_an_enrolment_mark_their_promotions_only(
         merged = refresh(conn, scope, run_id="hand")
         assert merged.staged == len(expected) and merged.updated >= 1
         assert _report(conn) == _from_scratch(conn) and not _marked(conn)
+        # A promotion withdrawn from `promotions` leaves the report.
+        p, dropped = tables.promotions, tuple(issued[k] for k in KEY)
+        conn.execute(sa.delete(p).where(*(p.c[k] == v for k, v in zip(KEY, dropped, strict=True))))
+        assert refresh(conn, scope, run_id="hand").deleted == 1
+        report = _report(conn)
+        assert dropped not in report and report == _from_scratch(conn)
