@@ -894,6 +894,17 @@ def _scale_sync_rows(
             "",
             "none over 1 s growing with the warehouse",
         )
+        if statistics_on:
+            results.add("10", f"  promotion_performance aggregation ({n:,})", *_report(figures))
+
+
+def _report(figures: scale.SyncFigures) -> tuple[str, str, str, str]:
+    """The report's aggregation in one sync: none when nothing it reads changed."""
+    report = figures.report
+    if report is None:
+        return "not run (no input changed)", "", "", "grows with the changes"
+    shown = f"{report.max_ms / 1000:.3f} s max, {report.calls:,}x"
+    return shown, "", "", "grows with the changes"
 
 
 def scale_item(work: Path, databases: BenchDatabases, sizes: list[int], results: Results) -> None:

@@ -54,6 +54,7 @@ class SyncFigures:
     peak_rss_mib: float
     wall_seconds: float
     slowest: list[Statement] = field(default_factory=list)
+    report: Statement | None = None  # promotion_performance's aggregation, all its runs
 
     def calls_per_customer(self, customers: int) -> float:
         return self.calls / customers
@@ -124,6 +125,30 @@ def _statements(url: str, *, reset: bool) -> list[Statement]:
         engine.dispose()
 
 
+# Only the promotion_performance query builds JSON maps.
+REPORT_MARK = "%jsonb_object_agg%"
+
+
+def _report_statement(url: str) -> Statement | None:
+    """The report's aggregation in the last sync (its executions together), if it ran."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            calls, total, longest = conn.execute(
+                sa.text(
+                    "SELECT sum(calls), sum(total_exec_time), max(max_exec_time) "
+                    "FROM pg_stat_statements WHERE query LIKE :mark AND dbid = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
+                {"mark": REPORT_MARK},
+            ).one()
+    finally:
+        engine.dispose()
+    if not calls:
+        return None
+    return Statement("promotion_performance", int(calls), float(total), float(longest))
+
+
 def _measured_sync(
     work: Path, label: str, simulator: RunningSimulator, url: str, name: str
 ) -> SyncFigures:
@@ -141,6 +166,7 @@ def _measured_sync(
         measure.peak_rss_mib,
         measure.wall_seconds,
         _statements(url, reset=False),
+        _report_statement(url),
     )
 
 

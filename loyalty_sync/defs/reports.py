@@ -1,10 +1,11 @@
 """`promotion_performance`: what ops opens to see which promotions give nothing.
 
-Its figures are aggregated in Postgres over the run's partitions
-(`reports/promotion_performance.py`), so what the asset holds in memory is one row per
-promotion whatever the number of members, and the result is stored as
-`capillary.promotion_performance` through the same bulk writer as the passes, merged by
-partition in the transaction that computed it. Its metadata shows the table as
+Its figures are aggregated in Postgres, and only for the promotions of the run's
+partitions whose inputs changed since it last ran (`reports/performance_refresh.py`), so
+a sync's report costs what the sync changed, not what the warehouse holds. The new
+figures are merged into `capillary.promotion_performance` through the same bulk writer as
+the passes, in the transaction that computed them; the metadata is then read back from
+that table, one row per promotion whatever the number of members. It shows the table as
 markdown, and the numbers ops would follow over time as numeric metadata, which the UI
 plots across materialisations.
 
@@ -18,12 +19,13 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from loyalty_sync.defs.jobs import REPORTING_GROUP
+from loyalty_sync.defs.jobs import FULL_TAG, REPORTING_GROUP
 from loyalty_sync.defs.metadata import SYNC_FRESHNESS, markdown_table, table_spec_metadata
 from loyalty_sync.defs.partitions import org_program_partitions
 from loyalty_sync.defs.resources import WAREHOUSE_IO_MANAGER, WarehouseResource
-from loyalty_sync.reports.promotion_performance import INPUT_COLUMNS, as_rows, computed
-from loyalty_sync.warehouse import tables, writer
+from loyalty_sync.reports.performance_refresh import refresh, stored
+from loyalty_sync.reports.promotion_performance import INPUT_COLUMNS
+from loyalty_sync.warehouse import tables
 from loyalty_sync.warehouse.scope import PartitionScope, parse_partition_key
 
 SHOWN_ROWS = 50
@@ -118,15 +120,10 @@ def promotion_performance(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     scope = PartitionScope.from_keys(context.partition_keys)
+    full = context.run.tags.get(FULL_TAG, "").lower() == "true"
     with warehouse.get_engine().begin() as conn:
-        frame = computed(conn, scope)
-        merged = writer.merge(
-            conn,
-            tables.promotion_performance,
-            as_rows(frame),
-            run_id=context.run.run_id,
-            scope=scope,
-        )
+        merged = refresh(conn, scope, run_id=context.run.run_id, full=full)
+        frame = stored(conn, scope)
     for key in scope.keys:
         # Each partition's materialisation counts its own promotions, not the run's.
         org_id, program_id = parse_partition_key(key)

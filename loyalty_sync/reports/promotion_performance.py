@@ -1,8 +1,9 @@
 """Promotion performance: per promotion, who holds it and what it gave.
 
 Two forms of the same figures: `performance_query` aggregates in Postgres, so a sync of
-any size reads one row per promotion back (what the asset runs; the synced tables hold
-about 43 rows a customer, which as DataFrames cost gigabytes at a million members), and
+any size reads one row per promotion back (what the asset runs, for the promotions whose
+inputs changed, see `performance_refresh`; the synced tables hold about 43 rows a
+customer, which as DataFrames cost gigabytes at a million members), and
 `promotion_performance` computes them with pandas from frames of those tables, for a
 team's own analysis of a sample. One row per promotion of `promotions`, including
 promotions nobody holds yet (they show zero holders, which is itself news).
@@ -16,14 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from loyalty_sync.warehouse import tables
-from loyalty_sync.warehouse.scope import PartitionScope
 
 KEY = ["org_id", "program_id", "promotion_id"]
 HOLDER = [*KEY, "customer_id"]
@@ -41,6 +41,14 @@ INPUT_COLUMNS: dict[str, list[str]] = {
 }
 
 Frames = Mapping[str, pd.DataFrame]
+
+
+class RowFilter(Protocol):
+    """What the query reads of each input: a `PartitionScope`, or some promotions of one."""
+
+    def where(self, rows: sa.FromClause) -> sa.ColumnElement[bool]: ...
+
+
 COUNTS = (
     "holders",
     "enrolled_holders",
@@ -153,7 +161,7 @@ def _issued() -> list[tuple[sa.Table, str, str]]:
     ]
 
 
-def _by(t: sa.Table, value: str, by: str, scope: PartitionScope, name: str) -> sa.Subquery:
+def _by(t: sa.Table, value: str, by: str, scope: RowFilter, name: str) -> sa.Subquery:
     """{breakdown: total} per promotion, of the rows that issued something."""
     total = sa.func.sum(t.c[value])
     inner = (
@@ -173,7 +181,7 @@ def _by(t: sa.Table, value: str, by: str, scope: PartitionScope, name: str) -> s
     )
 
 
-def performance_query(scope: PartitionScope) -> sa.Select[Any]:
+def performance_query(scope: RowFilter) -> sa.Select[Any]:
     """The figures of `promotion_performance` for the promotions of `scope`, in SQL."""
     p = tables.promotions
     holders, summaries, benefited = _holders(scope), _summaries(scope), _benefited(scope)
@@ -212,7 +220,7 @@ def performance_query(scope: PartitionScope) -> sa.Select[Any]:
     )
 
 
-def _breakdowns(scope: PartitionScope) -> list[sa.Subquery]:
+def _breakdowns(scope: RowFilter) -> list[sa.Subquery]:
     """Points by category, currencies by name and incentives by action, per promotion."""
     names = ["points_by_category", "currencies_issued", "incentives_by_action"]
     return [
@@ -221,7 +229,7 @@ def _breakdowns(scope: PartitionScope) -> list[sa.Subquery]:
     ]
 
 
-def _holders(scope: PartitionScope) -> sa.Subquery:
+def _holders(scope: RowFilter) -> sa.Subquery:
     """Per promotion: its holders, and those enrolled in the program."""
     cp, lpd = tables.customer_promotions, tables.loyalty_program_details
     enrolled = sa.and_(
@@ -241,7 +249,7 @@ def _holders(scope: PartitionScope) -> sa.Subquery:
     )
 
 
-def _summaries(scope: PartitionScope) -> sa.Subquery:
+def _summaries(scope: RowFilter) -> sa.Subquery:
     """Per promotion: actionSummary answers stored, and those that were 8116."""
     bs = tables.benefit_summaries
     return (
@@ -256,7 +264,7 @@ def _summaries(scope: PartitionScope) -> sa.Subquery:
     )
 
 
-def _benefited(scope: PartitionScope) -> sa.Subquery:
+def _benefited(scope: RowFilter) -> sa.Subquery:
     """Per promotion: customers issued anything, and the first and last issue times."""
     benefits = sa.union_all(
         *(
@@ -279,9 +287,13 @@ def _benefited(scope: PartitionScope) -> sa.Subquery:
     )
 
 
-def computed(conn: sa.Connection, scope: PartitionScope) -> pd.DataFrame:
+def computed(conn: sa.Connection, scope: RowFilter) -> pd.DataFrame:
     """`performance_query`'s rows as a frame: one row per promotion, nothing else read."""
-    result = conn.execute(performance_query(scope))
+    return as_frame(conn.execute(performance_query(scope)))
+
+
+def as_frame(result: sa.CursorResult[Any]) -> pd.DataFrame:
+    """Rows of the report's columns as a frame, counts as int64 and the share as float."""
     frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     for name in COUNTS:
         frame[name] = frame[name].astype("int64")

@@ -530,6 +530,17 @@ promotion_performance = sa.Table(
     "tables by the promotion_performance asset.",
 )
 
+# Marked by triggers (migration 0010) on the report's input tables as rows are written.
+promotion_performance_changes = sa.Table(
+    "promotion_performance_changes",
+    metadata,
+    _key("org_id", ORG),
+    _key("program_id", PROGRAM),
+    _key("promotion_id", PROMOTION),
+    comment="Promotions whose promotion_performance inputs changed since the report last "
+    "computed them; marked by triggers on its input tables, taken by the report.",
+)
+
 api_event_days = sa.Table(
     "api_event_days",
     metadata,
