@@ -51,12 +51,22 @@ _MAX_RETRY_AFTER_SECONDS = 300.0
 class _Backoff:
     """Retry-After when the server gave one (plus a little jitter), else exponential + jitter.
 
-    The exponent counts the call's attempts in earlier runs of its item too.
+    The exponent counts the call's attempts in earlier runs of its item too. A requeued call
+    grows it no further than the API's own failures in a row: the pause is there to spare
+    an API that is failing, and a call that failed while the others were answered met a
+    failure of its own, which a long pause would not cure (it would only hold up its pass).
     """
 
-    def __init__(self, initial: float, maximum: float, earlier: CallHistory) -> None:
+    def __init__(
+        self,
+        initial: float,
+        maximum: float,
+        earlier: CallHistory,
+        failing_in_a_row: Callable[[], int] | None = None,
+    ) -> None:
         self._exponential = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
         self._earlier = earlier
+        self._failing_in_a_row = failing_in_a_row
 
     def __call__(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
@@ -65,6 +75,8 @@ class _Backoff:
             return pause + random.uniform(0, min(1.0, 0.1 * pause + 0.05))
         counted = copy.copy(state)
         counted.attempt_number += self._earlier.attempts
+        if self._failing_in_a_row is not None:
+            counted.attempt_number = min(counted.attempt_number, max(1, self._failing_in_a_row()))
         return self._exponential(counted)
 
 
@@ -102,7 +114,11 @@ def retry_cause(error: BaseException | None) -> str:
 
 
 def _retrying(
-    settings: ClientSettings, stats: ClientStats, endpoint: str, history: CallHistory | None
+    settings: ClientSettings,
+    stats: ClientStats,
+    endpoint: str,
+    history: CallHistory | None,
+    failing_in_a_row: Callable[[], int] | None,
 ) -> Retrying:
     earlier = history or CallHistory()
 
@@ -127,7 +143,12 @@ def _retrying(
             if history is None
             else _Stop(settings, history)
         ),
-        wait=_Backoff(settings.backoff_initial_seconds, settings.backoff_max_seconds, earlier),
+        wait=_Backoff(
+            settings.backoff_initial_seconds,
+            settings.backoff_max_seconds,
+            earlier,
+            failing_in_a_row if history is not None else None,
+        ),
         retry=retry_if_exception_type(TransientError),
         before_sleep=before_sleep,
         sleep=pause if history is None else _defer,
@@ -140,16 +161,18 @@ def with_retries(
     stats: ClientStats,
     endpoint: str,
     history: CallHistory | None = None,
+    failing_in_a_row: Callable[[], int] | None = None,
 ) -> T:
     """`fn()`, retried; `RetriesExhausted` (naming the last error) once the budget is spent.
 
     With the call's `history` (on a thread of `requeue.completed`), a pause is not slept
-    but raised as `RetryLater`, and the call's attempts and budget carry over its runs.
+    but raised as `RetryLater`, and the call's attempts and budget carry over its runs;
+    `failing_in_a_row` (the breaker's count) then bounds how far its pauses grow.
     """
     if history is not None and history.started is None:
         history.started = time.monotonic()
     try:
-        return _retrying(settings, stats, endpoint, history)(fn)
+        return _retrying(settings, stats, endpoint, history, failing_in_a_row)(fn)
     except RetryError as exc:
         last = exc.last_attempt.exception()
         assert isinstance(last, TransientError)

@@ -124,6 +124,7 @@ class Transport:
             self.stats,
             endpoint,
             history,
+            lambda: self.breaker.failures_in_a_row,
         )
 
     def _scope_headers(self, org_id: int | None) -> dict[str, str]:

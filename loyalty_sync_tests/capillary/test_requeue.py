@@ -78,3 +78,18 @@ def test_outside_the_requeue_pool_a_retry_pauses_where_it_is() -> None:
     stats, asked = ClientStats(), []
     fetch = _fetcher({3: 2}, fast, stats, asked)
     assert fetch(3) == "answer 3" and asked == [3, 3, 3]
+
+
+def test_a_requeued_calls_pause_grows_only_while_the_api_itself_keeps_failing() -> None:
+    from tenacity import RetryCallState, Retrying
+
+    from loyalty_sync.capillary.requeue import CallHistory
+    from loyalty_sync.capillary.retrying import _Backoff
+
+    state = RetryCallState(Retrying(), None, (), {})
+    state.set_exception((TransientError, TransientError(None, "503"), None))
+    earlier = CallHistory(attempts=5)
+    answered_meanwhile = _Backoff(1.0, 600.0, earlier, failing_in_a_row=lambda: 1)
+    failing_for_all = _Backoff(1.0, 600.0, earlier, failing_in_a_row=lambda: 50)
+    assert answered_meanwhile(state) <= 2.0  # the first pause again: 1 s plus jitter
+    assert failing_for_all(state) >= 32.0  # the sixth attempt's pause: 2 ** 5 s
