@@ -23,6 +23,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,20 +162,24 @@ def third_failing(
     return FaultRun("third", [measure], differences)
 
 
+SCENARIOS = {"kill": killed_then_rerun, "outage": outage, "third": third_failing}
+
+
 def run(
     work: Path,
     databases: BenchDatabases,
     simulator: RunningSimulator,
     rate: int,
     clean: CleanSync | None,
+    names: Iterable[str] = tuple(SCENARIOS),
 ) -> tuple[CleanSync, list[FaultRun]]:
-    """Every scenario in turn on `simulator`, after a clean sync of its own if none given."""
+    """The scenarios `names` in turn on `simulator`, after a clean sync of its own if none given."""
     simulator.set_faults(**NO_FAULTS)
     if clean is None:
         clean = clean_sync(work, databases, simulator, rate)
         print(f"  clean: {clean.measure.wall_seconds:.1f} s, {clean.measure.calls:,} calls")
     runs = []
-    for scenario in (killed_then_rerun, outage, third_failing):
+    for scenario in (SCENARIOS[name] for name in names):
         done = scenario(work, databases, simulator, rate, clean)
         print(
             f"  {done.name}: {done.wall_seconds:.1f} s, {done.calls:,} calls, exit "

@@ -3,6 +3,7 @@
     python -m benchmarks.run [--sync-customers 1000] [--writer-rows 100000]
         [--memory-customers 10000,50000,100000] [--io-rows 1000000]
         [--days-customers 5000] [--only sync|writer|memory|faults|io|days ...]
+        [--faults kill|outage|third ...]
         [--results benchmarks/RESULTS.md] [--append]
 
 Prints one table and writes it, with the machine, the date and the command, to
@@ -515,26 +516,20 @@ def _fault_scenarios(
     by_name: dict[str, faults.FaultRun],
 ) -> list[tuple[faults.FaultRun, str, str, str]]:
     """Each fault run, with what it did, the syncs its calls add up, and its call target."""
-    return [
-        (
-            by_name["kill"],
+    described = {
+        "kill": (
             f"SIGKILL at {faults.KILL_SHARE:.0%} of the benefits pass, then rerun",
             "killed + rerun",
             "<= 1.15",
         ),
-        (
-            by_name["outage"],
+        "outage": (
             f"{faults.OUTAGE_SECONDS:.0f} s outage (every answer 5xx) mid benefits pass",
             "",
             "",
         ),
-        (
-            by_name["third"],
-            "a third of answers failing all along (17 % 5xx, 16 % truncated)",
-            "",
-            "<= 1.7",
-        ),
-    ]
+        "third": ("a third of answers failing all along (17 % 5xx, 16 % truncated)", "", "<= 1.6"),
+    }
+    return [(by_name[name], *described[name]) for name in described if name in by_name]
 
 
 def _fault_rows(
@@ -564,19 +559,27 @@ def _fault_rows(
 
 
 def _faults_note(clean: faults.CleanSync, by_name: dict[str, faults.FaultRun]) -> str:
-    kill, outage = by_name["kill"], by_name["outage"]
-    return (
+    note = (
         f"Item 7: the clean reference is {clean.source} ({_int(clean.measure.calls)} calls, "
         f"{_int(clean.benefit_requests)} to actionSummary). Each scenario syncs the same data "
         "into a fresh database with the product's defaults (chunks of 250, a 300 s retry "
         "budget); calls are every request the simulator received, failed ones included. "
-        f"The kill came after {_int(kill.detail['kill_at'])} actionSummary requests; the "
-        "rerun shares the killed sync's warehouse and Dagster instance, and its exit code is "
-        f"the one shown (the killed sync's: {kill.syncs[0].returncode}). The outage began "
-        f"after {_int(outage.detail['outage_at'])} actionSummary requests and lasted "
-        f"{_seconds(outage.detail.get('outage_seconds', float('nan')))}. The warehouse is "
-        f"compared on every row of the {len(DATA_TABLES)} data tables without synced_at, "
-        "run_id, raw and valid_from."
+    )
+    if kill := by_name.get("kill"):
+        note += (
+            f"The kill came after {_int(kill.detail['kill_at'])} actionSummary requests; the "
+            "rerun shares the killed sync's warehouse and Dagster instance, and its exit code "
+            f"is the one shown (the killed sync's: {kill.syncs[0].returncode}). "
+        )
+    if outage := by_name.get("outage"):
+        note += (
+            f"The outage began after {_int(outage.detail['outage_at'])} actionSummary "
+            "requests and lasted "
+            f"{_seconds(outage.detail.get('outage_seconds', float('nan')))}. "
+        )
+    return note + (
+        f"The warehouse is compared on every row of the {len(DATA_TABLES)} data tables "
+        "without synced_at, run_id, raw and valid_from."
     )
 
 
@@ -586,6 +589,7 @@ def faults_item(
     customers: int,
     results: Results,
     clean: faults.CleanSync | None,
+    scenarios: list[str],
 ) -> None:
     """Item 7 on its own simulator with item 1's data, limit and latency."""
     config = SYNC_CONFIG.replace(customers_per_org=customers)
@@ -595,7 +599,9 @@ def faults_item(
         flush=True,
     )
     with start_simulator(config) as simulator:
-        clean, runs = faults.run(work, databases, simulator, RATE_LIMIT_PER_MINUTE, clean)
+        clean, runs = faults.run(
+            work, databases, simulator, RATE_LIMIT_PER_MINUTE, clean, scenarios
+        )
     by_name = {run.name: run for run in runs}
     for scenario in _fault_scenarios(by_name):
         _fault_rows(results, clean.measure, scenario)
@@ -970,6 +976,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run only these items (sync: 1, 2, 3 and 6; writer: 4; memory: 5; faults: 7; "
         "io: 8; days: 9; scale: 10); repeatable",
     )
+    parser.add_argument(
+        "--faults",
+        choices=tuple(faults.SCENARIOS),
+        action="append",
+        help="run only these scenarios of item 7 (kill, outage, third); repeatable",
+    )
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument(
         "--append", action="store_true", help="add to the results file instead of replacing it"
@@ -992,7 +1004,8 @@ def _run_items(
         clean = sync_items(work, databases, args.sync_customers, results)
         fast_api_item(work, databases, args.sync_customers, results)
     if "faults" in chosen:
-        faults_item(work, databases, args.sync_customers, results, clean)
+        scenarios = args.faults or list(faults.SCENARIOS)
+        faults_item(work, databases, args.sync_customers, results, clean, scenarios)
     if "writer" in chosen:
         writer_item(databases, args.writer_rows, results)
     if "memory" in chosen:

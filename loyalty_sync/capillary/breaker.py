@@ -57,6 +57,12 @@ class CircuitBreaker:
         self.openings = 0
 
     @property
+    def failures_in_a_row(self) -> int:
+        """Transient failures since the API last answered, over every call of the client."""
+        with self._cond:
+            return self._failures
+
+    @property
     def is_open(self) -> bool:
         with self._cond:
             return self._open_since is not None

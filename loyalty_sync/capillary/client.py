@@ -22,6 +22,7 @@ from loyalty_sync.capillary.endpoints import PROMOTION_DATA_MAX_PAGE, Endpoints
 from loyalty_sync.capillary.errors import CapillaryError
 from loyalty_sync.capillary.pool import CallAbandoned, imap
 from loyalty_sync.capillary.ratelimit import RateLimiter
+from loyalty_sync.capillary.requeue import completed
 from loyalty_sync.capillary.settings import ClientSettings
 from loyalty_sync.capillary.stats import ClientStats
 from loyalty_sync.capillary.transport import Transport
@@ -88,6 +89,13 @@ class CapillaryClient(Endpoints, CatalogueEndpoints):
             return_exceptions=return_exceptions,
             prefetch=prefetch,
         )
+
+    def completed(
+        self, fn: Callable[[T], R], items: Iterable[T], *, prefetch: int = 0
+    ) -> Iterator[tuple[T, R | Exception]]:
+        """`fn` over `items` on `max_concurrency` threads: (item, answer or its exception)
+        as each ends, a retry's pause freeing its thread (see `requeue.completed`)."""
+        return completed(fn, items, self.settings.max_concurrency, prefetch=prefetch)
 
     def map(
         self, fn: Callable[[T], R], items: Iterable[T], *, return_exceptions: bool = False

@@ -42,7 +42,7 @@ def pause(seconds: float) -> None:
         stopped.wait(seconds)
 
 
-def _stoppable(fn: Callable[[T], R], stopped: threading.Event) -> Callable[[T], R]:
+def stoppable(fn: Callable[[T], R], stopped: threading.Event) -> Callable[[T], R]:
     def run(item: T) -> R:
         token = _STOPPED.set(stopped)
         try:
@@ -72,7 +72,7 @@ def imap(
     threads = max(1, threads)
     window = threads * 2 + max(0, prefetch)
     stopped = threading.Event()
-    run = _stoppable(fn, stopped)
+    run = stoppable(fn, stopped)
     pending: list[Future[R]] = []
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="capillary")
     done = False

@@ -38,6 +38,7 @@ from loyalty_sync.capillary.errors import (
 )
 from loyalty_sync.capillary.pool import CallAbandoned, abandoned
 from loyalty_sync.capillary.ratelimit import RateLimiter
+from loyalty_sync.capillary.requeue import call_history
 from loyalty_sync.capillary.retrying import with_retries
 from loyalty_sync.capillary.settings import ClientSettings
 from loyalty_sync.capillary.stats import ClientStats
@@ -113,13 +114,17 @@ class Transport:
         self, endpoint: str, path: str, org_id: int | None, params: dict[str, Any] | None = None
     ) -> Any:
         """GET `path` with auth, scope headers, limiter and retries; the decoded JSON body."""
-        self.stats.record_call(endpoint)
         clean = {k: v for k, v in (params or {}).items() if v is not None}
+        history = call_history((endpoint, path, org_id, repr(sorted(clean.items()))))
+        if history is None or history.started is None:
+            self.stats.record_call(endpoint)  # once, however many runs its retries take
         return with_retries(
             lambda: self._authenticated(endpoint, path, org_id, clean),
             self.settings,
             self.stats,
             endpoint,
+            history,
+            lambda: self.breaker.failures_in_a_row,
         )
 
     def _scope_headers(self, org_id: int | None) -> dict[str, str]:

@@ -15,7 +15,7 @@ items gone altogether, in the one transaction that marks the pass complete.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import islice, tee
+from itertools import islice
 from typing import Any, Generic, NamedTuple
 
 import sqlalchemy as sa
@@ -37,10 +37,12 @@ from loyalty_sync.sync.scope import RunScope
 
 
 class Queued(NamedTuple, Generic[T]):
-    """An item to fetch; `in_order` when it comes from the stream (it moves the cursor)."""
+    """An item to fetch; `in_order` when it comes from the stream (it moves the cursor),
+    `place` its position in the stream."""
 
     item: T
     in_order: bool
+    place: int = -1
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -67,8 +69,10 @@ class ChunkRunner(Generic[T]):
         self.checkpoint, self.spec, self.outcome = checkpoint, spec, outcome
         self.chunk_size = chunk_size
         self.task = f"{spec.name} {org_id}"  # started by the pass, before its first call
-        self.retry_first = [spec.item_from_key(k) for k in checkpoint.failed]
-        self.waiting = {id(item) for item in self.retry_first}  # not answered yet
+        self.retry_first = [Queued(spec.item_from_key(k), False) for k in checkpoint.failed]
+        # Items taken but not committed yet, by id of their Queued, in the order taken.
+        self.waiting: dict[int, Queued[T]] = {id(q): q for q in self.retry_first}
+        self.cursor_place = -1  # the place of the in-order item the cursor names
         self.set_aside: list[T] = []
         self.quarantined: Quarantine[T] = Quarantine()
         self.negatives: MassNegatives[T] = MassNegatives()
@@ -93,22 +97,25 @@ class ChunkRunner(Generic[T]):
         return self.negatives
 
     def _stream(self) -> Iterator[Queued[T]]:
-        yield from (Queued(item, False) for item in self.retry_first)
+        yield from self.retry_first
         with self.engine.connect() as reader:
-            for item in self.spec.items_after(reader, self.checkpoint.cursor):
-                yield Queued(item, True)
+            items = self.spec.items_after(reader, self.checkpoint.cursor)
+            for place, item in enumerate(items):
+                yield Queued(item, True, place)
+
+    def _taken(self, items: Iterable[Queued[T]]) -> Iterator[Queued[T]]:
+        for queued in items:
+            self.waiting[id(queued)] = queued
+            yield queued
 
     def _answered(self, items: Iterable[Queued[T]]) -> Iterator[tuple[Queued[T], Any]]:
-        """(item, answer or its exception) in input order, with a chunk of calls queued ahead.
+        """(item, answer or its exception) as each comes, with a chunk of calls queued ahead.
 
         The pool keeps calling while the pass maps and commits the previous chunk, so a
-        checkpoint commit does not leave the rate-limit budget idle.
+        checkpoint commit does not leave the rate-limit budget idle; and an item waiting
+        to retry holds up neither the pool nor the chunk (the cursor stays behind it).
         """
-        listed, to_fetch = tee(items)
-        answers = self.client.imap(
-            self._fetch, to_fetch, return_exceptions=True, prefetch=self.chunk_size
-        )
-        return zip(listed, answers, strict=True)
+        return self.client.completed(self._fetch, self._taken(items), prefetch=self.chunk_size)
 
     def _fetch(self, queued: Queued[T]) -> Any:
         return self.spec.fetch(queued.item)
@@ -130,6 +137,7 @@ class ChunkRunner(Generic[T]):
             return
         self.outcome.set_aside += len(self.set_aside)
         second = [Queued(item, False) for item in self.set_aside]
+        self.waiting.update((id(q), q) for q in second)  # in the checkpoint until committed
         self.set_aside.clear()
         self._commit_all(self._answered(second))
 
@@ -142,10 +150,12 @@ class ChunkRunner(Generic[T]):
         """
         answered: list[tuple[T, Any]] = []
         unusable: list[tuple[T, UnusableAnswer]] = []
-        for (item, in_order), answer in chunk:
-            self.waiting.discard(id(item))
-            if in_order:
+        for queued, answer in chunk:
+            item = queued.item
+            self.waiting.pop(id(queued), None)
+            if queued.in_order and queued.place > self.cursor_place:
                 self.checkpoint.cursor = self.spec.cursor_of(item)
+                self.cursor_place = queued.place
             verdict = disposition(answer) if isinstance(answer, Exception) else None
             if verdict is Disposition.FAIL:
                 raise answer
@@ -200,5 +210,11 @@ class ChunkRunner(Generic[T]):
             self.outcome.add_merge(merge)
         self.outcome.add_events(events)
         self.checkpoint.served.update(kept.work.served)
-        pending = [i for i in self.retry_first if id(i) in self.waiting]
-        self.checkpoint.failed = [self.spec.key_of(i) for i in [*pending, *self.set_aside]]
+        self.checkpoint.failed = [self.spec.key_of(i) for i in [*self.pending(), *self.set_aside]]
+
+    def pending(self) -> list[T]:
+        """Items not committed yet that a rerun would not ask for after the cursor: a
+        previous run's failures, and items behind the cursor still waiting to retry."""
+        return [
+            q.item for q in self.waiting.values() if not q.in_order or q.place < self.cursor_place
+        ]

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from loyalty_sync.capillary.requeue import completed
 from loyalty_sync.capillary.stats import ApiCounts
 from loyalty_sync.sync.ledger import Checkpoint, PassOutcome
 from loyalty_sync.sync.passes.chunks import ChunkRunner
@@ -60,7 +61,7 @@ class FakeStats:
 
 
 class FakeClient:
-    """`imap` in input order, an item's exception in its place, like the real pool."""
+    """`imap` and `completed` in input order, an item's exception in its place."""
 
     def __init__(self) -> None:
         self.clock = FakeClock()
@@ -80,6 +81,29 @@ class FakeClient:
                 yield fn(item)
             except Exception as exc:
                 yield exc
+
+    def completed(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], *, prefetch: int = 0
+    ) -> Iterator[tuple[Any, Any]]:
+        """(item, answer) in input order: the order a pool with no retry waiting gives."""
+        for item in items:
+            try:
+                yield item, fn(item)
+            except Exception as exc:
+                yield item, exc
+
+
+class RequeueClient(FakeClient):
+    """`completed` over the real requeue pool, one thread, on a clock the test moves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ticks = 0.0
+
+    def completed(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], *, prefetch: int = 0
+    ) -> Iterator[tuple[Any, Any]]:
+        return completed(fn, items, 1, prefetch=prefetch, clock=lambda: self.ticks)
 
 
 class FakeEvents:

@@ -10,8 +10,14 @@ from loyalty_sync.capillary.errors import (
     RetriesExhausted,
     UnusableAnswer,
 )
+from loyalty_sync.capillary.requeue import RetryLater
 from loyalty_sync.sync.passes.verdicts import ItemsFailedError, TooManyQuarantinedError
-from loyalty_sync_tests.sync.passes.fakes import FakePass, FakeRunner, checkpoint
+from loyalty_sync_tests.sync.passes.fakes import (
+    FakePass,
+    FakeRunner,
+    RequeueClient,
+    checkpoint,
+)
 
 
 def _gave_up() -> RetriesExhausted:
@@ -49,6 +55,34 @@ def test_an_item_that_gave_up_is_set_aside_and_tried_once_more_at_the_end() -> N
     # While it waited, the checkpoint named it, so a kill would not lose it.
     assert runner.saved[0] == ([2], [[2]], 1)
     assert runner.saved[-1][1] == []
+
+
+class ClockedRunner(FakeRunner):
+    """A runner on the requeue pool whose clock moves an hour with each chunk committed."""
+
+    def __init__(self, spec: FakePass, chunk_size: int) -> None:
+        super().__init__(spec, checkpoint(), chunk_size)
+        self.client = RequeueClient()  # type: ignore[assignment]
+
+    def save(self, conn: object) -> None:
+        super().save(conn)
+        self.client.ticks += 3600  # type: ignore[attr-defined]
+
+
+def test_an_item_waiting_to_retry_holds_up_neither_the_others_nor_the_commits() -> None:
+    # Item 2's call must wait an hour before its retry; the clock moves only on commits.
+    spec = FakePass(items=[1, 2, 3, 4, 5], answers={2: [RetryLater(3600.0)]})
+    runner = ClockedRunner(spec, chunk_size=2)
+    runner.run()
+    # The first chunk committed without item 2, the cursor past it and 2 kept as pending.
+    cursor, failed, done = runner.saved[0]
+    assert cursor is not None and cursor[0] >= 3
+    assert failed == [[2]] and done == 2
+    assert spec.written.index(3) < spec.written.index(2)
+    # In the end every item committed once, 2 after its retry, and nothing is left over.
+    assert sorted(spec.written) == [1, 2, 3, 4, 5]
+    assert spec.fetched.count(2) == 2 and runner.outcome.set_aside == 0
+    assert runner.saved[-1] == ([5], [], 5)
 
 
 def test_an_item_failing_twice_fails_the_pass_after_the_rest_committed() -> None:
