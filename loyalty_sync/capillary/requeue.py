@@ -114,6 +114,11 @@ class _Requeue(Generic[T, R]):
         timeout = POLL_SECONDS
         if self.waiting:
             timeout = min(timeout, max(0.0, self.waiting[0].at - self.clock()))
+        if not self.running:
+            # Only retries waiting for their time: `wait` on no futures returns at once,
+            # and the scheduler would spin a core until the first is due.
+            self.stopped.wait(timeout)
+            return
         done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
         for future in [f for f in self.running if f in done]:  # in the order sent
             item, histories = self.running.pop(future)

@@ -93,3 +93,27 @@ def test_a_requeued_calls_pause_grows_only_while_the_api_itself_keeps_failing() 
     failing_for_all = _Backoff(1.0, 600.0, earlier, failing_in_a_row=lambda: 50)
     assert answered_meanwhile(state) <= 2.0  # the first pause again: 1 s plus jitter
     assert failing_for_all(state) >= 32.0  # the sixth attempt's pause: 2 ** 5 s
+
+
+def test_with_only_retries_waiting_the_scheduler_sleeps_until_the_first_is_due() -> None:
+    import time
+
+    from loyalty_sync.capillary.requeue import RetryLater
+
+    looks = itertools.count()
+
+    def clock() -> float:
+        next(looks)
+        return time.monotonic()
+
+    tried: set[int] = set()
+
+    def fetch(item: int) -> int:
+        if item not in tried:
+            tried.add(item)
+            raise RetryLater(0.5)
+        return item
+
+    assert sorted(answer for _, answer in completed(fetch, range(2), 2, clock=clock)) == [0, 1]
+    # Half a second of nothing to run: a few looks a poll, not a core spinning on the clock.
+    assert next(looks) < 100
