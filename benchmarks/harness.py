@@ -19,7 +19,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ from typing import Any
 import psutil
 import sqlalchemy as sa
 
+from benchmarks import simulated_clock
 from capillary_simulator import RunningSimulator
 from loyalty_sync.warehouse import migrate, tables
 from loyalty_sync.warehouse.database import embedded_url, ensure_database
@@ -151,10 +151,9 @@ def sync_environment(
     return env
 
 
-def loyalty_sync_command() -> list[str]:
-    """`loyalty-sync sync` from the interpreter's environment, as a user runs it."""
-    script = Path(sys.executable).with_name("loyalty-sync")
-    return [str(script), "sync", "--no-progress"]
+def sync_command() -> list[str]:
+    """`loyalty-sync sync` on the simulator's clock (`simulated_clock`): a simulated day is one."""
+    return [*simulated_clock.command(), "sync", "--no-progress"]
 
 
 def run_sync(
@@ -183,9 +182,10 @@ def run_sync(
         dagster_home=work / f"dagster-{instance or label}",
         home=work / "home",
     )
+    environment.update(simulated_clock.offset_environment(simulator))
     environment.update(env or {})
     return measure_process(
-        [*loyalty_sync_command(), *args],
+        [*sync_command(), *args],
         environment,
         work / f"{label}.log",
         simulator,
