@@ -24,26 +24,38 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _PLAIN = re.compile(r"\w{1,40}")
 
 
+# Where a node sits: "$", or its parent's place and its key or index. Built as a chain
+# and rendered only for the node that has a problem: every answer is walked whole, and
+# formatting each node's path cost more than checking it.
+Place = str | tuple["Place", str | int]
+
+
 def problem(body: Any) -> str | None:
     """The first reason `body` cannot be stored, or None; `$.a.b[3]` says where."""
-    stack: list[tuple[Any, str, int]] = [(body, "$", 1)]
+    stack: list[tuple[Any, Place, int]] = [(body, "$", 1)]
     while stack:
-        node, where, depth = stack.pop()
+        node, place, depth = stack.pop()
         if depth > MAX_DEPTH:
-            return f"JSON nested deeper than {MAX_DEPTH} levels (at {where[:40]}...)"
+            return f"JSON nested deeper than {MAX_DEPTH} levels (at {_path(place)[:40]}...)"
         if isinstance(node, dict):
             for key, value in node.items():
-                found = _text_problem(key, f"{where} (a key)")
-                if found:
-                    return found
-                stack.append((value, f"{where}.{_name(key)}", depth + 1))
+                if _text_problem(key):
+                    return _text_problem(key, f"{_path(place)} (a key)")
+                stack.append((value, (place, key), depth + 1))
         elif isinstance(node, list):
-            stack.extend((value, f"{where}[{i}]", depth + 1) for i, value in enumerate(node))
-        else:
-            found = _scalar_problem(node, where)
-            if found:
-                return found
+            stack.extend((value, (place, i), depth + 1) for i, value in enumerate(node))
+        elif _scalar_problem(node):
+            return _scalar_problem(node, _path(place))
     return None
+
+
+def _path(place: Place) -> str:
+    """`$.a.b[3]` from a place's chain."""
+    steps: list[str] = []
+    while isinstance(place, tuple):
+        place, step = place
+        steps.append(f"[{step}]" if isinstance(step, int) else f".{_name(step)}")
+    return place + "".join(reversed(steps))
 
 
 def _name(key: str) -> str:
@@ -51,7 +63,7 @@ def _name(key: str) -> str:
     return key if _PLAIN.fullmatch(key) else repr(key[:24])
 
 
-def _scalar_problem(value: Any, where: str) -> str | None:
+def _scalar_problem(value: Any, where: str = "") -> str | None:
     if isinstance(value, str):
         return _text_problem(value, where)
     if isinstance(value, bool):
@@ -63,7 +75,7 @@ def _scalar_problem(value: Any, where: str) -> str | None:
     return None
 
 
-def _text_problem(text: str, where: str) -> str | None:
+def _text_problem(text: str, where: str = "") -> str | None:
     if len(text) > MAX_TEXT_CHARS:
         return f"{where} is {len(text):,} characters long (more than {MAX_TEXT_CHARS:,})"
     bad = _UNSTORABLE.search(text)
