@@ -12,7 +12,7 @@ from loyalty_sync.cli.errors import fail
 from loyalty_sync.cli.terminal import console as make_console
 
 if TYPE_CHECKING:
-    from loyalty_sync.sync.capacity import Plan
+    from loyalty_sync.sync.capacity import PassRates, Plan
 
 console = make_console()
 
@@ -62,7 +62,7 @@ def plan(members: int | None, rate_limit: int | None, max_age: int | None) -> No
     projected = Plan(members or found, limit, age, sample, rates)
     _print_projection(projected, limit, age)
     for name, r in rates.items():
-        source = f"{r.syncs} daily sync(s)" if r.syncs else "defaults, no daily sync measured yet"
+        source = _source(r)
         console.print(
             f"{name}: {r.items_per_customer:.2f} items a member, {r.changed_share:.2%} "
             f"changed a day, {r.calls_per_item:.2f} calls an item ({source})"
@@ -72,6 +72,18 @@ def plan(members: int | None, rate_limit: int | None, max_age: int | None) -> No
     for line in projected.advice():
         console.print(f"- {line}")
     sys.exit(0 if projected.fits else 1)
+
+
+def _source(rates: PassRates) -> str:
+    """Which figures are measured and which are still the defaults."""
+    if rates.syncs:
+        return f"measured on {rates.shape_syncs} sync(s), {rates.syncs} of them daily"
+    if rates.shape_syncs:
+        return (
+            f"items and calls measured on {rates.shape_syncs} sync(s); the changed share "
+            "is a default until a daily sync is measured"
+        )
+    return "defaults, no sync measured yet"
 
 
 def _age_and_sample(max_age: int | None) -> tuple[int, float]:

@@ -39,12 +39,13 @@ PASSES = ("promotions", "benefits")
 
 @dataclass(frozen=True)
 class PassRates:
-    """What recent daily syncs measured of one pass."""
+    """What recent syncs measured of one pass."""
 
     items_per_customer: float  # customers (1.0) or pairs per customer
     changed_share: float  # items a day fetched on a signal, as a share of the items
     calls_per_item: float  # calls a fetched item cost
-    syncs: int  # daily syncs measured
+    syncs: int  # daily syncs the changed share is measured on
+    shape_syncs: int = 0  # syncs of any kind the items and calls are measured on
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,8 @@ class Plan:
 # When no daily sync has been measured yet: the simulator's figures at 5 % churn
 # (benchmarks/RESULTS.md, item 9), 20 promotions held by half the customers.
 DEFAULT_RATES = {
-    "promotions": PassRates(1.0, 0.02, 1.0, 0),
-    "benefits": PassRates(7.3, 0.01, 1.0, 0),
+    "promotions": PassRates(1.0, 0.02, 1.0, 0, 0),
+    "benefits": PassRates(7.3, 0.01, 1.0, 0, 0),
 }
 
 
@@ -138,21 +139,28 @@ def _is_daily(figures: dict[str, Any]) -> bool:
 
 
 def _rates(runs: list[dict[str, Any]], name: str, members: int) -> PassRates:
-    """Means over the runs (each the sum of its orgs' figures) of one pass's rates."""
-    daily = [run[name] for run in runs if name in run and _is_daily(run[name])]
-    if not daily or not members:
+    """Means over the runs (each the sum of its orgs' figures) of one pass's rates.
+
+    The items a member and the calls an item are the warehouse's shape, which any sync
+    measures, the first one included: a team planning right after its first sync gets its
+    own shape, not the simulator's. Only the changed share needs daily syncs.
+    """
+    seen = [run[name] for run in runs if name in run and run[name].get("items")]
+    if not seen or not members:
         return DEFAULT_RATES[name]
+    daily = [figures for figures in seen if _is_daily(figures)]
     signalled = [
         sum(n for r, n in d.get("fetched", {}).items() if r in SIGNALLED) / d["items"]
         for d in daily
     ]
-    calls = sum(d.get("full_calls", 0) for d in daily)
-    items = sum(d["items"] for d in daily)
+    calls = sum(d.get("full_calls", 0) for d in seen)
+    items = sum(d["items"] for d in seen)
     return PassRates(
-        items_per_customer=items / len(daily) / members,
-        changed_share=sum(signalled) / len(daily),
+        items_per_customer=items / len(seen) / members,
+        changed_share=(sum(signalled) / len(daily) if daily else DEFAULT_RATES[name].changed_share),
         calls_per_item=max(calls / items, 1.0),
         syncs=len(daily),
+        shape_syncs=len(seen),
     )
 
 

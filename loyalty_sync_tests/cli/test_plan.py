@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from loyalty_sync.cli.main import main
-from loyalty_sync.sync.capacity import measured_rates
+from loyalty_sync.sync.capacity import DEFAULT_RATES, measured_rates
 from loyalty_sync.warehouse import tables
 
 MEMBERS = 400
@@ -69,9 +69,31 @@ def test_rates_come_from_the_daily_syncs_not_the_first(engine: sa.Engine) -> Non
         members, rates = measured_rates(conn)
     assert members == MEMBERS
     assert rates["promotions"].syncs == 3
+    assert rates["promotions"].shape_syncs == 4
     assert rates["promotions"].changed_share == pytest.approx((4 + 8) / MEMBERS)
     assert rates["benefits"].items_per_customer == 8
     assert rates["benefits"].changed_share == pytest.approx((32 + 8) / (8 * MEMBERS))
+
+
+def test_after_only_a_first_sync_the_shape_is_measured_and_the_changes_default(
+    engine: sa.Engine,
+) -> None:
+    _fill(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(tables.sync_runs).where(tables.sync_runs.c.run_id != "run-0"))
+        _, rates = measured_rates(conn)
+    benefits = rates["benefits"]
+    assert (benefits.items_per_customer, benefits.syncs, benefits.shape_syncs) == (8, 0, 1)
+    assert benefits.changed_share == DEFAULT_RATES["benefits"].changed_share
+    shown = CliRunner().invoke(main, ["plan"], catch_exceptions=False)
+    assert "8.00 items a member" in shown.output
+    assert "the changed share is a default until a daily sync" in shown.output
+
+
+def test_with_no_sync_every_rate_is_a_default(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        members, rates = measured_rates(conn)
+    assert (members, rates) == (0, DEFAULT_RATES)
 
 
 def test_plan_says_what_to_change_when_a_day_is_not_enough(engine: sa.Engine) -> None:
