@@ -49,7 +49,7 @@ def plan(members: int | None, rate_limit: int | None, max_age: int | None) -> No
     """
     import sys
 
-    from loyalty_sync.sync.capacity import Plan, measured_rates
+    from loyalty_sync.sync.capacity import measured_rates
     from loyalty_sync.warehouse import migrate
     from loyalty_sync.warehouse.database import get_engine
 
@@ -58,10 +58,16 @@ def plan(members: int | None, rate_limit: int | None, max_age: int | None) -> No
     engine = get_engine()
     migrate.ensure_upgraded(engine)
     with engine.connect() as conn:
-        found, rates = measured_rates(conn)
-    projected = Plan(members or found, limit, age, sample, rates)
+        measured = measured_rates(conn)
+    projected = measured.plan(members, limit, age, sample)
     _print_projection(projected, limit, age)
-    for name, r in rates.items():
+    if projected.lookups_per_member != 1:
+        console.print(
+            f"lookups: {projected.lookups_per_member:.2f} roster entries a member "
+            f"({measured.roster_entries:,} entries, {measured.members:,} found), each "
+            "looked up every day"
+        )
+    for name, r in measured.rates.items():
         source = _source(r)
         console.print(
             f"{name}: {r.items_per_customer:.2f} items a member, {r.changed_share:.2%} "

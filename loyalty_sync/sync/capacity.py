@@ -13,6 +13,7 @@ Nothing here calls the API: the roster and the signals are in the warehouse.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -55,23 +56,29 @@ class Plan:
     max_age_days: int
     sample_share: float
     rates: dict[str, PassRates]
+    # Roster entries per member found: every entry is looked up each day, found or not.
+    lookups_per_member: float = 1.0
 
     def _pass_calls(self, name: str, share: float) -> float:
         r = self.rates[name]
         return self.members * r.items_per_customer * share * r.calls_per_item
 
     @property
+    def lookups(self) -> float:
+        return self.members * self.lookups_per_member
+
+    @property
     def daily_calls(self) -> float:
         """Lookups, then each pass's signalled changes, max-age bucket and sample."""
         due = 1 / self.max_age_days + self.sample_share
-        return self.members + sum(
+        return self.lookups + sum(
             self._pass_calls(name, min(1.0, self.rates[name].changed_share + due))
             for name in PASSES
         )
 
     @property
     def first_sync_calls(self) -> float:
-        return self.members + sum(self._pass_calls(name, 1.0) for name in PASSES)
+        return self.lookups + sum(self._pass_calls(name, 1.0) for name in PASSES)
 
     @property
     def calls_a_day(self) -> float:
@@ -97,9 +104,9 @@ class Plan:
             return lines
         needed = math.ceil(self.daily_calls / (SAFETY_FACTOR * DAY_MINUTES))
         lines.append(f"raise the rate limit to at least {needed:,}/min (ask Capillary)")
-        if self.members > self.calls_a_day:
+        if self.lookups > self.calls_a_day:
             lines.append(
-                f"the lookups alone ({self.members:,} a day) exceed the day's "
+                f"the lookups alone ({self.lookups:,.0f} a day) exceed the day's "
                 f"{self.calls_a_day:,.0f} calls: split the roster across API keys or sync "
                 "part of it each day (partitions on a schedule of their own)"
             )
@@ -115,9 +122,7 @@ class Plan:
 
     def _max_age_that_fits(self) -> int | None:
         for age in range(self.max_age_days + 1, 366):
-            trial = Plan(
-                self.members, self.rate_limit_per_minute, age, self.sample_share, self.rates
-            )
+            trial = dataclasses.replace(self, max_age_days=age)
             if trial.fits:
                 return age
         return None
@@ -177,8 +182,22 @@ def _summed(per_org: list[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-def measured_rates(conn: sa.Connection) -> tuple[int, dict[str, PassRates]]:
-    """The customers the roster found, and the rates of the last daily syncs.
+@dataclass(frozen=True)
+class Measured:
+    """What the warehouse says of its roster and of its recent syncs."""
+
+    members: int  # customers the roster found
+    roster_entries: int  # identifiers looked up each day, found or not
+    rates: dict[str, PassRates]
+
+    def plan(self, members: int | None, limit: int, max_age: int, sample_share: float) -> Plan:
+        """A plan for these figures, or for `members` with the same roster shape."""
+        per_member = self.roster_entries / self.members if self.members else 1.0
+        return Plan(members or self.members, limit, max_age, sample_share, self.rates, per_member)
+
+
+def measured_rates(conn: sa.Connection) -> Measured:
+    """The roster's size, and the rates of the last syncs.
 
     An org's signals are stored on each of its partitions' rows (its customers are fetched
     once for all its programs): one row per run and org is read.
@@ -192,6 +211,7 @@ def measured_rates(conn: sa.Connection) -> tuple[int, dict[str, PassRates]]:
             .subquery()
         )
     )
+    entries = conn.scalar(sa.select(sa.func.count()).select_from(roster))
     runs = tables.sync_runs
     latest = (
         sa.select(runs.c.run_id, sa.func.max(runs.c.started_at).label("started"))
@@ -212,4 +232,5 @@ def measured_rates(conn: sa.Connection) -> tuple[int, dict[str, PassRates]]:
         by_run.setdefault(row.run_id, []).append(dict(row.signals))
     summed = [_summed(per_org) for per_org in by_run.values()]
     members = int(found or 0)
-    return members, {name: _rates(summed, name, members) for name in PASSES}
+    rates = {name: _rates(summed, name, members) for name in PASSES}
+    return Measured(members, int(entries or 0), rates)

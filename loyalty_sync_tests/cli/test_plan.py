@@ -66,8 +66,9 @@ def _fill(engine: sa.Engine) -> None:
 def test_rates_come_from_the_daily_syncs_not_the_first(engine: sa.Engine) -> None:
     _fill(engine)
     with engine.connect() as conn:
-        members, rates = measured_rates(conn)
-    assert members == MEMBERS
+        measured = measured_rates(conn)
+    rates = measured.rates
+    assert (measured.members, measured.roster_entries) == (MEMBERS, MEMBERS)
     assert rates["promotions"].syncs == 3
     assert rates["promotions"].shape_syncs == 4
     assert rates["promotions"].changed_share == pytest.approx((4 + 8) / MEMBERS)
@@ -81,7 +82,7 @@ def test_after_only_a_first_sync_the_shape_is_measured_and_the_changes_default(
     _fill(engine)
     with engine.begin() as conn:
         conn.execute(sa.delete(tables.sync_runs).where(tables.sync_runs.c.run_id != "run-0"))
-        _, rates = measured_rates(conn)
+        rates = measured_rates(conn).rates
     benefits = rates["benefits"]
     assert (benefits.items_per_customer, benefits.syncs, benefits.shape_syncs) == (8, 0, 1)
     assert benefits.changed_share == DEFAULT_RATES["benefits"].changed_share
@@ -92,8 +93,34 @@ def test_after_only_a_first_sync_the_shape_is_measured_and_the_changes_default(
 
 def test_with_no_sync_every_rate_is_a_default(engine: sa.Engine) -> None:
     with engine.connect() as conn:
-        members, rates = measured_rates(conn)
-    assert (members, rates) == (0, DEFAULT_RATES)
+        measured = measured_rates(conn)
+    assert (measured.members, measured.rates) == (0, DEFAULT_RATES)
+    assert measured.plan(None, 100, 7, 0.01).lookups_per_member == 1.0
+
+
+def test_identifiers_never_found_are_still_looked_up_every_day(engine: sa.Engine) -> None:
+    _fill(engine)
+    unfound = [
+        {
+            "org_id": 1,
+            "source": "INSTORE",
+            "identifier_name": "mobile",
+            "identifier_value": f"gone-{i}",
+            "lookup_status": "not_found",
+            "synced_at": datetime(2026, 3, 1, tzinfo=UTC),
+            "run_id": "r",
+        }
+        for i in range(MEMBERS // 4)
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(tables.customer_roster), unfound)
+        measured = measured_rates(conn)
+    plan = measured.plan(None, 100, 7, 0.0)
+    assert (plan.members, plan.lookups) == (MEMBERS, MEMBERS * 1.25)
+    # The same shape for a million members: a million and a quarter lookups.
+    assert measured.plan(1_000_000, 100, 7, 0.0).lookups == 1_250_000
+    shown = CliRunner().invoke(main, ["plan"], catch_exceptions=False)
+    assert "1.25 roster entries a member (500 entries, 400 found)" in shown.output
 
 
 def test_plan_says_what_to_change_when_a_day_is_not_enough(engine: sa.Engine) -> None:

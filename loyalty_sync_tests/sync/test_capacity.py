@@ -79,3 +79,12 @@ def test_signalled_changes_alone_too_many_leave_no_max_age() -> None:
     plan = _plan(40_000, limit=100, rates=churning)
     assert not plan.fits
     assert plan.advice()[-1] == "no max age fits: the signalled changes alone exceed the day"
+
+
+def test_every_roster_entry_costs_a_lookup_found_or_not() -> None:
+    plan = Plan(1000, 100, 10, 0.0, RATES, lookups_per_member=1.5)
+    assert plan.daily_calls == pytest.approx(1500 + 100 + 200)
+    assert plan.first_sync_calls == pytest.approx(1500 + 1000 + 2000)
+    assert (
+        "the lookups alone (300,000 a day)" in Plan(200_000, 100, 10, 0.0, RATES, 1.5).advice()[-1]
+    )
