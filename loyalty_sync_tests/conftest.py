@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from capillary_simulator.server import stop_shared_simulator
 from loyalty_sync.warehouse.database import (
     DATABASE_URL_ENV,
     embedded_url,
@@ -34,11 +35,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def loyalty_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private LOYALTY_SYNC_HOME for the whole session."""
+def loyalty_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private LOYALTY_SYNC_HOME for the whole session.
+
+    Processes that load the definitions with no Capillary host (`dagster definitions
+    validate`, the UI) start the home's bundled simulator, detached: stopped at the end.
+    """
     home = tmp_path_factory.mktemp("home")
     os.environ["LOYALTY_SYNC_HOME"] = str(home)
-    return home
+    yield home
+    stop_shared_simulator(home)
 
 
 @pytest.fixture(scope="session")

@@ -149,6 +149,21 @@ def _shared_simulator_pid() -> int | None:
         return None
 
 
+def _stop_simulator_started_since(pid_before: int | None) -> None:
+    """Stop the shared simulator this sync started, when the sync refused before any call.
+
+    A refused sync changes nothing, and a detached server left listening behind a one-line
+    error (an unreachable database, another source's warehouse) is a change nobody asked
+    for. One that ran before the sync, or served its calls, keeps running.
+    """
+    from capillary_simulator.server import running_shared_simulator, stop_shared_simulator
+
+    home = home_dir()
+    state = running_shared_simulator(home)
+    if state and state.get("pid") != pid_before:
+        stop_shared_simulator(home)
+
+
 def _checked_defs() -> dg.Definitions:
     """The definitions, once every setting is known to be valid; else every problem at once.
 
@@ -207,13 +222,17 @@ def run_sync(
         parse_partition_key(key)
     # Before the definitions are built: building them starts the simulator if none runs.
     simulator_before = _shared_simulator_pid()
-    defs = _checked_defs()
     # Notices print above the progress display (rich redirects stderr while it is live),
     # each as soon as it is known: a sync never sits on a blank screen.
     notices = console or make_console(stderr=True)
     # Wrapped at word boundaries on a terminal; whole lines in a pipe or a log, for grep.
     say = partial(notices.print, soft_wrap=not notices.is_terminal, highlight=False, markup=False)
-    sync = _prepare(defs, say, simulator_before, full=full, debug=debug)
+    try:
+        defs = _checked_defs()
+        sync = _prepare(defs, say, simulator_before, full=full, debug=debug)
+    except BaseException:
+        _stop_simulator_started_since(simulator_before)
+        raise
     listed, ordered, valid = _discover(sync)
     selected = _selected(partition_keys or listed, valid)
     try:

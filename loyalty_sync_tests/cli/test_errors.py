@@ -61,6 +61,8 @@ def test_sync_errors_are_one_line_and_exit_2(
     assert 1 <= len(errors) <= 2 and lines[-len(errors) :] == errors, result.stderr
     assert all(name in result.stderr for name in names), result.stderr
     assert "hunter2" not in result.stderr and "secret-pw" not in result.stderr
+    # The bundled simulator a refused sync started is not left running behind the error.
+    assert running_shared_simulator(tmp_path) is None
 
 
 def test_a_refused_address_fails_within_seconds_of_connecting(
@@ -135,6 +137,7 @@ def test_debug_adds_the_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: cannot connect")
+    assert running_shared_simulator(tmp_path) is None
 
 
 def test_simulator_stop_ends_the_shared_simulator(tmp_path: Path) -> None:

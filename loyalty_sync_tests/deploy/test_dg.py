@@ -6,10 +6,12 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from capillary_simulator.server import stop_shared_simulator
 from loyalty_sync_tests.deploy.files import ROOT
 from loyalty_sync_tests.installed import run_script
 from loyalty_sync_tests.test_definitions import ASSETS, CHECKS, JOBS, SCHEDULES, SENSORS
@@ -19,19 +21,24 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def dg_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A private home with the repo's local instance, as `loyalty-sync` seeds one."""
+def dg_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A private home with the repo's local instance, as `loyalty-sync` seeds one.
+
+    Loading the definitions with no Capillary host starts the home's bundled simulator,
+    detached, as it would for the UI: stopped here when the module is done.
+    """
     home = tmp_path_factory.mktemp("dg")
     (home / "dagster").mkdir()
     shutil.copyfile(ROOT / "dagster.yaml", home / "dagster" / "dagster.yaml")
     own = ("CAPILLARY_", "DAGSTER_")
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(own)}
-    return {
+    yield {
         **inherited,
         "LOYALTY_SYNC_HOME": str(home),
         "DAGSTER_HOME": str(home / "dagster"),
         "COLUMNS": "200",
     }
+    stop_shared_simulator(home)
 
 
 def _dg(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
