@@ -38,6 +38,7 @@ from loyalty_sync.defs.failures import WAREHOUSE
 from loyalty_sync.defs.jobs import FULL_TAG, TRIGGER_TAG, block_target, contiguous_blocks
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
+from loyalty_sync.defs.resources.simulator import stop_simulator_started_since
 from loyalty_sync.instance import local_instance
 from loyalty_sync.settings import home_dir, setting_problems
 from loyalty_sync.sync.discovery import discover_programs
@@ -149,21 +150,6 @@ def _shared_simulator_pid() -> int | None:
         return None
 
 
-def _stop_simulator_started_since(pid_before: int | None) -> None:
-    """Stop the shared simulator this sync started, when the sync refused before any call.
-
-    A refused sync changes nothing, and a detached server left listening behind a one-line
-    error (an unreachable database, another source's warehouse) is a change nobody asked
-    for. One that ran before the sync, or served its calls, keeps running.
-    """
-    from capillary_simulator.server import running_shared_simulator, stop_shared_simulator
-
-    home = home_dir()
-    state = running_shared_simulator(home)
-    if state and state.get("pid") != pid_before:
-        stop_shared_simulator(home)
-
-
 def _checked_defs() -> dg.Definitions:
     """The definitions, once every setting is known to be valid; else every problem at once.
 
@@ -231,7 +217,7 @@ def run_sync(
         defs = _checked_defs()
         sync = _prepare(defs, say, simulator_before, full=full, debug=debug)
     except BaseException:
-        _stop_simulator_started_since(simulator_before)
+        stop_simulator_started_since(simulator_before)
         raise
     listed, ordered, valid = _discover(sync)
     selected = _selected(partition_keys or listed, valid)

@@ -54,3 +54,18 @@ def running_simulator() -> dict[str, Any] | None:
     from loyalty_sync.settings import home_dir
 
     return running_shared_simulator(home_dir())
+
+
+def stop_simulator_started_since(pid_before: int | None) -> None:
+    """Stop this home's shared simulator if it is not the one whose pid ran before.
+
+    For a sync refused before its first call: a refusal changes nothing, and a detached
+    server left listening behind a one-line error is a change nobody asked for. One that
+    ran before the sync keeps running.
+    """
+    from capillary_simulator.server import stop_shared_simulator
+    from loyalty_sync.settings import home_dir
+
+    state = running_simulator()
+    if state and state.get("pid") != pid_before:
+        stop_shared_simulator(home_dir())

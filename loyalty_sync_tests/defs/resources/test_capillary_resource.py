@@ -14,6 +14,7 @@ from capillary_simulator import (
     DEMO_OAUTH_KEY,
     DEMO_USERNAME,
     RunningSimulator,
+    ensure_shared_simulator,
     stop_shared_simulator,
 )
 from capillary_simulator.server import running_shared_simulator
@@ -25,6 +26,7 @@ from loyalty_sync.defs.resources import (
     WarehouseResource,
     capillary_resource_from_env,
 )
+from loyalty_sync.defs.resources.simulator import stop_simulator_started_since
 from loyalty_sync_tests.capillary.conftest import BASIC, CONNECTED_ORG, HOME_ORG, OAUTH
 
 seen_resources: list[CapillaryResource] = []
@@ -224,3 +226,13 @@ def test_a_resource_without_a_host_says_how_to_get_one() -> None:
     resource = CapillaryResource(warehouse=WarehouseResource(), rate_limit_backend="memory")
     with pytest.raises(CapillaryConfigError, match="CAPILLARY_BASE_URL"):
         resource.describe()
+
+
+def test_a_refusal_stops_only_a_simulator_it_started(private_home: Path) -> None:
+    ensure_shared_simulator(private_home)
+    state = running_shared_simulator(private_home)
+    assert state is not None
+    stop_simulator_started_since(state["pid"])  # it ran before: kept
+    assert running_shared_simulator(private_home) == state
+    stop_simulator_started_since(None)  # none ran before: this one was started since
+    assert running_shared_simulator(private_home) is None
