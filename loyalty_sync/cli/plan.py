@@ -68,10 +68,9 @@ def plan(members: int | None, rate_limit: int | None, max_age: int | None) -> No
             "looked up every day"
         )
     for name, r in measured.rates.items():
-        source = _source(r)
         console.print(
             f"{name}: {r.items_per_customer:.2f} items a member, {r.changed_share:.2%} "
-            f"changed a day, {r.calls_per_item:.2f} calls an item ({source})"
+            f"changed a day, {r.calls_per_item:.2f} calls an item ({_source(r)})"
         )
     verdict = "fits in a day" if projected.fits else "does NOT fit in a day"
     console.print(f"daily sync {verdict} ({projected.calls_a_day:,.0f} calls a day at the limit)")

@@ -38,7 +38,7 @@ from loyalty_sync.defs.failures import WAREHOUSE
 from loyalty_sync.defs.jobs import FULL_TAG, TRIGGER_TAG, block_target, contiguous_blocks
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
-from loyalty_sync.defs.resources.simulator import stop_simulator_started_since
+from loyalty_sync.defs.resources.simulator import running_simulator, stop_simulator_started_since
 from loyalty_sync.instance import local_instance
 from loyalty_sync.settings import home_dir, setting_problems
 from loyalty_sync.sync.discovery import discover_programs
@@ -140,16 +140,6 @@ def _partitions(
     return ordered, valid
 
 
-def _shared_simulator_pid() -> int | None:
-    """The pid the home's shared-simulator file names, before anything starts one."""
-    import json
-
-    try:
-        return json.loads((home_dir() / "simulator.json").read_text()).get("pid")
-    except (OSError, ValueError):
-        return None
-
-
 def _checked_defs() -> dg.Definitions:
     """The definitions, once every setting is known to be valid; else every problem at once.
 
@@ -207,7 +197,7 @@ def run_sync(
     for key in partition_keys or []:
         parse_partition_key(key)
     # Before the definitions are built: building them starts the simulator if none runs.
-    simulator_before = _shared_simulator_pid()
+    simulator_before = (running_simulator() or {}).get("pid")
     # Notices print above the progress display (rich redirects stderr while it is live),
     # each as soon as it is known: a sync never sits on a blank screen.
     notices = console or make_console(stderr=True)
