@@ -39,6 +39,9 @@ from capillary_simulator.data import SimulatorDataset
 SHARED_STATE_FILE = "simulator.json"
 SHARED_LOCK_FILE = "simulator.lock"
 SHARED_LOG_FILE = "simulator.log"
+# Every process using the shared simulator holds a shared lock on this file for its life;
+# the kernel drops it when the process ends, however it ends.
+SHARED_USERS_FILE = "simulator.users"
 STARTUP_TIMEOUT_SECONDS = 30.0
 
 
@@ -368,6 +371,19 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+_leases: dict[Path, Any] = {}
+
+
+def _lease(home: Path) -> Any:
+    """This process's shared lock on `home`'s users file, taken once and held until exit."""
+    handle = _leases.get(home)
+    if handle is None:
+        handle = (home / SHARED_USERS_FILE).open("a")
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        _leases[home] = handle
+    return handle
+
+
 def _alive(state: dict[str, Any]) -> bool:
     pid = state.get("pid")
     base_url = state.get("base_url")
@@ -405,6 +421,7 @@ def ensure_shared_simulator(home: Path, config: SimulatorConfig | None = None) -
     where a real tenant's would) only applies when one has to be started.
     """
     home.mkdir(parents=True, exist_ok=True)
+    _lease(home)  # before the state is read: a stop in between sees this process as a user
     with _file_lock(home / SHARED_LOCK_FILE):
         state = read_shared_state(home)
         if state and _alive(state):
@@ -425,6 +442,8 @@ def ensure_shared_simulator(home: Path, config: SimulatorConfig | None = None) -
             "host": host,
             "port": int(port),
             "pid": process.pid,
+            # The process that started it: only that one may call it its own.
+            "started_by": os.getpid(),
             "config": config.to_dict(),
         }
         tmp = home / f"{SHARED_STATE_FILE}.tmp"
@@ -436,21 +455,48 @@ def ensure_shared_simulator(home: Path, config: SimulatorConfig | None = None) -
 def stop_shared_simulator(home: Path) -> bool:
     """Stop the shared simulator of `home` if one runs; True when one was stopped."""
     with _file_lock(home / SHARED_LOCK_FILE):
+        return _stop_locked(home)
+
+
+def stop_unused_shared_simulator(home: Path) -> bool:
+    """Stop the shared simulator of `home` if this process started it and uses it alone.
+
+    For a caller that started one and then found it had no use for it: a simulator another
+    process started, or one another process holds (it took it while this one was
+    starting it), keeps running. True when one was stopped.
+    """
+    with _file_lock(home / SHARED_LOCK_FILE):
         state = read_shared_state(home)
-        (home / SHARED_STATE_FILE).unlink(missing_ok=True)
-        if not state or not _alive(state):
+        if not state or state.get("started_by") != os.getpid():
             return False
-        pid = int(state["pid"])
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)  # reap it when this process started it
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                return True
-            time.sleep(0.05)
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-        return True
+        lease = _lease(home)
+        try:
+            fcntl.flock(lease.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # another process holds it
+        try:
+            return _stop_locked(home)
+        finally:
+            fcntl.flock(lease.fileno(), fcntl.LOCK_SH)
+
+
+def _stop_locked(home: Path) -> bool:
+    """Stop the simulator `home`'s state names; the caller holds the state lock."""
+    state = read_shared_state(home)
+    (home / SHARED_STATE_FILE).unlink(missing_ok=True)
+    if not state or not _alive(state):
+        return False
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it when this process started it
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    return True

@@ -38,7 +38,7 @@ from loyalty_sync.defs.failures import WAREHOUSE
 from loyalty_sync.defs.jobs import FULL_TAG, TRIGGER_TAG, block_target, contiguous_blocks
 from loyalty_sync.defs.partitions import ORG_PROGRAM_PARTITIONS
 from loyalty_sync.defs.resources import CapillaryResource, WarehouseResource
-from loyalty_sync.defs.resources.simulator import running_simulator, stop_simulator_started_since
+from loyalty_sync.defs.resources.simulator import started_here, stop_simulator_if_unused
 from loyalty_sync.instance import local_instance
 from loyalty_sync.settings import home_dir, setting_problems
 from loyalty_sync.sync.discovery import discover_programs
@@ -196,8 +196,6 @@ def run_sync(
     started = time.monotonic()
     for key in partition_keys or []:
         parse_partition_key(key)
-    # Before the definitions are built: building them starts the simulator if none runs.
-    simulator_before = (running_simulator() or {}).get("pid")
     # Notices print above the progress display (rich redirects stderr while it is live),
     # each as soon as it is known: a sync never sits on a blank screen.
     notices = console or make_console(stderr=True)
@@ -205,9 +203,10 @@ def run_sync(
     say = partial(notices.print, soft_wrap=not notices.is_terminal, highlight=False, markup=False)
     try:
         defs = _checked_defs()
-        sync = _prepare(defs, say, simulator_before, full=full, debug=debug)
+        sync = _prepare(defs, say, full=full, debug=debug)
     except BaseException:
-        stop_simulator_started_since(simulator_before)
+        # Building the definitions starts the bundled simulator if none runs.
+        stop_simulator_if_unused()
         raise
     listed, ordered, valid = _discover(sync)
     selected = _selected(partition_keys or listed, valid)
@@ -230,16 +229,11 @@ def run_sync(
 def _prepare(
     defs: dg.Definitions,
     say: Callable[[str], None],
-    simulator_before: int | None,
     *,
     full: bool,
     debug: bool,
 ) -> _Sync:
-    """Say the source and the warehouse, refuse another source's, load a demo roster.
-
-    `simulator_before` is the shared simulator's pid before the definitions were built
-    (building them starts one if none runs), so the summary can say who started it.
-    """
+    """Say the source and the warehouse, refuse another source's, load a demo roster."""
     instance = local_instance()
     capillary: CapillaryResource = defs.resources["capillary"]  # type: ignore[assignment]
     warehouse: WarehouseResource = defs.resources["warehouse"]  # type: ignore[assignment]
@@ -250,7 +244,7 @@ def _prepare(
     say(warehouse_line(warehouse.url()))
     state = capillary.shared_simulator()
     if state:
-        summary.simulator = {**state, "started": simulator_before != state.get("pid")}
+        summary.simulator = {**state, "started": started_here(state)}
     # Before any call: a warehouse holding another source's data refuses this one.
     verify_source(engine, capillary.source(), embedded=warehouse.url() is None)
     for line in dead_runs.clean_up(instance, engine):

@@ -9,6 +9,7 @@ home, so each process that builds the definitions finds the one already running.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
@@ -56,16 +57,24 @@ def running_simulator() -> dict[str, Any] | None:
     return running_shared_simulator(home_dir())
 
 
-def stop_simulator_started_since(pid_before: int | None) -> None:
-    """Stop this home's shared simulator if it is not the one whose pid ran before.
+def started_here(state: dict[str, Any]) -> bool:
+    """Whether this process started the shared simulator `state` describes.
+
+    Recorded by the starter itself: two syncs started at once both see no simulator
+    before building their definitions, and only one of them started the one they share.
+    """
+    return state.get("started_by") == os.getpid()
+
+
+def stop_simulator_if_unused() -> None:
+    """Stop this home's shared simulator if this process started it and uses it alone.
 
     For a sync refused before its first call: a refusal changes nothing, and a detached
     server left listening behind a one-line error is a change nobody asked for. One that
-    ran before the sync keeps running.
+    another process started, or another sync started at the same moment holds, keeps
+    running.
     """
-    from capillary_simulator.server import stop_shared_simulator
+    from capillary_simulator.server import stop_unused_shared_simulator
     from loyalty_sync.settings import home_dir
 
-    state = running_simulator()
-    if state and state.get("pid") != pid_before:
-        stop_shared_simulator(home_dir())
+    stop_unused_shared_simulator(home_dir())

@@ -2,6 +2,8 @@
 
 import hashlib
 import logging
+import subprocess
+import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +28,7 @@ from loyalty_sync.defs.resources import (
     WarehouseResource,
     capillary_resource_from_env,
 )
-from loyalty_sync.defs.resources.simulator import stop_simulator_started_since
+from loyalty_sync.defs.resources.simulator import started_here, stop_simulator_if_unused
 from loyalty_sync_tests.capillary.conftest import BASIC, CONNECTED_ORG, HOME_ORG, OAUTH
 
 seen_resources: list[CapillaryResource] = []
@@ -228,11 +230,41 @@ def test_a_resource_without_a_host_says_how_to_get_one() -> None:
         resource.describe()
 
 
-def test_a_refusal_stops_only_a_simulator_it_started(private_home: Path) -> None:
+# Another process finds (or starts) the home's shared simulator, says so, and keeps using it.
+USER = (
+    "import sys, time, pathlib, capillary_simulator as s; "
+    "s.ensure_shared_simulator(pathlib.Path(sys.argv[1])); print('ready', flush=True); "
+    "time.sleep(float(sys.argv[2]))"
+)
+
+
+def _other_user(home: Path, seconds: float) -> subprocess.Popen[str]:
+    user = subprocess.Popen(
+        [sys.executable, "-c", USER, str(home), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert user.stdout is not None and user.stdout.readline().strip() == "ready"
+    return user
+
+
+def test_a_refusal_stops_only_a_simulator_it_started_and_nobody_else_holds(
+    private_home: Path,
+) -> None:
+    # Started by another process that has since ended (a sync before this one): kept.
+    _other_user(private_home, 0).wait(timeout=30)
+    theirs = running_shared_simulator(private_home)
+    assert theirs is not None and not started_here(theirs)
+    stop_simulator_if_unused()
+    assert running_shared_simulator(private_home) == theirs
+    stop_shared_simulator(private_home)
+    # Started here, and another process took it meanwhile (two syncs at once): kept.
     ensure_shared_simulator(private_home)
-    state = running_shared_simulator(private_home)
-    assert state is not None
-    stop_simulator_started_since(state["pid"])  # it ran before: kept
-    assert running_shared_simulator(private_home) == state
-    stop_simulator_started_since(None)  # none ran before: this one was started since
+    ours = running_shared_simulator(private_home)
+    assert ours is not None and started_here(ours)
+    user = _other_user(private_home, 600)
+    stop_simulator_if_unused()
+    assert running_shared_simulator(private_home) == ours
+    # That process killed outright: the kernel drops its hold, and the unused one stops.
+    user.kill()
+    user.wait(timeout=30)
+    stop_simulator_if_unused()
     assert running_shared_simulator(private_home) is None
